@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of Treaty from Debian's packages.
+# Idempotent: when everything is already present it installs nothing and prints nothing.
+# Run as root (or through sudo) on Debian 12 or later.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build git
+  tao-pegtl-dev            # PEGTL 3.x: the grammar (dsl/)
+  libboost-container-dev   # flat_map / small_vector on the runtime's hot paths
+  libspdlog-dev            # logging to stderr (-v, --log-level)
+  nlohmann-json3-dev       # JSON diagnostics, facts, requests and decisions
+  libcli11-dev             # the command line of `treaty`
+  libgtest-dev             # unit, golden and end-to-end tests
+  librapidcheck-dev        # property tests
+  libbenchmark-dev         # bench/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "setup.sh: missing packages (${missing[*]}); run this script as root" >&2; exit 1
+  fi
+else
+  SUDO=
+fi
+echo "setup.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
