@@ -1,0 +1,26 @@
+#include "treaty/log.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+namespace treaty {
+
+bool setup_logging(std::string_view level) {
+  auto logger = spdlog::stderr_color_mt("treaty");
+  logger->set_pattern("treaty: [%^%l%$] %v");
+  spdlog::set_default_logger(logger);
+  const auto lvl = spdlog::level::from_str(std::string(level));
+  // from_str answers `off` for unknown names; only "off" itself may mean off.
+  if (lvl == spdlog::level::off && level != "off") {
+    spdlog::set_level(spdlog::level::warn);
+    return false;
+  }
+  spdlog::set_level(lvl);
+  return true;
+}
+
+StageTimer::~StageTimer() {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start_).count();
+  spdlog::info("{}: {} in {:.3f} ms", stage_, what_.empty() ? std::string("done") : what_, static_cast<double>(us) / 1000.0);
+}
+
+}  // namespace treaty

@@ -1,0 +1,31 @@
+// A package: every `.treaty` file under the paths given to a command, merged into one namespace.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "treaty/diagnostics.hpp"
+#include "treaty/parse.hpp"
+#include "treaty/source.hpp"
+#include "treaty/syntax.hpp"
+
+namespace treaty {
+
+struct Package {
+  std::vector<syntax::File> files;  ///< in path order; declaration and file order never matter
+  [[nodiscard]] std::size_t declaration_count() const;
+};
+
+/// Every `.treaty` file under `paths`: a file is taken as given, a directory is searched
+/// recursively (hidden directories skipped) and its files sorted by path. A path that does not
+/// exist, or a directory without `.treaty` files, is reported into `diags` (E0001, E0005).
+[[nodiscard]] std::vector<std::string> collect_treaty_files(const std::vector<std::string>& paths, Diagnostics& diags);
+
+/// Reads a whole file into `out`. Returns false with a reason in `error` on failure.
+bool read_file(const std::string& path, std::string& out, std::string& error);
+
+/// Reads and parses every file under `paths` into `sm`.
+[[nodiscard]] Package parse_package(SourceManager& sm, const std::vector<std::string>& paths, Diagnostics& diags,
+                                    const ParseOptions& opts = {});
+
+}  // namespace treaty

@@ -1,0 +1,287 @@
+// The syntax tree: what the parser produces from source text (LANGUAGE.md sections 1-9).
+//
+// Plain value types. Every node carries the Span of the text it came from; equality (==) ignores
+// spans and comments, so a tree printed by the formatter and parsed again compares equal to the
+// original. Names are not resolved here: `Role.specialist` is an attribute access on the name
+// `Role` until the checker says otherwise.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "treaty/source.hpp"
+
+namespace treaty::syntax {
+
+struct Ident {
+  std::string name;
+  Span span;
+  bool operator==(const Ident& o) const { return name == o.name; }
+};
+
+/// `Bool`, `Int`, `String`, an enum or entity name, `Set<T>` or `T?`.
+struct TypeRef {
+  enum class Kind : std::uint8_t { named, set, optional };
+  Kind kind = Kind::named;
+  std::string name;            ///< for named
+  std::vector<TypeRef> args;   ///< one element for set and optional
+  Span span;
+  bool operator==(const TypeRef& o) const { return kind == o.kind && name == o.name && args == o.args; }
+};
+
+enum class CmpOp : std::uint8_t { eq, ne, lt, le, gt, ge };
+
+struct Expr {
+  enum class Kind : std::uint8_t {
+    bool_lit,    ///< bool_value
+    int_lit,     ///< int_value
+    string_lit,  ///< str (unescaped)
+    none_lit,
+    set_lit,     ///< kids: elements
+    entity_ref,  ///< name: type, str: id
+    name,        ///< name: variable, parameter, bare enum value or enum type (before `.`)
+    attr,        ///< kids[0].name
+    call,        ///< name(kids...): predicate call
+    method,      ///< kids[0].name(kids[1..])
+    not_,        ///< not kids[0]
+    and_,        ///< kids[0] and kids[1] and ...  (a flat chain, in source order)
+    or_,         ///< kids[0] or kids[1] or ...
+    cmp,         ///< kids[0] op kids[1]
+    in,          ///< kids[0] in kids[1]
+    is,          ///< kids[0] is name
+    exists,      ///< exists var: name where kids[0]
+    exists_in,   ///< exists var in kids[0] where kids[1]
+  };
+  Kind kind = Kind::none_lit;
+  CmpOp op = CmpOp::eq;
+  bool bool_value = false;
+  std::int64_t int_value = 0;
+  std::string name;
+  std::string str;
+  Ident var;          ///< exists / exists_in
+  Span name_span;     ///< span of `name` (attribute, method, type or callee)
+  std::vector<Expr> kids;
+  Span span;
+
+  bool operator==(const Expr& o) const;
+};
+
+/// A `///` documentation comment, joined lines without the slashes.
+using Doc = std::optional<std::string>;
+
+struct AttrDecl {
+  Ident name;
+  TypeRef type;
+  bool operator==(const AttrDecl&) const = default;
+};
+
+struct EnumDecl {
+  Doc doc;
+  Ident name;
+  std::vector<Ident> values;
+  Span span;
+  bool operator==(const EnumDecl& o) const { return name == o.name && values == o.values && doc == o.doc; }
+};
+
+struct EntityDecl {
+  Doc doc;
+  Ident name;
+  std::vector<AttrDecl> attrs;
+  std::vector<std::vector<Ident>> keys;
+  /// Attributes and keys in source order (true = key) so the formatter keeps the order.
+  std::vector<bool> member_is_key;
+  Span span;
+  bool operator==(const EntityDecl& o) const {
+    return name == o.name && attrs == o.attrs && keys == o.keys && member_is_key == o.member_is_key && doc == o.doc;
+  }
+};
+
+struct Param {
+  Ident name;
+  TypeRef type;
+  bool operator==(const Param&) const = default;
+};
+
+struct ActionDecl {
+  Doc doc;
+  Ident name;
+  std::vector<Param> params;
+  bool has_params = false;  ///< `name()` vs `name`
+  std::vector<Ident> principal_types;  ///< empty: no principal clause
+  std::vector<Ident> resource_types;
+  Span span;
+  bool operator==(const ActionDecl& o) const {
+    return name == o.name && params == o.params && has_params == o.has_params &&
+           principal_types == o.principal_types && resource_types == o.resource_types && doc == o.doc;
+  }
+};
+
+struct FieldInit {
+  Ident name;
+  Expr value;
+  bool operator==(const FieldInit&) const = default;
+};
+
+/// `Type::"id" { attr: value, ... }`
+struct FactDecl {
+  Doc doc;
+  Ident type;
+  std::string id;
+  Span id_span;
+  std::vector<FieldInit> fields;
+  Span span;
+  bool operator==(const FactDecl& o) const { return type == o.type && id == o.id && fields == o.fields && doc == o.doc; }
+};
+
+struct PredicateDecl {
+  Doc doc;
+  Ident name;
+  std::vector<Param> params;
+  Expr body;
+  Span span;
+  bool operator==(const PredicateDecl& o) const { return name == o.name && params == o.params && body == o.body && doc == o.doc; }
+};
+
+/// `principal NAME: T1 | T2`, `principal NAME` or `principal` (any type).
+struct Binding {
+  std::optional<Ident> var;
+  std::vector<Ident> types;  ///< empty: any type
+  Span span;
+  bool operator==(const Binding& o) const { return var == o.var && types == o.types; }
+};
+
+struct ActionPattern {
+  enum class Kind : std::uint8_t { any, one, set };
+  Kind kind = Kind::any;
+  std::vector<Ident> names;        ///< one: a single name; set: the names
+  std::vector<Expr> constraints;   ///< `name(param == v, param in S)`; only with kind one
+  bool has_parens = false;
+  Span span;
+  bool operator==(const ActionPattern& o) const {
+    return kind == o.kind && names == o.names && constraints == o.constraints && has_parens == o.has_parens;
+  }
+};
+
+struct Condition {
+  bool is_when = true;  ///< false: `unless`
+  Expr expr;
+  bool operator==(const Condition&) const = default;
+};
+
+enum class Effect : std::uint8_t { permit, forbid };
+
+struct RuleDecl {
+  Doc doc;
+  Effect effect = Effect::permit;
+  Ident name;
+  std::optional<Binding> principal;  ///< nullopt: clause left out
+  std::optional<ActionPattern> action;
+  std::optional<Binding> resource;
+  std::vector<Condition> conditions;
+  Span span;
+  bool operator==(const RuleDecl& o) const {
+    return effect == o.effect && name == o.name && principal == o.principal && action == o.action &&
+           resource == o.resource && conditions == o.conditions && doc == o.doc;
+  }
+};
+
+struct RequireDecl {
+  Doc doc;
+  Ident name;
+  std::optional<Ident> forall_var;
+  std::optional<Ident> forall_type;
+  std::optional<Expr> where;
+  Expr ensure;
+  std::string message;  ///< unescaped
+  Span message_span;
+  Span span;
+  bool operator==(const RequireDecl& o) const {
+    return name == o.name && forall_var == o.forall_var && forall_type == o.forall_type && where == o.where &&
+           ensure == o.ensure && message == o.message && doc == o.doc;
+  }
+};
+
+enum class Decision : std::uint8_t { allow, deny };
+
+struct ActionArg {
+  Ident name;
+  Expr value;
+  bool operator==(const ActionArg&) const = default;
+};
+
+/// A concrete request written in source: `principal T::"id" action a(x: v) resource T::"id"`.
+struct RequestSyntax {
+  Expr principal;  ///< entity_ref
+  Ident action;
+  std::vector<ActionArg> args;
+  bool has_parens = false;
+  Expr resource;   ///< entity_ref
+  bool operator==(const RequestSyntax&) const = default;
+};
+
+struct Expectation {
+  Decision decision = Decision::deny;
+  RequestSyntax request;
+  std::vector<Ident> because;
+  Span span;
+  bool operator==(const Expectation& o) const {
+    return decision == o.decision && request == o.request && because == o.because;
+  }
+};
+
+struct TestDecl {
+  Doc doc;
+  std::string name;
+  Span name_span;
+  std::vector<FactDecl> given;
+  bool has_given = false;
+  std::vector<Expectation> expects;
+  Span span;
+  bool operator==(const TestDecl& o) const {
+    return name == o.name && given == o.given && has_given == o.has_given && expects == o.expects && doc == o.doc;
+  }
+};
+
+struct PropertyDecl {
+  Doc doc;
+  Ident name;
+  Binding principal;
+  ActionPattern action;
+  Binding resource;
+  std::optional<Expr> where;
+  Decision expect = Decision::deny;
+  Span span;
+  bool operator==(const PropertyDecl& o) const {
+    return name == o.name && principal == o.principal && action == o.action && resource == o.resource &&
+           where == o.where && expect == o.expect && doc == o.doc;
+  }
+};
+
+using Decl = std::variant<EnumDecl, EntityDecl, ActionDecl, FactDecl, PredicateDecl, RuleDecl, RequireDecl,
+                          TestDecl, PropertyDecl>;
+
+/// A comment as written, kept for the formatter.
+struct Comment {
+  Span span;
+  std::string text;   ///< including the `//` or `/* */` markers
+  bool is_doc = false;  ///< `///`
+  bool own_line = false;  ///< nothing but whitespace before it on its line
+};
+
+/// One parsed file.
+struct File {
+  FileId file = kNoFile;
+  std::vector<Decl> decls;
+  std::vector<Comment> comments;
+  bool operator==(const File& o) const { return decls == o.decls; }
+};
+
+/// The span of any declaration.
+[[nodiscard]] Span decl_span(const Decl& d);
+/// The declaration's keyword ("enum", "permit", "fact", ...), for messages.
+[[nodiscard]] const char* decl_kind(const Decl& d);
+
+}  // namespace treaty::syntax

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `treaty` command: exit codes, messages, and that nothing is half-written.
+# Usage: TREATY=path/to/treaty run.sh SOURCE_DIR
+set -uo pipefail
+src=$1
+T=${TREATY:?set TREATY to the treaty binary}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect_rc CODE DESCRIPTION -- COMMAND...
+expect_rc() {
+  local want=$1 what=$2
+  shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want"; sed 's/^/  | /' "$work/out" "$work/err"; fi
+}
+# expect_in FILE TEXT DESCRIPTION
+expect_in() {
+  if grep -qF -- "$2" "$1"; then ok; else bad "$3: \`$2\` not in output"; sed 's/^/  | /' "$1"; fi
+}
+
+# --- flags and verbs ---
+expect_rc 0 "--version" -- "$T" --version
+expect_in "$work/out" "treaty 0." "--version prints the version"
+expect_rc 0 "--help" -- "$T" --help
+expect_in "$work/out" "check" "--help lists check"
+expect_in "$work/out" "fmt" "--help lists fmt"
+expect_rc 2 "unknown verb" -- "$T" chekc policies
+expect_in "$work/err" "unknown verb \`chekc\`; did you mean \`check\`?" "unknown verb message"
+expect_rc 2 "unknown flag" -- "$T" check --bogus "$src/policies"
+expect_in "$work/err" "bogus" "unknown flag is named"
+expect_rc 2 "no verb" -- "$T"
+expect_rc 2 "bad --format" -- "$T" check --format xml "$src/policies"
+expect_rc 2 "bad --log-level" -- "$T" --log-level loud check "$src/policies"
+
+# --- check ---
+expect_rc 0 "check on the bundled policies" -- "$T" check "$src/policies"
+expect_rc 2 "check on a missing path" -- "$T" check "$work/nope"
+expect_in "$work/out" "error[E0001]: cannot read" "missing path message"
+mkdir -p "$work/empty"
+expect_rc 2 "check on a directory without policies" -- "$T" check "$work/empty"
+expect_in "$work/out" "error[E0005]" "empty directory message"
+
+cat >"$work/bad.treaty" <<'TREATY'
+enum Role { a, b }
+permit broken
+  when true
+forbid fine when false;
+entity E { x Int }
+TREATY
+expect_rc 1 "check reports syntax errors" -- "$T" check "$work/bad.treaty"
+expect_in "$work/out" "bad.treaty:4:1: error[E0136]: expected \`;\` after the rule, found \`forbid\`" "first error"
+expect_in "$work/out" "bad.treaty:5:14: error[E0116]" "second error after recovery"
+expect_in "$work/err" "checked 1 file: 2 errors, 0 warnings" "summary line"
+expect_rc 1 "check --format json" -- "$T" check --format json "$work/bad.treaty"
+expect_in "$work/out" '"code": "E0136"' "json has the code"
+expect_rc 1 "check --format sarif" -- "$T" check --format sarif "$work/bad.treaty"
+expect_in "$work/out" '"version": "2.1.0"' "sarif version"
+expect_in "$work/out" '"ruleId": "E0116"' "sarif rule id"
+expect_rc 1 "-v logs stages to stderr" -- "$T" -v check "$work/bad.treaty"
+expect_in "$work/err" "parse: 1 files, 2 declarations in" "stage log"
+
+# --- fmt ---
+printf 'enum   Role {a,b,}\npermit r  principal p:Person action view when p.x==1;\n' >"$work/ugly.treaty"
+cp "$work/ugly.treaty" "$work/ugly.orig"
+expect_rc 1 "fmt --check lists unformatted files" -- "$T" fmt --check "$work/ugly.treaty"
+expect_in "$work/out" "ugly.treaty" "fmt --check names the file"
+cmp -s "$work/ugly.treaty" "$work/ugly.orig" && ok || bad "fmt --check must not write"
+expect_rc 0 "fmt rewrites" -- "$T" fmt "$work/ugly.treaty"
+expect_in "$work/ugly.treaty" "enum Role { a, b }" "fmt output"
+expect_rc 0 "fmt --check passes after fmt" -- "$T" fmt --check "$work/ugly.treaty"
+[ -z "$(find "$work" -name '.*treaty-fmt-*')" ] && ok || bad "fmt left a temporary file"
+cp "$work/bad.treaty" "$work/bad.orig"
+expect_rc 1 "fmt refuses a file with syntax errors" -- "$T" fmt "$work/bad.treaty"
+cmp -s "$work/bad.treaty" "$work/bad.orig" && ok || bad "fmt must leave a broken file untouched"
+expect_rc 0 "fmt --check on the bundled policies" -- "$T" fmt --check "$src/policies"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

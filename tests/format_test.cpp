@@ -1,0 +1,89 @@
+#include <gtest/gtest.h>
+
+#include "support/test_util.hpp"
+#include "treaty/format.hpp"
+
+using namespace treaty;
+using treaty::testing::parse_text;
+
+namespace {
+
+std::string fmt(const std::string& text) {
+  auto p = parse_text(text);
+  EXPECT_TRUE(p.diags.empty()) << treaty::testing::render(p);
+  return format_file(p.sm, p.file);
+}
+
+TEST(Format, CanonicalRuleLayout) {
+  EXPECT_EQ(fmt("permit   r principal p:Person action   view resource r2 : A|B when x unless y ;"),
+            "permit r\n  principal p: Person\n  action view\n  resource r2: A | B\n  when x\n  unless y;\n");
+}
+
+TEST(Format, KeepsCommentsAndDocs) {
+  const std::string src =
+      "// header comment\n"
+      "\n"
+      "/// The roles.\n"
+      "enum Role { a, b }  // trailing\n"
+      "\n"
+      "entity E {\n"
+      "  // about x\n"
+      "  x: Int,  // x is an int\n"
+      "  y: Role,\n"
+      "}\n"
+      "/* block */\n";
+  const std::string out = fmt(src);
+  EXPECT_EQ(out,
+            "// header comment\n"
+            "\n"
+            "/// The roles.\n"
+            "enum Role { a, b }  // trailing\n"
+            "\n"
+            "entity E {\n"
+            "  // about x\n"
+            "  x: Int,  // x is an int\n"
+            "  y: Role,\n"
+            "}\n"
+            "/* block */\n");
+}
+
+TEST(Format, ParenthesizesOnlyWhereMeaningNeedsIt) {
+  EXPECT_EQ(fmt("permit r when ((a and b)) or (c);"), "permit r\n  when a and b or c;\n");
+  EXPECT_EQ(fmt("permit r when (a or b) and c;"), "permit r\n  when (a or b) and c;\n");
+  EXPECT_EQ(fmt("permit r when (exists t: T where t.x) and y;"), "permit r\n  when (exists t: T where t.x) and y;\n");
+  EXPECT_EQ(fmt("permit r when y and exists t: T where t.x;"), "permit r\n  when y and exists t: T where t.x;\n");
+  EXPECT_EQ(fmt("permit r when not (a == b);"), "permit r\n  when not a == b;\n");
+  EXPECT_EQ(fmt("permit r when (a == b) == c;"), "permit r\n  when (a == b) == c;\n");
+  EXPECT_EQ(fmt("permit r when a or (b or c);"), "permit r\n  when a or (b or c);\n");
+}
+
+TEST(Format, BreaksLongChainsOneOperandPerLine) {
+  const std::string out = fmt(
+      "permit r when has_role(manager, change_manager, manager.account) and exists t: Trust where t.grantee == "
+      "manager.account and t.accepted and approval_tasks_to_anyone in t.options;");
+  EXPECT_EQ(out,
+            "permit r\n"
+            "  when has_role(manager, change_manager, manager.account)\n"
+            "    and exists t: Trust where\n"
+            "      t.grantee == manager.account and t.accepted and approval_tasks_to_anyone in t.options;\n");
+}
+
+TEST(Format, IsIdempotentAndKeepsMeaningOnEveryPolicyFile) {
+  std::vector<std::filesystem::path> files = treaty::testing::treaty_files_under(treaty::testing::source_dir() + "/policies");
+  auto golden = treaty::testing::treaty_files_under(treaty::testing::source_dir() + "/tests/golden/fmt");
+  files.insert(files.end(), golden.begin(), golden.end());
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    if (f.filename().string().rfind("fail_", 0) == 0) continue;
+    SCOPED_TRACE(f.string());
+    auto p = parse_text(treaty::testing::slurp(f), f.string());
+    ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
+    const std::string once = format_file(p.sm, p.file);
+    auto q = parse_text(once, f.string());
+    ASSERT_TRUE(q.diags.empty()) << treaty::testing::render(q) << once;
+    EXPECT_TRUE(q.file == p.file);
+    EXPECT_EQ(format_file(q.sm, q.file), once);
+  }
+}
+
+}  // namespace
