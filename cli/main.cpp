@@ -1,4 +1,4 @@
-// The `treaty` command: check, fmt (and, as they land, compile, eval, test, verify).
+// The `treaty` command: check, fmt, eval, test (compile and verify as they land).
 //
 // Exit codes: 0 success; 1 problems found (diagnostics, unformatted files); 2 usage or I/O error.
 #include <unistd.h>
@@ -13,7 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "treaty/check.hpp"
 #include "treaty/diagnostics.hpp"
+#include "treaty/runtime.hpp"
+#include "treaty/test_runner.hpp"
 #include "treaty/format.hpp"
 #include "treaty/log.hpp"
 #include "treaty/package.hpp"
@@ -29,7 +32,7 @@ constexpr int kOk = 0;
 constexpr int kProblems = 1;
 constexpr int kUsage = 2;
 
-const std::vector<std::string> kVerbs = {"check", "fmt"};
+const std::vector<std::string> kVerbs = {"check", "fmt", "eval", "test"};
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -67,25 +70,292 @@ bool only_input_errors(const treaty::Diagnostics& diags) {
   return true;
 }
 
-int run_check(const std::vector<std::string>& paths, const std::string& format, bool strict) {
+/// Parse, check and (when clean) load a package and its data into an engine.
+struct Loaded {
   treaty::SourceManager sm;
   treaty::Diagnostics diags;
   treaty::Package pkg;
+  std::unique_ptr<treaty::Engine> engine;
+};
+
+void load(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data, bool lints) {
   {
     treaty::StageTimer t("parse");
-    pkg = treaty::parse_package(sm, paths, diags);
-    t.set_result(std::to_string(pkg.files.size()) + " files, " + std::to_string(pkg.declaration_count()) + " declarations");
+    l.pkg = treaty::parse_package(l.sm, paths, l.diags);
+    t.set_result(std::to_string(l.pkg.files.size()) + " files, " + std::to_string(l.pkg.declaration_count()) +
+                 " declarations");
   }
-  if (strict) diags.promote_warnings();
-  print_diagnostics(sm, diags, format);
-  const auto errors = diags.count(treaty::Severity::error);
-  const auto warnings = diags.count(treaty::Severity::warning);
+  if (l.diags.has_errors()) return;
+  std::unique_ptr<treaty::Program> program;
+  {
+    treaty::StageTimer t("check");
+    treaty::CheckOptions opts;
+    opts.data_files = data;
+    opts.lints = lints;
+    program = treaty::check_package(l.sm, l.pkg, l.diags, opts);
+    t.set_result(std::to_string(program->rules.size()) + " rules, " + std::to_string(program->world.size()) +
+                 " facts, " + std::to_string(l.diags.all().size()) + " diagnostics");
+  }
+  if (l.diags.has_errors()) return;
+  {
+    treaty::StageTimer t("load");
+    l.engine = std::make_unique<treaty::Engine>(std::move(program));
+    t.set_result(std::to_string(l.engine->program().indexes.size()) + " indexes");
+  }
+  {
+    treaty::StageTimer t("requirements");
+    l.engine->check_requirements(l.diags);
+    t.set_result(std::to_string(l.engine->program().requirements.size()) + " requirements");
+  }
+}
+
+int exit_for(const treaty::Diagnostics& diags) {
+  if (!diags.has_errors()) return kOk;
+  return only_input_errors(diags) ? kUsage : kProblems;
+}
+
+int run_check(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& format,
+              bool strict) {
+  Loaded l;
+  load(l, paths, data, true);
+  if (strict) l.diags.promote_warnings();
+  print_diagnostics(l.sm, l.diags, format);
+  const auto errors = l.diags.count(treaty::Severity::error);
+  const auto warnings = l.diags.count(treaty::Severity::warning);
   if (format == "text") {
-    std::cerr << "checked " << pkg.files.size() << " file" << (pkg.files.size() == 1 ? "" : "s") << ": " << errors
-              << " error" << (errors == 1 ? "" : "s") << ", " << warnings << " warning" << (warnings == 1 ? "" : "s") << "\n";
+    std::cerr << "checked " << l.pkg.files.size() << " file" << (l.pkg.files.size() == 1 ? "" : "s") << ": " << errors
+              << " error" << (errors == 1 ? "" : "s") << ", " << warnings << " warning" << (warnings == 1 ? "" : "s")
+              << "\n";
   }
-  if (errors > 0 && only_input_errors(diags)) return kUsage;
-  return errors > 0 ? kProblems : kOk;
+  return exit_for(l.diags);
+}
+
+/// Loads for `eval` and `test`: diagnostics go to stderr; only errors stop the run.
+bool load_or_report(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data) {
+  load(l, paths, data, false);
+  if (!l.diags.has_errors()) return true;
+  l.diags.sort();
+  std::cerr << treaty::render_human(l.sm, l.diags.all(), {use_color(false)});
+  std::cerr << "treaty: the policy has errors; run `treaty check` for details\n";
+  return false;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' '; else o += c;
+    }
+  }
+  return o;
+}
+
+int run_test(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& format,
+             const std::string& filter) {
+  Loaded l;
+  if (!load_or_report(l, paths, data)) return exit_for(l.diags);
+  treaty::TestReport report;
+  {
+    treaty::StageTimer t("evaluate");
+    report = treaty::run_tests(*l.engine, l.sm, filter);
+    t.set_result(std::to_string(report.results.size()) + " expectations");
+  }
+  auto where = [&](treaty::Span s) {
+    const auto lc = l.sm.line_col(s.file, s.begin);
+    return l.sm.file(s.file).path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+  };
+  if (format == "json") {
+    nlohmann::json j;
+    j["passed"] = report.passed;
+    j["failed"] = report.failed;
+    j["results"] = nlohmann::json::array();
+    for (const auto& r : report.results) {
+      j["results"].push_back({{"test", r.test},
+                              {"request", r.request},
+                              {"location", where(r.span)},
+                              {"passed", r.passed},
+                              {"expected", r.expected_allow ? "allow" : "deny"},
+                              {"decision", l.engine->to_json(r.decision, &l.sm)},
+                              {"failure", r.failure}});
+    }
+    std::cout << j.dump(2) << "\n";
+  } else if (format == "junit") {
+    std::cout << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    std::cout << "<testsuites tests=\"" << report.results.size() << "\" failures=\"" << report.failed << "\">\n";
+    std::cout << "  <testsuite name=\"treaty\" tests=\"" << report.results.size() << "\" failures=\"" << report.failed
+              << "\">\n";
+    for (const auto& r : report.results) {
+      std::cout << "    <testcase classname=\"" << xml_escape(r.test) << "\" name=\"" << xml_escape(r.request)
+                << "\" file=\"" << xml_escape(l.sm.file(r.span.file).path) << "\" line=\""
+                << l.sm.line_col(r.span.file, r.span.begin).line << "\"";
+      if (r.passed) {
+        std::cout << "/>\n";
+      } else {
+        std::cout << ">\n      <failure message=\"" << xml_escape(r.failure) << "\">" << xml_escape(r.explanation)
+                  << "</failure>\n    </testcase>\n";
+      }
+    }
+    std::cout << "  </testsuite>\n</testsuites>\n";
+  } else {
+    for (const auto& r : report.results) {
+      if (r.passed) continue;
+      std::cout << where(r.span) << ": FAIL in test \"" << r.test << "\"\n  " << r.request << "\n  " << r.failure
+                << "\n";
+      std::string ex = r.explanation;
+      std::size_t pos = 0;
+      while ((pos = ex.find('\n', pos)) != std::string::npos && pos + 1 < ex.size()) ex.insert(++pos, "  ");
+      if (!ex.empty()) std::cout << "  " << ex;
+      std::cout << "\n";
+    }
+    std::cout << report.passed << " passed, " << report.failed << " failed\n";
+  }
+  return report.failed ? kProblems : kOk;
+}
+
+/// Parses `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` through the grammar
+/// of a test expectation, so the flags accept exactly what a `test` block does.
+bool request_from_flags(Loaded& l, const std::string& principal, const std::string& action,
+                        const std::string& resource, treaty::Overlay& overlay, treaty::Request& out) {
+  const std::string text = "test \"command line\" { expect allow principal " + principal + " action " + action +
+                           " resource " + resource + "; }";
+  const auto id = l.sm.add("<command line>", text);
+  treaty::Diagnostics d;
+  auto file = treaty::parse_file(l.sm, id, d);
+  if (!d.empty() || file.decls.size() != 1) {
+    std::cerr << treaty::render_human(l.sm, d.all());
+    std::cerr << "treaty: error: cannot read the request flags; write them as in a test: --principal 'Person::\"alice\"' "
+                 "--action 'assign_task(kind: approval)' --resource 'Person::\"bob\"'\n";
+    return false;
+  }
+  const auto& ex = std::get<treaty::syntax::TestDecl>(file.decls[0]).expects.at(0).request;
+  const auto& p = l.engine->program();
+  auto pt = p.schema.find_entity(ex.principal.name);
+  auto rt = p.schema.find_entity(ex.resource.name);
+  auto a = p.schema.find_action(ex.action.name);
+  std::string error;
+  if (!pt) error = "unknown entity type `" + ex.principal.name + "`";
+  else if (!rt) error = "unknown entity type `" + ex.resource.name + "`";
+  else if (!a) error = "unknown action `" + ex.action.name + "`";
+  if (error.empty()) {
+    const auto& act = p.schema.actions[*a];
+    std::vector<treaty::Value> args(act.params.size());
+    std::vector<bool> given(act.params.size(), false);
+    for (const auto& arg : ex.args) {
+      std::size_t idx = act.params.size();
+      for (std::size_t i = 0; i < act.params.size(); ++i)
+        if (act.params[i].name == arg.name.name) idx = i;
+      if (idx == act.params.size()) {
+        error = "action `" + act.name + "` has no parameter `" + arg.name.name + "`";
+        break;
+      }
+      struct R : treaty::ConstantResolver {
+        explicit R(treaty::Overlay& o) : o_(o) {}
+        std::optional<treaty::EntityId> find(treaty::TypeId t, std::string_view i) const override { return o_.find(t, i); }
+        const std::string* intern(std::string_view s) override { return o_.intern(s); }
+        const treaty::SetValue* make_set(std::vector<treaty::Value> v) override { return o_.make_set(std::move(v)); }
+        treaty::Overlay& o_;
+      } res(overlay);
+      treaty::Span sp;
+      if (!treaty::convert_constant(p.schema, arg.value, act.params[idx].type, res, args[idx], error, sp)) {
+        error = "argument `" + arg.name.name + "`: " + error;
+        break;
+      }
+      given[idx] = true;
+    }
+    if (error.empty() &&
+        l.engine->make_request(*pt, ex.principal.str, *a, std::move(args), std::move(given), *rt, ex.resource.str,
+                               &overlay, out, error))
+      return true;
+  }
+  std::cerr << "treaty: error: bad request: " << error << "\n";
+  return false;
+}
+
+void print_decision(Loaded& l, const treaty::Decision& d, const treaty::Request& r, const std::string& format,
+                    bool explain) {
+  if (format == "json") {
+    std::cout << l.engine->to_json(d, &l.sm).dump() << "\n";
+  } else if (explain) {
+    std::cout << l.engine->explain(d, r, &l.sm);
+  } else {
+    std::cout << (d.allow ? "allow" : "deny") << "\n";
+  }
+}
+
+int run_eval(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& request,
+             const std::string& requests, const std::string& principal, const std::string& action,
+             const std::string& resource, bool explain, const std::string& format) {
+  const int sources = !request.empty() + !requests.empty() + !(principal.empty() && action.empty() && resource.empty());
+  if (sources != 1) {
+    std::cerr << "treaty: error: give exactly one of --request FILE, --requests FILE or --principal/--action/--resource\n";
+    return kUsage;
+  }
+  if (request.empty() && requests.empty() && (principal.empty() || action.empty() || resource.empty())) {
+    std::cerr << "treaty: error: --principal, --action and --resource go together\n";
+    return kUsage;
+  }
+  Loaded l;
+  if (!load_or_report(l, paths, data)) return exit_for(l.diags);
+  treaty::StageTimer t("evaluate");
+  if (!principal.empty()) {
+    treaty::Overlay overlay(l.engine->program());
+    treaty::Request r;
+    if (!request_from_flags(l, principal, action, resource, overlay, r)) return kUsage;
+    const auto d = l.engine->decide(r, true);
+    print_decision(l, d, r, format, explain);
+    return kOk;
+  }
+  const std::string& path = request.empty() ? requests : request;
+  std::string text, err;
+  if (!treaty::read_file(path, text, err)) {
+    std::cerr << "treaty: error: cannot read " << path << ": " << err << "\n";
+    return kUsage;
+  }
+  std::vector<std::pair<std::size_t, std::string>> docs;
+  if (!request.empty()) {
+    docs.emplace_back(1, text);
+  } else {
+    std::size_t line = 0, pos = 0;
+    while (pos <= text.size()) {
+      const auto nl = text.find('\n', pos);
+      std::string ln = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      ++line;
+      if (ln.find_first_not_of(" \t\r") != std::string::npos) docs.emplace_back(line, ln);
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+  }
+  int rc = kOk;
+  std::size_t n = 0;
+  for (const auto& [line, doc] : docs) {
+    ++n;
+    const std::string at = path + (requests.empty() ? "" : ":" + std::to_string(line));
+    auto j = nlohmann::json::parse(doc, nullptr, false);
+    treaty::Overlay overlay(l.engine->program());
+    treaty::Request r;
+    std::string error;
+    if (j.is_discarded()) error = "invalid JSON";
+    else if (!l.engine->request_from_json(j, overlay, r, error)) {}
+    if (!error.empty()) {
+      // A bad request is an error, never a deny; in a batch it is answered in place.
+      if (format == "json")
+        std::cout << nlohmann::json{{"decision", "error"}, {"errors", {at + ": " + error}}}.dump() << "\n";
+      else
+        std::cout << "error: " << at << ": " << error << "\n";
+      std::cerr << "treaty: error: " << at << ": bad request: " << error << "\n";
+      rc = kUsage;
+      continue;
+    }
+    const auto d = l.engine->decide(r, explain || format == "json");
+    print_decision(l, d, r, format, explain);
+  }
+  t.set_result(std::to_string(n) + " requests");
+  return rc;
 }
 
 /// Writes `text` to `path` atomically: a temporary file in the same directory, then rename.
@@ -191,11 +461,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.require_subcommand(1, 1);
 
-  std::vector<std::string> paths;
+  std::vector<std::string> paths, data;
   std::string format = "text";
   bool strict = false;
-  auto* check = app.add_subcommand("check", "Parse every .treaty file under PATH... and report every problem found");
+  auto* check = app.add_subcommand("check", "Check every .treaty file under PATH...: syntax, names, types, facts, requirements, lints");
   check->add_option("paths", paths, "Files or directories (searched recursively for .treaty files)")->required();
+  check->add_option("--data", data, "JSON facts file (repeatable)");
   check->add_option("--format", format, "Output format: text, json or sarif (SARIF 2.1.0)")
       ->check(CLI::IsMember({"text", "json", "sarif"}));
   check->add_flag("--strict", strict, "Treat warnings as errors");
@@ -205,6 +476,27 @@ int main(int argc, char** argv) {
   fmt->add_option("paths", paths, "Files or directories")->required();
   fmt->add_flag("--check", fmt_check, "Write nothing; list unformatted files and exit 1 if there are any");
   fmt->add_flag("--stdout", fmt_stdout, "Print the formatted text instead of writing files");
+
+  std::string filter;
+  auto* test = app.add_subcommand("test", "Run every `test` block; exit 1 on any failure");
+  test->add_option("paths", paths, "Files or directories")->required();
+  test->add_option("--data", data, "JSON facts file (repeatable)");
+  test->add_option("--format", format, "Output format: text, json or junit (JUnit XML)")
+      ->check(CLI::IsMember({"text", "json", "junit"}));
+  test->add_option("--filter", filter, "Run only tests whose name contains TEXT");
+
+  std::string request, requests, principal, action, resource;
+  bool explain = false;
+  auto* eval = app.add_subcommand("eval", "Decide requests: allow or deny, with the rules that decided");
+  eval->add_option("paths", paths, "Files or directories")->required();
+  eval->add_option("--data", data, "JSON facts file (repeatable)");
+  eval->add_option("--request", request, "A JSON request file");
+  eval->add_option("--requests", requests, "A JSON Lines file of requests, answered in order");
+  eval->add_option("--principal", principal, "The principal, as `Type::\"id\"`");
+  eval->add_option("--action", action, "The action, as `name` or `name(param: value)`");
+  eval->add_option("--resource", resource, "The resource, as `Type::\"id\"`");
+  eval->add_flag("--explain", explain, "Explain the decision in words (text format)");
+  eval->add_option("--format", format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
 
   // An unknown verb gets a clear message (and a suggestion) rather than CLI11's generic one.
   for (int i = 1; i < argc; ++i) {
@@ -233,7 +525,9 @@ int main(int argc, char** argv) {
     return kUsage;
   }
   try {
-    if (check->parsed()) return run_check(paths, format, strict);
+    if (check->parsed()) return run_check(paths, data, format, strict);
+    if (test->parsed()) return run_test(paths, data, format, filter);
+    if (eval->parsed()) return run_eval(paths, data, request, requests, principal, action, resource, explain, format);
     if (fmt->parsed()) return run_fmt(paths, fmt_check, fmt_stdout);
   } catch (const std::exception& e) {
     std::cerr << "treaty: internal error: " << e.what() << "\n";

@@ -230,6 +230,14 @@ class Converter {
       // The grammar and this converter disagree: report rather than crash.
       diags_.add(DiagId::unexpected_input, e.span, "internal: unexpected parse node `" + std::string(n.type) + "`");
     }
+    // Folded nodes (comparisons, chains, `not`, `exists`) end where their last operand ends: the
+    // parse tree's own end for them may run past it.
+    if (n.is_type<g::cmp_expr>() || n.is_type<g::and_expr>() || n.is_type<g::or_expr>() || n.is_type<g::not_app>() ||
+        n.is_type<g::exists_expr>()) {
+      if (!e.kids.empty()) e.span.end = e.kids.back().span.end;
+      if (e.kind == Expr::Kind::is) e.span.end = e.name_span.end;
+      if (!e.kids.empty() && n.is_type<g::cmp_expr>()) e.span.begin = e.kids.front().span.begin;
+    }
     return e;
   }
 

@@ -81,5 +81,51 @@ expect_rc 1 "fmt refuses a file with syntax errors" -- "$T" fmt "$work/bad.treat
 cmp -s "$work/bad.treaty" "$work/bad.orig" && ok || bad "fmt must leave a broken file untouched"
 expect_rc 0 "fmt --check on the bundled policies" -- "$T" fmt --check "$src/policies"
 
+# --- check with data, requirements ---
+q="$src/policies/examples/quickstart.treaty"
+printf '{"entities": [ {"type": "Person", "id": "zed", "attrs": {"account": "widget", "roles": []}} ]' >"$work/broken.json"
+expect_rc 1 "check --data with invalid JSON" -- "$T" check "$q" --data "$work/broken.json"
+expect_in "$work/out" "error[E0405]: invalid JSON" "invalid JSON is located"
+printf '{"entities": [ {"type": "Person", "id": "zed", "attrs": {"account": "nowhere", "roles": []}} ]}' >"$work/dangling.json"
+expect_rc 1 "check --data with a dangling reference" -- "$T" check "$q" --data "$work/dangling.json"
+expect_in "$work/out" "at entities[0].attrs.account: no \`Account\` with id \"nowhere\"" "dangling reference has its JSON path"
+printf '{"entities": [ {"type": "Person", "id": "zed", "attrs": {"account": "msp", "roles": ["service_desk_analyst"]}} ]}' >"$work/zed.json"
+expect_rc 0 "check --data with good data" -- "$T" check "$q" --data "$work/zed.json"
+expect_rc 2 "check --data with a missing file" -- "$T" check "$q" --data "$work/none.json"
+
+# --- test ---
+expect_rc 0 "test on the quickstart" -- "$T" test "$q"
+expect_in "$work/out" "3 passed, 0 failed" "test summary"
+sed 's/expect deny principal Person::"eve"/expect allow principal Person::"eve"/' "$q" >"$work/failing.treaty"
+expect_rc 1 "a failing test exits 1" -- "$T" test "$work/failing.treaty"
+expect_in "$work/out" "expected allow, got deny" "failure names both decisions"
+expect_in "$work/out" "closest misses" "failure explains the deny"
+expect_in "$work/out" "2 passed, 1 failed" "failing summary"
+expect_rc 1 "test --format junit" -- "$T" test --format junit "$work/failing.treaty"
+expect_in "$work/out" '<testsuites tests="3" failures="1">' "junit header"
+expect_rc 0 "test --format json" -- "$T" test --format json "$q"
+expect_in "$work/out" '"passed": 3' "json summary"
+expect_rc 0 "test --filter" -- "$T" test --filter nothing-matches "$q"
+expect_in "$work/out" "0 passed, 0 failed" "filter selects no test"
+
+# --- eval ---
+expect_rc 0 "eval flags" -- "$T" eval "$q" --principal 'Person::"sam"' --action view --resource 'Request::"r1"' --explain
+expect_in "$work/out" "allowed by permit \`view_over_trust\`" "eval explains an allow"
+expect_rc 0 "eval deny" -- "$T" eval "$q" --principal 'Person::"eve"' --action view --resource 'Request::"r1"' --explain
+expect_in "$work/out" "\`service_desk_analyst in p.roles\` is false" "eval quotes the failing condition"
+expect_rc 2 "eval unknown entity is an error, not a deny" -- "$T" eval "$q" --principal 'Person::"nobody"' --action view --resource 'Request::"r1"'
+expect_in "$work/err" "unknown principal" "unknown entity message"
+expect_rc 2 "eval without a request" -- "$T" eval "$q"
+printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}\n{"principal": {"type": "Person", "id": "eve"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}\n' >"$work/reqs.jsonl"
+expect_rc 0 "eval --requests" -- "$T" eval "$q" --requests "$work/reqs.jsonl" --format json
+[ "$(grep -c '"decision"' "$work/out")" -eq 2 ] && ok || bad "one answer per request"
+[ "$(sed -n 1p "$work/out" | grep -c allow)" -eq 1 ] && [ "$(sed -n 2p "$work/out" | grep -c deny)" -eq 1 ] && ok || bad "answers in order"
+printf '{"principal": {"type": "Person", "id": "newbie"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}, "entities": [{"type": "Person", "id": "newbie", "attrs": {"account": "widget", "roles": []}}]}' >"$work/inline.json"
+expect_rc 0 "eval with an inline entity" -- "$T" eval "$q" --request "$work/inline.json" --format json
+expect_in "$work/out" '"decision":"allow"' "inline entity is visible to the rules"
+printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "edit"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/badreq.json"
+expect_rc 2 "eval with an unknown action" -- "$T" eval "$q" --request "$work/badreq.json"
+expect_in "$work/err" "unknown action \`edit\`" "unknown action message"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

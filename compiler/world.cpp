@@ -1,0 +1,408 @@
+// Facts -> world: facts written in source and JSON data files (LANGUAGE.md sections 3 and 10).
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "internal/checker.hpp"
+#include "treaty/package.hpp"
+#include "treaty/parse.hpp"
+
+namespace treaty {
+
+namespace {
+std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
+}  // namespace
+
+bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
+                      std::string& error, Span& where) {
+  using EK = syntax::Expr::Kind;
+  where = e.span;
+  if (e.kind == EK::none_lit) {
+    if (!t.optional) {
+      error = "`none` is given where a value of type " + tick(schema.type_name(t)) + " is required";
+      return false;
+    }
+    out = Value::none();
+    return true;
+  }
+  if (t.set) {
+    if (e.kind != EK::set_lit) {
+      error = "expected a set of type " + tick(schema.type_name(t)) + ", as in `{a, b}`";
+      return false;
+    }
+    std::vector<Value> items;
+    const Type elem = t.element();
+    for (const auto& k : e.kids) {
+      Value v;
+      if (!convert_constant(schema, k, elem, r, v, error, where)) return false;
+      items.push_back(v);
+    }
+    out = Value::setv(r.make_set(std::move(items)));
+    return true;
+  }
+  const std::string want = tick(schema.type_name(t.as_optional(false)));
+  switch (t.base) {
+    case Base::bool_:
+      if (e.kind != EK::bool_lit) break;
+      out = Value::boolean(e.bool_value);
+      return true;
+    case Base::int_:
+      if (e.kind != EK::int_lit) break;
+      out = Value::integer(e.int_value);
+      return true;
+    case Base::string:
+      if (e.kind != EK::string_lit) break;
+      out = Value::str(r.intern(e.str));
+      return true;
+    case Base::enum_: {
+      std::string name;
+      if (e.kind == EK::name) name = e.name;
+      else if (e.kind == EK::attr && e.kids[0].kind == EK::name && e.kids[0].name == schema.enums[t.enum_id].name)
+        name = e.name;
+      else break;
+      const auto& vals = schema.enums[t.enum_id].values;
+      for (std::size_t i = 0; i < vals.size(); ++i)
+        if (vals[i] == name) {
+          out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(i));
+          return true;
+        }
+      error = tick(name) + " is not a value of enum " + want;
+      return false;
+    }
+    case Base::entity: {
+      std::string id;
+      std::optional<TypeId> only;
+      if (e.kind == EK::string_lit) {
+        id = e.str;
+      } else if (e.kind == EK::entity_ref) {
+        id = e.str;
+        only = schema.find_entity(e.name);
+        if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
+          error = "expected a reference to " + want + ", found one to " + tick(e.name);
+          return false;
+        }
+      } else {
+        break;
+      }
+      for (TypeId ty : t.entities) {
+        if (only && ty != *only) continue;
+        if (auto found = r.find(ty, id)) {
+          out = Value::entity(*found);
+          return true;
+        }
+      }
+      error = "no " + want + " with id " + quote_string(id) + " exists in the package or its data";
+      return false;
+    }
+    default: break;
+  }
+  if (e.kind == EK::name || e.kind == EK::attr || e.kind == EK::call || e.kind == EK::cmp || e.kind == EK::and_ ||
+      e.kind == EK::or_ || e.kind == EK::not_ || e.kind == EK::exists || e.kind == EK::exists_in) {
+    if (t.base != Base::enum_ && t.base != Base::entity) {
+      error = "a fact's value must be a literal, an id or a set of them; expected a value of type " + want;
+      return false;
+    }
+  }
+  error = "expected a value of type " + want;
+  return false;
+}
+
+namespace detail {
+
+namespace {
+
+struct PendingFact {
+  EntityId entity;
+  const syntax::FactDecl* decl = nullptr;
+  const nlohmann::json* attrs = nullptr;
+  std::string json_path;
+  FileId json_file = kNoFile;
+};
+
+Span file_start(FileId f) { return Span{f, 0, 0}; }
+
+std::string json_kind(const nlohmann::json& j) {
+  if (j.is_null()) return "null";
+  if (j.is_boolean()) return "a boolean";
+  if (j.is_number()) return "a number";
+  if (j.is_string()) return "a string";
+  if (j.is_array()) return "an array";
+  return "an object";
+}
+
+bool convert_json(const Schema& schema, const nlohmann::json& j, const Type& t, World& w, Value& out,
+                  std::string& error) {
+  if (j.is_null()) {
+    if (!t.optional) {
+      error = "null is given where a value of type " + tick(schema.type_name(t)) + " is required";
+      return false;
+    }
+    out = Value::none();
+    return true;
+  }
+  const std::string want = tick(schema.type_name(t.as_optional(false)));
+  if (t.set) {
+    if (!j.is_array()) {
+      error = "expected an array for " + want + ", found " + json_kind(j);
+      return false;
+    }
+    std::vector<Value> items;
+    const Type elem = t.element();
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      Value v;
+      if (!convert_json(schema, j[i], elem, w, v, error)) {
+        error = "[" + std::to_string(i) + "]: " + error;
+        return false;
+      }
+      items.push_back(v);
+    }
+    out = Value::setv(w.make_set(std::move(items)));
+    return true;
+  }
+  switch (t.base) {
+    case Base::bool_:
+      if (!j.is_boolean()) break;
+      out = Value::boolean(j.get<bool>());
+      return true;
+    case Base::int_:
+      if (!j.is_number_integer()) break;
+      if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+        error = "integer does not fit in 64 bits";
+        return false;
+      }
+      out = Value::integer(j.get<std::int64_t>());
+      return true;
+    case Base::string:
+      if (!j.is_string()) break;
+      out = Value::str(w.intern(j.get<std::string>()));
+      return true;
+    case Base::enum_: {
+      if (!j.is_string()) break;
+      const auto name = j.get<std::string>();
+      const auto& vals = schema.enums[t.enum_id].values;
+      for (std::size_t i = 0; i < vals.size(); ++i)
+        if (vals[i] == name) {
+          out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(i));
+          return true;
+        }
+      error = quote_string(name) + " is not a value of enum " + want;
+      return false;
+    }
+    case Base::entity: {
+      std::string id;
+      std::optional<TypeId> only;
+      if (j.is_string()) {
+        id = j.get<std::string>();
+      } else if (j.is_object() && j.contains("type") && j.contains("id") && j["type"].is_string() &&
+                 j["id"].is_string()) {
+        id = j["id"].get<std::string>();
+        only = schema.find_entity(j["type"].get<std::string>());
+        if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
+          error = "expected a reference to " + want + ", found one to " + tick(j["type"].get<std::string>());
+          return false;
+        }
+      } else {
+        break;
+      }
+      for (TypeId ty : t.entities) {
+        if (only && ty != *only) continue;
+        if (auto found = w.find(ty, id)) {
+          out = Value::entity(*found);
+          return true;
+        }
+      }
+      error = "no " + want + " with id " + quote_string(id) + " exists in the package or its data";
+      return false;
+    }
+    default: break;
+  }
+  error = "expected " + want + ", found " + json_kind(j);
+  return false;
+}
+
+}  // namespace
+
+void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::FactDecl*>& facts,
+                 const std::vector<std::string>& data_files, Diagnostics& d) {
+  const Schema& s = p.schema;
+  World& w = p.world;
+  std::vector<PendingFact> pending;
+  std::map<std::pair<TypeId, std::string>, Span> first_span;
+  // Phase 1: create every entity.
+  for (const auto* f : facts) {
+    auto t = s.find_entity(f->type.name);
+    if (!t) {
+      d.add(DiagId::unknown_type, f->type.span, "unknown entity type " + tick(f->type.name) + " for a fact");
+      continue;
+    }
+    auto e = w.add(*t, f->id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()), f->span);
+    if (!e) {
+      auto& diag = d.add(DiagId::duplicate_fact, f->id_span,
+                         "fact " + tick(f->type.name + "::" + quote_string(f->id)) + " is declared twice");
+      diag.notes.push_back({first_span[{*t, f->id}], "first declared here"});
+      continue;
+    }
+    first_span[{*t, f->id}] = f->id_span;
+    pending.push_back({*e, f, nullptr, {}, kNoFile});
+  }
+  std::vector<std::unique_ptr<nlohmann::json>> docs;
+  for (const auto& path : data_files) {
+    std::string text, err;
+    if (!read_file(path, text, err)) {
+      d.add(DiagId::io_error, Span{}, "cannot read data file " + tick(path) + ": " + err);
+      continue;
+    }
+    const FileId fid = sm.add(path, text);
+    auto doc = std::make_unique<nlohmann::json>(nlohmann::json::parse(text, nullptr, false));
+    if (doc->is_discarded()) {
+      // Re-parse with exceptions to learn where the syntax error is.
+      try {
+        auto reparsed = nlohmann::json::parse(text);
+        (void)reparsed;
+      } catch (const nlohmann::json::parse_error& pe) {
+        const auto off = static_cast<std::uint32_t>(std::min<std::size_t>(pe.byte ? pe.byte - 1 : 0, text.size()));
+        std::string m = pe.what();
+        if (auto pos = m.find("syntax error"); pos != std::string::npos) m = m.substr(pos);
+        d.add(DiagId::bad_data, Span{fid, off, off}, "invalid JSON: " + m);
+      }
+      continue;
+    }
+    const auto& j = *doc;
+    if (!j.is_object() || !j.contains("entities") || !j["entities"].is_array()) {
+      d.add(DiagId::bad_data, file_start(fid), "a facts file is an object `{\"entities\": [...]}`");
+      continue;
+    }
+    const auto& ents = j["entities"];
+    for (std::size_t i = 0; i < ents.size(); ++i) {
+      const auto& en = ents[i];
+      const std::string at = "entities[" + std::to_string(i) + "]";
+      if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") ||
+          !en["id"].is_string()) {
+        d.add(DiagId::bad_data, file_start(fid), "at " + at + ": an entity needs string fields \"type\" and \"id\"");
+        continue;
+      }
+      const auto tname = en["type"].get<std::string>();
+      auto t = s.find_entity(tname);
+      if (!t) {
+        d.add(DiagId::unknown_type, file_start(fid), "at " + at + ".type: unknown entity type " + tick(tname));
+        continue;
+      }
+      const auto id = en["id"].get<std::string>();
+      auto e = w.add(*t, id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()));
+      if (!e) {
+        d.add(DiagId::duplicate_fact, file_start(fid),
+              "at " + at + ": fact " + tick(tname + "::" + quote_string(id)) + " is declared twice");
+        continue;
+      }
+      const nlohmann::json* attrs = nullptr;
+      if (en.contains("attrs")) {
+        if (!en["attrs"].is_object()) {
+          d.add(DiagId::bad_data, file_start(fid), "at " + at + ".attrs: expected an object");
+          continue;
+        }
+        attrs = &en["attrs"];
+      }
+      pending.push_back({*e, nullptr, attrs, at, fid});
+    }
+    docs.push_back(std::move(doc));
+  }
+  // Phase 2: attributes.
+  WorldResolver res(w);
+  for (const auto& pf : pending) {
+    const auto& rec = w.entity(pf.entity);
+    const auto& et = s.entities[rec.type];
+    std::vector<bool> given(et.attrs.size(), false);
+    const std::string fact_name = tick(et.name + "::" + quote_string(*rec.id));
+    if (pf.decl) {
+      for (const auto& fi : pf.decl->fields) {
+        int col = -1;
+        for (std::size_t c = 0; c < et.attrs.size(); ++c)
+          if (et.attrs[c].name == fi.name.name) col = static_cast<int>(c);
+        if (col < 0) {
+          std::vector<std::string> cands;
+          for (const auto& a : et.attrs) cands.push_back(a.name);
+          auto& diag = d.add(DiagId::unknown_attribute, fi.name.span, tick(et.name) + " has no attribute " + tick(fi.name.name));
+          if (auto c = closest_name(fi.name.name, cands)) {
+            diag.help = "did you mean " + tick(*c) + "?";
+            diag.fix = Fix{fi.name.span, *c};
+          }
+          continue;
+        }
+        if (given[static_cast<std::size_t>(col)]) {
+          d.add(DiagId::duplicate_field, fi.name.span, "attribute " + tick(fi.name.name) + " is given twice");
+          continue;
+        }
+        given[static_cast<std::size_t>(col)] = true;
+        std::string err;
+        Span where;
+        Value v;
+        if (!convert_constant(s, fi.value, et.attrs[static_cast<std::size_t>(col)].type, res, v, err, where)) {
+          const bool dangling = err.find("exists in the package") != std::string::npos;
+          d.add(dangling ? DiagId::dangling_reference
+                         : (err.find("must be a literal") != std::string::npos ? DiagId::fact_value_not_constant
+                                                                                : DiagId::type_mismatch),
+                where, "attribute " + tick(fi.name.name) + " of " + fact_name + ": " + err);
+          continue;
+        }
+        w.attr_mut(pf.entity, static_cast<std::uint32_t>(col)) = v;
+      }
+    } else if (pf.attrs) {
+      for (auto it = pf.attrs->begin(); it != pf.attrs->end(); ++it) {
+        const std::string at = pf.json_path + ".attrs." + it.key();
+        int col = -1;
+        for (std::size_t c = 0; c < et.attrs.size(); ++c)
+          if (et.attrs[c].name == it.key()) col = static_cast<int>(c);
+        if (col < 0) {
+          d.add(DiagId::unknown_attribute, file_start(pf.json_file),
+                "at " + at + ": " + tick(et.name) + " has no attribute " + tick(it.key()));
+          continue;
+        }
+        given[static_cast<std::size_t>(col)] = true;
+        std::string err;
+        Value v;
+        if (!convert_json(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, w, v, err)) {
+          const bool dangling = err.find("exists in the package") != std::string::npos;
+          d.add(dangling ? DiagId::dangling_reference : DiagId::type_mismatch, file_start(pf.json_file),
+                "at " + at + ": " + err);
+          continue;
+        }
+        w.attr_mut(pf.entity, static_cast<std::uint32_t>(col)) = v;
+      }
+    }
+    for (std::size_t c = 0; c < et.attrs.size(); ++c) {
+      if (given[c] || et.attrs[c].type.optional) continue;
+      const Span span = pf.decl ? pf.decl->id_span : file_start(pf.json_file);
+      d.add(DiagId::missing_attribute, span,
+            (pf.decl ? std::string() : "at " + pf.json_path + ": ") + fact_name + " is missing attribute " +
+                tick(et.attrs[c].name) + ": " + tick(s.type_name(et.attrs[c].type)));
+    }
+  }
+  // Keys.
+  for (TypeId t = 0; t < s.entities.size(); ++t) {
+    for (const auto& key : s.entities[t].keys) {
+      std::map<std::vector<std::string>, EntityId> seen;
+      for (EntityId e : w.of_type(t)) {
+        std::vector<std::string> k;
+        for (auto c : key) k.push_back(format_value(s, w, w.attr(e, c)));
+        auto [it, fresh] = seen.emplace(k, e);
+        if (fresh) continue;
+        std::string names, vals;
+        for (std::size_t i = 0; i < key.size(); ++i) {
+          names += (i ? ", " : "") + s.entities[t].attrs[key[i]].name;
+          vals += (i ? ", " : "") + k[i];
+        }
+        const auto& rec = w.entity(e);
+        auto& diag = d.add(DiagId::key_violation, rec.span.valid() ? rec.span : Span{},
+                           tick(s.entities[t].name + "::" + quote_string(*rec.id)) + " and " +
+                               tick(s.entities[t].name + "::" + quote_string(*w.entity(it->second).id)) +
+                               " have the same key (" + names + ") = (" + vals + ")");
+        if (w.entity(it->second).span.valid()) diag.notes.push_back({w.entity(it->second).span, "the other fact"});
+      }
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace treaty

@@ -1,0 +1,44 @@
+// Parsed package -> checked program (names, types, facts, lints).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "treaty/diagnostics.hpp"
+#include "treaty/package.hpp"
+#include "treaty/program.hpp"
+
+namespace treaty {
+
+struct CheckOptions {
+  /// JSON facts files (LANGUAGE.md section 10) loaded beside the package's own facts.
+  std::vector<std::string> data_files;
+  /// Report lints (warnings W06xx).
+  bool lints = true;
+};
+
+/// Resolves every name, checks every type, builds the world of facts and lowers rules,
+/// predicates, requirements, tests and properties to the IR. Every problem goes to `diags`; the
+/// program is complete only when no error was reported. Requirements are evaluated by the runtime
+/// (`check_requirements`), which needs the evaluator.
+[[nodiscard]] std::unique_ptr<Program> check_package(SourceManager& sm, const Package& pkg, Diagnostics& diags,
+                                                     const CheckOptions& opts = {});
+
+/// Converts a constant written in source (a fact's attribute value, a request argument) to a
+/// value of type `t`. Entity references are looked up with `find`. Returns false with a message.
+struct ConstantResolver {
+  virtual ~ConstantResolver() = default;
+  virtual std::optional<EntityId> find(TypeId type, std::string_view id) const = 0;
+  virtual const std::string* intern(std::string_view s) = 0;
+  virtual const SetValue* make_set(std::vector<Value> items) = 0;
+};
+bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
+                      std::string& error, Span& where);
+
+/// Edit distance, for "did you mean" suggestions.
+[[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
+/// The closest of `candidates` to `name`, when close enough to be a likely typo.
+[[nodiscard]] std::optional<std::string> closest_name(std::string_view name, const std::vector<std::string>& candidates);
+
+}  // namespace treaty

@@ -1,0 +1,355 @@
+// The checked program: what the checker makes of a parsed package, and what the runtime runs.
+//
+// Schema (enums, entity types, actions), the world of facts (entities interned to dense ids,
+// attributes stored by column in one array, strings interned, sets as sorted flat arrays), and
+// the rules, predicates, requirements, tests and properties lowered to a typed expression IR whose
+// names are all resolved to slots, columns and ids. Plain data: a Program can be copied, written
+// to a bundle and read back without the source.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "treaty/source.hpp"
+#include "treaty/syntax.hpp"
+
+namespace treaty {
+
+using TypeId = std::uint32_t;    ///< index of an entity type or an enum in the schema
+using EntityId = std::uint32_t;  ///< dense id of an entity in the world
+using StrId = std::uint32_t;     ///< interned string
+inline constexpr std::uint32_t kNone32 = 0xffffffffu;
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+enum class Base : std::uint8_t { bool_, int_, string, enum_, entity, none, empty_set };
+
+/// A static type. Entity types are unions (`Person | Employee`), sorted; a set is `Set<elem>`;
+/// `optional` marks `T?` and the result of reading through an optional.
+struct Type {
+  Base base = Base::none;
+  bool set = false;
+  bool optional = false;
+  TypeId enum_id = kNone32;         ///< for enum
+  std::vector<TypeId> entities;     ///< for entity: the union's members, sorted
+  bool operator==(const Type&) const = default;
+
+  static Type of(Base b) { Type t; t.base = b; return t; }
+  static Type boolean() { return of(Base::bool_); }
+  static Type integer() { return of(Base::int_); }
+  static Type string() { return of(Base::string); }
+  static Type none_type() { return of(Base::none); }
+  static Type enumeration(TypeId id) { Type t = of(Base::enum_); t.enum_id = id; return t; }
+  static Type entity(std::vector<TypeId> ids) { Type t = of(Base::entity); t.entities = std::move(ids); return t; }
+  [[nodiscard]] Type element() const { Type t = *this; t.set = false; t.optional = false; return t; }
+  [[nodiscard]] Type as_set() const { Type t = *this; t.set = true; t.optional = false; return t; }
+  [[nodiscard]] Type as_optional(bool o = true) const { Type t = *this; t.optional = o; return t; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+// ---------------------------------------------------------------------------------------------
+struct EnumInfo {
+  std::string name;
+  std::vector<std::string> values;
+  std::vector<Span> value_spans;
+  Span span;
+};
+
+struct AttrInfo {
+  std::string name;
+  std::uint32_t name_id = 0;  ///< global attribute-name id
+  Type type;
+  Span span;
+};
+
+struct EntityTypeInfo {
+  std::string name;
+  std::vector<AttrInfo> attrs;                      ///< column order
+  std::vector<std::vector<std::uint32_t>> keys;     ///< column indexes of each `key (...)`
+  std::vector<std::int32_t> column_of;              ///< by attribute-name id; -1 when absent
+  Span span;
+  std::string doc;
+  [[nodiscard]] int column(std::uint32_t name_id) const {
+    return name_id < column_of.size() ? column_of[name_id] : -1;
+  }
+};
+
+struct ParamInfo {
+  std::string name;
+  Type type;
+  Span span;
+};
+
+struct ActionInfo {
+  std::string name;
+  std::vector<ParamInfo> params;
+  std::vector<std::uint32_t> param_ids;  ///< global parameter-name id of each parameter (slot 2 + id)
+  std::vector<TypeId> principals;  ///< accepted principal entity types (sorted); empty: any
+  std::vector<TypeId> resources;
+  Span span;
+};
+
+struct Schema {
+  std::vector<EnumInfo> enums;
+  std::vector<EntityTypeInfo> entities;
+  std::vector<ActionInfo> actions;
+  std::vector<std::string> attr_names;  ///< by global attribute-name id
+
+  [[nodiscard]] std::optional<TypeId> find_entity(std::string_view name) const;
+  [[nodiscard]] std::optional<TypeId> find_enum(std::string_view name) const;
+  [[nodiscard]] std::optional<std::uint32_t> find_action(std::string_view name) const;
+  [[nodiscard]] std::optional<std::uint32_t> find_attr_name(std::string_view name) const;
+  [[nodiscard]] std::string type_name(const Type& t) const;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------------
+enum class Tag : std::uint8_t { none, bool_, int_, str, enum_, entity, set };
+
+struct SetValue;
+
+/// A runtime value in 16 bytes. Strings point into a string pool (interned within one world, so
+/// equal strings of one world share a pointer; comparison falls back to the text); sets point to
+/// a sorted, duplicate-free array.
+struct Value {
+  Tag tag = Tag::none;
+  std::uint32_t aux = 0;  ///< enum id for enums
+  union {
+    std::int64_t i;
+    const std::string* s;
+    const SetValue* set;
+  };
+  Value() : i(0) {}
+  static Value none() { return {}; }
+  static Value boolean(bool b) { Value v; v.tag = Tag::bool_; v.i = b; return v; }
+  static Value integer(std::int64_t n) { Value v; v.tag = Tag::int_; v.i = n; return v; }
+  static Value str(const std::string* p) { Value v; v.tag = Tag::str; v.s = p; return v; }
+  static Value enumv(TypeId e, std::uint32_t idx) { Value v; v.tag = Tag::enum_; v.aux = e; v.i = idx; return v; }
+  static Value entity(EntityId id) { Value v; v.tag = Tag::entity; v.i = id; return v; }
+  static Value setv(const SetValue* p) { Value v; v.tag = Tag::set; v.set = p; return v; }
+  [[nodiscard]] bool is_none() const { return tag == Tag::none; }
+};
+
+struct SetValue {
+  std::vector<Value> items;  ///< sorted by value_less, no duplicates
+};
+
+/// Total order used for set storage: by tag, then payload (strings by text, sets elementwise).
+[[nodiscard]] bool value_less(const Value& a, const Value& b);
+/// Language equality (`==`): none == none; a value never equals none.
+[[nodiscard]] bool value_equal(const Value& a, const Value& b);
+[[nodiscard]] std::size_t value_hash(const Value& v);
+/// True when `v` is an element of `s` (binary search).
+[[nodiscard]] bool set_contains(const SetValue& s, const Value& v);
+
+// ---------------------------------------------------------------------------------------------
+// World: the facts
+// ---------------------------------------------------------------------------------------------
+struct EntityRecord {
+  TypeId type = 0;
+  const std::string* id = nullptr;
+  std::uint32_t first_attr = 0;  ///< index into World::attrs of its first column
+  Span span;                     ///< where the fact was written (invalid for JSON data)
+};
+
+/// Every entity of a package and its loaded data. Append-only while building; read-only (and so
+/// shareable across threads) afterwards.
+class World {
+ public:
+  World() = default;
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+  World(World&&) = default;
+  World& operator=(World&&) = default;
+
+  const std::string* intern(std::string_view s);
+  const SetValue* make_set(std::vector<Value> items);  ///< sorts and deduplicates
+
+  [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
+  [[nodiscard]] const EntityRecord& entity(EntityId e) const { return entities_[e]; }
+  [[nodiscard]] std::size_t size() const { return entities_.size(); }
+  [[nodiscard]] const Value& attr(EntityId e, std::uint32_t column) const {
+    return attrs_[entities_[e].first_attr + column];
+  }
+  Value& attr_mut(EntityId e, std::uint32_t column) { return attrs_[entities_[e].first_attr + column]; }
+  [[nodiscard]] const std::vector<EntityId>& of_type(TypeId t) const;
+  /// Adds an entity with `ncols` none attributes. Fails (nullopt) when (type, id) exists.
+  std::optional<EntityId> add(TypeId type, std::string_view id, std::uint32_t ncols, Span span = {});
+
+  /// Hash index over (type, column): entities whose column equals a value.
+  void build_index(TypeId type, std::uint32_t column);
+  [[nodiscard]] const std::vector<EntityId>* probe(TypeId type, std::uint32_t column, const Value& v) const;
+  [[nodiscard]] bool has_index(TypeId type, std::uint32_t column) const;
+  [[nodiscard]] std::size_t string_count() const { return strings_.size(); }
+  [[nodiscard]] std::size_t attr_count() const { return attrs_.size(); }
+
+ private:
+  struct StrHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct StrEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  struct ValueHash {
+    std::size_t operator()(const Value& v) const { return value_hash(v); }
+  };
+  struct ValueEq {
+    bool operator()(const Value& a, const Value& b) const {
+      return a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b));
+    }
+  };
+  using Index = std::unordered_map<Value, std::vector<EntityId>, ValueHash, ValueEq>;
+
+  std::vector<std::unique_ptr<std::string>> string_store_;
+  std::unordered_map<std::string_view, const std::string*, StrHash, StrEq> strings_;
+  std::vector<std::unique_ptr<SetValue>> sets_;
+  std::vector<EntityRecord> entities_;
+  std::vector<Value> attrs_;
+  std::vector<std::vector<EntityId>> by_type_;
+  std::unordered_map<std::string_view, EntityId> lookup_;  ///< key: type id (4 bytes) + id text
+  std::unordered_map<std::uint64_t, Index> indexes_;
+  static const std::vector<EntityId> kEmpty;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Expression IR
+// ---------------------------------------------------------------------------------------------
+enum class Op : std::uint8_t {
+  lit,          ///< value
+  var,          ///< slot
+  attr,         ///< kids[0].attr (a = attribute-name id)
+  call,         ///< predicate a (kids: arguments)
+  contains_any, contains_all, is_empty,
+  not_, and_, or_,
+  eq, ne, lt, le, gt, ge,
+  in,           ///< kids[0] in kids[1]
+  is,           ///< kids[0] is one of `types`
+  exists_type,  ///< slot; types; kids[0] body; probe: index_column/kids[1] key
+  exists_set,   ///< slot; kids[0] set; kids[1] body
+  make_set,     ///< kids: elements
+};
+
+struct Node {
+  Op op = Op::lit;
+  Value value;                  ///< lit
+  std::uint32_t slot = 0;       ///< var, exists_*
+  std::uint32_t a = 0;          ///< attr name id; predicate id
+  std::vector<TypeId> types;    ///< is, exists_type
+  std::int32_t probe_attr = -1; ///< exists_type: attribute-name id probed through an index, or -1
+  std::vector<std::uint32_t> kids;
+  Span span;
+};
+
+/// A typed expression: an index into Program::nodes.
+using NodeId = std::uint32_t;
+
+struct PredicateInfo {
+  std::string name;
+  std::vector<ParamInfo> params;
+  NodeId body = 0;
+  std::uint32_t frame = 0;  ///< slots used (params first)
+  Span span;
+  std::string doc;
+};
+
+struct ConditionInfo {
+  bool is_when = true;
+  NodeId expr = 0;
+  Span span;
+};
+
+struct RuleInfo {
+  std::string name;
+  bool forbid = false;
+  std::vector<TypeId> principals;  ///< empty: any
+  std::vector<TypeId> resources;
+  bool any_action = false;
+  std::vector<std::uint32_t> actions;  ///< when not any_action
+  std::vector<ConditionInfo> conditions;  ///< action constraints first, then when/unless
+  std::uint32_t frame = 0;  ///< slot 0 principal, 1 resource, 2 + parameter-name id, then locals
+  Span span;
+  std::string doc;
+  std::uint32_t file_line = 0;
+};
+
+struct RequirementInfo {
+  std::string name;
+  std::optional<TypeId> forall_type;
+  std::optional<NodeId> where;
+  NodeId ensure = 0;
+  std::string message;
+  std::vector<std::pair<std::string, NodeId>> message_parts;  ///< literal text, then an expr (or kNone32)
+  std::uint32_t frame = 0;
+  Span span;
+};
+
+/// A request as a test or property writes it; resolved against the schema.
+struct RequestSpec {
+  TypeId principal_type = 0;
+  std::string principal_id;
+  std::uint32_t action = 0;
+  std::vector<Value> args;  ///< by parameter index
+  TypeId resource_type = 0;
+  std::string resource_id;
+  Span span;
+};
+
+struct ExpectationInfo {
+  bool allow = false;
+  RequestSpec request;
+  std::vector<std::string> because;
+  Span span;
+};
+
+struct TestInfo {
+  std::string name;
+  std::vector<syntax::FactDecl> given;  ///< facts that exist in this test only
+  std::vector<ExpectationInfo> expects;
+  Span span;
+};
+
+struct PropertyInfo {
+  std::string name;
+  std::vector<TypeId> principals;
+  std::vector<TypeId> resources;
+  std::vector<std::uint32_t> actions;  ///< candidate actions
+  std::optional<NodeId> where;
+  std::vector<ConditionInfo> action_constraints;
+  bool expect_allow = false;
+  std::uint32_t frame = 0;
+  Span span;
+};
+
+/// The whole checked program, with its facts.
+struct Program {
+  Schema schema;
+  World world;                          ///< facts, and the constants of the IR
+  std::vector<std::string> param_names; ///< global action-parameter names; slot = 2 + id
+  std::vector<Node> nodes;
+  std::vector<PredicateInfo> predicates;
+  std::vector<RuleInfo> rules;
+  std::vector<RequirementInfo> requirements;
+  std::vector<TestInfo> tests;
+  std::vector<PropertyInfo> properties;
+  /// Rules by action: candidates[action] lists the rules whose action pattern can match it.
+  std::vector<std::vector<std::uint32_t>> rules_by_action;
+  /// (type, column) pairs the runtime should index for `exists` probes.
+  std::vector<std::pair<TypeId, std::uint32_t>> indexes;
+
+  [[nodiscard]] std::optional<std::uint32_t> find_rule(std::string_view name) const;
+};
+
+/// A value as the language prints it: `"text"`, `42`, `approval`, `Person::"alice"`, `{a, b}`.
+[[nodiscard]] std::string format_value(const Schema& schema, const World& world, const Value& v);
+
+}  // namespace treaty

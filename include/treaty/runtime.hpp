@@ -1,0 +1,125 @@
+// The runtime: decisions with explanations over a checked (or loaded) program.
+//
+// An Engine owns one Program and its indexes. decide() is const and touches no shared mutable
+// state, so any number of threads may decide concurrently on one Engine. Everything a request
+// brings (inline entities, their strings and sets) lives in the request's Overlay.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "treaty/diagnostics.hpp"
+#include "treaty/program.hpp"
+
+namespace treaty {
+
+/// Entities that exist for one request (or one test) only. Their ids follow the world's.
+class Overlay {
+ public:
+  struct Entity {
+    TypeId type = 0;
+    const std::string* id = nullptr;
+    std::vector<Value> attrs;
+    Span span;
+  };
+
+  explicit Overlay(const Program& p) : p_(&p) {}
+  Overlay(const Overlay&) = delete;
+  Overlay& operator=(const Overlay&) = delete;
+
+  /// Adds facts written in source (a test's `given`): all are created first so they may refer to
+  /// each other. Problems are reported to `diags`; returns false on any.
+  bool add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags);
+  /// Adds JSON entities (`[{"type":..,"id":..,"attrs":{..}}]`). Returns false with `error` set.
+  bool add_json(const nlohmann::json& entities, std::string& error);
+
+  [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
+  [[nodiscard]] const Entity* get(EntityId e) const {
+    const auto base = p_->world.size();
+    return e >= base && e - base < entities_.size() ? &entities_[e - base] : nullptr;
+  }
+  [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
+  [[nodiscard]] bool empty() const { return entities_.empty(); }
+
+  const std::string* intern(std::string_view s);
+  const SetValue* make_set(std::vector<Value> items);
+
+ private:
+  bool begin_entity(TypeId type, std::string_view id, Span span, std::string& error);
+  const Program* p_;
+  std::vector<Entity> entities_;
+  std::deque<std::string> strings_;
+  std::vector<std::unique_ptr<SetValue>> sets_;
+};
+
+/// A resolved request: every entity exists and the action accepts its types.
+struct Request {
+  EntityId principal = 0;
+  std::uint32_t action = 0;
+  std::vector<Value> args;  ///< by the action's parameter index
+  EntityId resource = 0;
+  const Overlay* overlay = nullptr;
+};
+
+struct Miss {
+  std::uint32_t rule = 0;
+  Span condition;  ///< the first condition that failed
+  bool unless = false;
+};
+
+struct Decision {
+  bool allow = false;
+  std::vector<std::uint32_t> determining;  ///< forbids that applied (deny) or permits (allow)
+  std::vector<Miss> misses;                ///< default deny: each type-matching permit's failing condition
+  std::vector<std::string> errors;         ///< non-empty => deny (fail closed)
+};
+
+struct EngineLimits {
+  /// Evaluation steps (expression nodes plus `exists` iterations) allowed for one decision.
+  std::uint64_t max_steps = 10'000'000;
+};
+
+class Engine {
+ public:
+  explicit Engine(std::unique_ptr<Program> program, EngineLimits limits = {});
+  [[nodiscard]] const Program& program() const { return *p_; }
+
+  /// The decision for `r`. With `explain`, every applying rule and every closest miss is
+  /// collected; without, evaluation stops as soon as the answer is known. Never throws: an
+  /// internal error or an exceeded limit yields deny with the reason in `errors`.
+  [[nodiscard]] Decision decide(const Request& r, bool explain = true) const noexcept;
+
+  /// The values of enum parameter `param` for which `r` (with that argument replaced) is
+  /// allowed: a field mask in one call.
+  [[nodiscard]] std::vector<std::uint32_t> allowed_values(Request r, std::uint32_t param) const;
+
+  /// Builds a request, resolving entities in the overlay and then the world. Returns false with
+  /// a message when an entity is unknown, a type is not accepted or an argument is missing.
+  bool make_request(TypeId ptype, std::string_view pid, std::uint32_t action, std::vector<Value> args,
+                    std::vector<bool> given, TypeId rtype, std::string_view rid, const Overlay* overlay, Request& out,
+                    std::string& error) const;
+
+  /// Parses a JSON request (LANGUAGE.md section 10), adding its inline entities to `overlay`.
+  bool request_from_json(const nlohmann::json& j, Overlay& overlay, Request& out, std::string& error) const;
+
+  /// Evaluates every requirement over the world; each violation is an error at the offending fact.
+  void check_requirements(Diagnostics& diags) const;
+
+  /// Human-readable explanation of a decision, quoting conditions from `sm` when available.
+  [[nodiscard]] std::string explain(const Decision& d, const Request& r, const SourceManager* sm) const;
+  /// `{"decision", "determining", "misses", "errors"}` as in LANGUAGE.md section 10.
+  [[nodiscard]] nlohmann::json to_json(const Decision& d, const SourceManager* sm) const;
+  /// `Type::"id"` of an entity of the world or an overlay.
+  [[nodiscard]] std::string entity_name(EntityId e, const Overlay* o) const;
+
+ private:
+  std::unique_ptr<Program> p_;
+  EngineLimits limits_;
+};
+
+}  // namespace treaty

@@ -1,0 +1,739 @@
+// The evaluator and decisions (LANGUAGE.md sections 6 and 7).
+#include <algorithm>
+#include <boost/container/small_vector.hpp>
+#include <exception>
+
+#include "treaty/check.hpp"
+#include "treaty/parse.hpp"
+#include "treaty/runtime.hpp"
+
+namespace treaty {
+
+namespace {
+
+using Frame = boost::container::small_vector<Value, 24>;
+
+struct LimitExceeded {};
+
+/// Walks the IR. One Evaluator per decision; it holds no state shared between threads.
+class Evaluator {
+ public:
+  Evaluator(const Program& p, const Overlay* ov, std::uint64_t max_steps) : p_(p), w_(p.world), ov_(ov), max_(max_steps) {}
+
+  bool truth(NodeId n, Value* f) {
+    const Value v = eval(n, f);
+    return v.tag == Tag::bool_ && v.i != 0;
+  }
+
+  Value eval(NodeId id, Value* f) {
+    if (++steps_ > max_) throw LimitExceeded{};
+    const Node& n = p_.nodes[id];
+    switch (n.op) {
+      case Op::lit: return n.value;
+      case Op::var: return f[n.slot];
+      case Op::attr: {
+        const Value b = eval(n.kids[0], f);
+        if (b.tag != Tag::entity) return Value::none();
+        return attr(static_cast<EntityId>(b.i), n.a);
+      }
+      case Op::call: {
+        const auto& pred = p_.predicates[n.a];
+        Frame frame(std::max<std::size_t>(pred.frame, 1));
+        for (std::size_t i = 0; i < n.kids.size(); ++i) frame[i] = eval(n.kids[i], f);
+        return Value::boolean(truth(pred.body, frame.data()));
+      }
+      case Op::contains_any:
+      case Op::contains_all: {
+        const Value a = eval(n.kids[0], f), b = eval(n.kids[1], f);
+        if (a.tag != Tag::set || b.tag != Tag::set) return Value::boolean(false);
+        if (n.op == Op::contains_all) {
+          for (const auto& x : b.set->items)
+            if (!set_contains(*a.set, x)) return Value::boolean(false);
+          return Value::boolean(true);
+        }
+        for (const auto& x : b.set->items)
+          if (set_contains(*a.set, x)) return Value::boolean(true);
+        return Value::boolean(false);
+      }
+      case Op::is_empty: {
+        const Value a = eval(n.kids[0], f);
+        return Value::boolean(a.tag != Tag::set || a.set->items.empty());
+      }
+      case Op::not_: return Value::boolean(!truth(n.kids[0], f));
+      case Op::and_:
+        for (NodeId k : n.kids)
+          if (!truth(k, f)) return Value::boolean(false);
+        return Value::boolean(true);
+      case Op::or_:
+        for (NodeId k : n.kids)
+          if (truth(k, f)) return Value::boolean(true);
+        return Value::boolean(false);
+      case Op::eq:
+      case Op::ne: {
+        const Value a = eval(n.kids[0], f), b = eval(n.kids[1], f);
+        const bool eq = a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b));
+        return Value::boolean(n.op == Op::eq ? eq : !eq);
+      }
+      case Op::lt:
+      case Op::le:
+      case Op::gt:
+      case Op::ge: {
+        const Value a = eval(n.kids[0], f), b = eval(n.kids[1], f);
+        if (a.tag != b.tag || a.is_none()) return Value::boolean(false);
+        int c;
+        if (a.tag == Tag::int_) c = a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
+        else if (a.tag == Tag::str) c = a.s->compare(*b.s) < 0 ? -1 : (*a.s == *b.s ? 0 : 1);
+        else return Value::boolean(false);
+        switch (n.op) {
+          case Op::lt: return Value::boolean(c < 0);
+          case Op::le: return Value::boolean(c <= 0);
+          case Op::gt: return Value::boolean(c > 0);
+          default: return Value::boolean(c >= 0);
+        }
+      }
+      case Op::in: {
+        const Value a = eval(n.kids[0], f), s = eval(n.kids[1], f);
+        if (s.tag != Tag::set || a.is_none()) return Value::boolean(false);
+        return Value::boolean(set_contains(*s.set, a));
+      }
+      case Op::is: {
+        const Value a = eval(n.kids[0], f);
+        if (a.tag != Tag::entity) return Value::boolean(false);
+        const TypeId t = type_of(static_cast<EntityId>(a.i));
+        return Value::boolean(std::binary_search(n.types.begin(), n.types.end(), t));
+      }
+      case Op::exists_type: return Value::boolean(exists_type(n, f));
+      case Op::exists_set: {
+        const Value s = eval(n.kids[0], f);
+        if (s.tag != Tag::set) return Value::boolean(false);
+        for (const auto& x : s.set->items) {
+          if (++steps_ > max_) throw LimitExceeded{};
+          f[n.slot] = x;
+          if (truth(n.kids[1], f)) return Value::boolean(true);
+        }
+        return Value::boolean(false);
+      }
+      case Op::make_set: {
+        std::vector<Value> items;
+        for (NodeId k : n.kids) {
+          Value v = eval(k, f);
+          if (!v.is_none()) items.push_back(v);
+        }
+        std::sort(items.begin(), items.end(), value_less);
+        items.erase(std::unique(items.begin(), items.end(), value_equal), items.end());
+        sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
+        return Value::setv(sets_.back().get());
+      }
+    }
+    return Value::none();
+  }
+
+  TypeId type_of(EntityId e) const {
+    if (e < w_.size()) return w_.entity(e).type;
+    return ov_ && ov_->get(e) ? ov_->get(e)->type : kNone32;
+  }
+
+  Value attr(EntityId e, std::uint32_t name_id) const {
+    if (e < w_.size()) {
+      const int col = p_.schema.entities[w_.entity(e).type].column(name_id);
+      return col < 0 ? Value::none() : w_.attr(e, static_cast<std::uint32_t>(col));
+    }
+    const Overlay::Entity* oe = ov_ ? ov_->get(e) : nullptr;
+    if (!oe) return Value::none();
+    const int col = p_.schema.entities[oe->type].column(name_id);
+    return col < 0 ? Value::none() : oe->attrs[static_cast<std::size_t>(col)];
+  }
+
+  bool exists_type(const Node& n, Value* f) {
+    std::optional<Value> key;
+    if (n.probe_attr >= 0) key = eval(n.kids[1], f);
+    for (TypeId t : n.types) {
+      const std::vector<EntityId>* range = nullptr;
+      if (key) {
+        const int col = p_.schema.entities[t].column(static_cast<std::uint32_t>(n.probe_attr));
+        if (col >= 0) range = w_.probe(t, static_cast<std::uint32_t>(col), *key);
+      }
+      if (!range) range = &w_.of_type(t);
+      for (EntityId e : *range) {
+        if (++steps_ > max_) throw LimitExceeded{};
+        f[n.slot] = Value::entity(e);
+        if (truth(n.kids[0], f)) return true;
+      }
+      if (ov_) {
+        const EntityId base = static_cast<EntityId>(w_.size());
+        for (std::size_t i = 0; i < ov_->entities().size(); ++i) {
+          if (ov_->entities()[i].type != t) continue;
+          if (++steps_ > max_) throw LimitExceeded{};
+          f[n.slot] = Value::entity(base + static_cast<EntityId>(i));
+          if (truth(n.kids[0], f)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+ private:
+  const Program& p_;
+  const World& w_;
+  const Overlay* ov_;
+  std::uint64_t steps_ = 0;
+  std::uint64_t max_;
+  std::vector<std::unique_ptr<SetValue>> sets_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Overlay
+// ---------------------------------------------------------------------------------------------
+const std::string* Overlay::intern(std::string_view s) {
+  strings_.emplace_back(s);
+  return &strings_.back();
+}
+
+const SetValue* Overlay::make_set(std::vector<Value> items) {
+  std::sort(items.begin(), items.end(), value_less);
+  items.erase(std::unique(items.begin(), items.end(), value_equal), items.end());
+  sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
+  return sets_.back().get();
+}
+
+std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
+  for (std::size_t i = 0; i < entities_.size(); ++i)
+    if (entities_[i].type == type && *entities_[i].id == id) return static_cast<EntityId>(p_->world.size() + i);
+  return p_->world.find(type, id);
+}
+
+bool Overlay::begin_entity(TypeId type, std::string_view id, Span span, std::string& error) {
+  if (find(type, id)) {
+    error = "entity `" + p_->schema.entities[type].name + "::" + quote_string(id) +
+            "` already exists; an inline or given entity must have a new id";
+    return false;
+  }
+  Entity e;
+  e.type = type;
+  e.id = intern(id);
+  e.attrs.assign(p_->schema.entities[type].attrs.size(), Value::none());
+  e.span = span;
+  entities_.push_back(std::move(e));
+  return true;
+}
+
+namespace {
+struct OverlayResolver : ConstantResolver {
+  explicit OverlayResolver(Overlay& o) : o_(o) {}
+  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
+  const std::string* intern(std::string_view s) override { return o_.intern(s); }
+  const SetValue* make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
+  Overlay& o_;
+};
+}  // namespace
+
+bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags) {
+  bool ok = true;
+  const std::size_t first = entities_.size();
+  std::vector<bool> created;
+  for (const auto& f : facts) {
+    auto t = p_->schema.find_entity(f.type.name);
+    std::string err;
+    if (!t) {
+      diags.add(DiagId::unknown_type, f.type.span, "unknown entity type `" + f.type.name + "`");
+      ok = false;
+      created.push_back(false);
+      continue;
+    }
+    if (!begin_entity(*t, f.id, f.span, err)) {
+      diags.add(DiagId::duplicate_fact, f.id_span, err);
+      ok = false;
+      created.push_back(false);
+      continue;
+    }
+    created.push_back(true);
+  }
+  OverlayResolver res(*this);
+  std::size_t idx = first;
+  for (std::size_t fi = 0; fi < facts.size(); ++fi) {
+    if (!created[fi]) continue;
+    Entity& e = entities_[idx++];
+    const auto& et = p_->schema.entities[e.type];
+    std::vector<bool> given(et.attrs.size(), false);
+    for (const auto& field : facts[fi].fields) {
+      int col = -1;
+      for (std::size_t c = 0; c < et.attrs.size(); ++c)
+        if (et.attrs[c].name == field.name.name) col = static_cast<int>(c);
+      if (col < 0) {
+        diags.add(DiagId::unknown_attribute, field.name.span, "`" + et.name + "` has no attribute `" + field.name.name + "`");
+        ok = false;
+        continue;
+      }
+      std::string err;
+      Span where;
+      Value v;
+      if (!convert_constant(p_->schema, field.value, et.attrs[static_cast<std::size_t>(col)].type, res, v, err, where)) {
+        diags.add(err.find("exists in the package") != std::string::npos ? DiagId::dangling_reference : DiagId::type_mismatch,
+                  where, "attribute `" + field.name.name + "`: " + err);
+        ok = false;
+        continue;
+      }
+      entities_[static_cast<std::size_t>(&e - entities_.data())].attrs[static_cast<std::size_t>(col)] = v;
+      given[static_cast<std::size_t>(col)] = true;
+    }
+    for (std::size_t c = 0; c < et.attrs.size(); ++c)
+      if (!given[c] && !et.attrs[c].type.optional) {
+        diags.add(DiagId::missing_attribute, facts[fi].id_span,
+                  "`" + et.name + "::" + quote_string(*e.id) + "` is missing attribute `" + et.attrs[c].name + "`");
+        ok = false;
+      }
+  }
+  return ok;
+}
+
+namespace {
+bool json_value(const Program& p, Overlay& o, const nlohmann::json& j, const Type& t, Value& out, std::string& error) {
+  if (j.is_null()) {
+    if (!t.optional) {
+      error = "null where a value of type `" + p.schema.type_name(t) + "` is required";
+      return false;
+    }
+    out = Value::none();
+    return true;
+  }
+  if (t.set) {
+    if (!j.is_array()) {
+      error = "expected an array";
+      return false;
+    }
+    std::vector<Value> items;
+    for (const auto& x : j) {
+      Value v;
+      if (!json_value(p, o, x, t.element(), v, error)) return false;
+      items.push_back(v);
+    }
+    out = Value::setv(o.make_set(std::move(items)));
+    return true;
+  }
+  const std::string want = "`" + p.schema.type_name(t.as_optional(false)) + "`";
+  switch (t.base) {
+    case Base::bool_:
+      if (!j.is_boolean()) break;
+      out = Value::boolean(j.get<bool>());
+      return true;
+    case Base::int_:
+      if (!j.is_number_integer() || (j.is_number_unsigned() && j.get<std::uint64_t>() > INT64_MAX)) break;
+      out = Value::integer(j.get<std::int64_t>());
+      return true;
+    case Base::string:
+      if (!j.is_string()) break;
+      out = Value::str(o.intern(j.get<std::string>()));
+      return true;
+    case Base::enum_: {
+      if (!j.is_string()) break;
+      const auto& vals = p.schema.enums[t.enum_id].values;
+      auto it = std::find(vals.begin(), vals.end(), j.get<std::string>());
+      if (it == vals.end()) {
+        error = quote_string(j.get<std::string>()) + " is not a value of enum " + want;
+        return false;
+      }
+      out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(it - vals.begin()));
+      return true;
+    }
+    case Base::entity: {
+      std::string id;
+      std::optional<TypeId> only;
+      if (j.is_string()) {
+        id = j.get<std::string>();
+      } else if (j.is_object() && j.contains("type") && j.contains("id") && j["type"].is_string() && j["id"].is_string()) {
+        id = j["id"].get<std::string>();
+        only = p.schema.find_entity(j["type"].get<std::string>());
+        if (!only) {
+          error = "unknown entity type `" + j["type"].get<std::string>() + "`";
+          return false;
+        }
+      } else {
+        break;
+      }
+      for (TypeId ty : t.entities) {
+        if (only && *only != ty) continue;
+        if (auto e = o.find(ty, id)) {
+          out = Value::entity(*e);
+          return true;
+        }
+      }
+      error = "no " + want + " with id " + quote_string(id) + " exists";
+      return false;
+    }
+    default: break;
+  }
+  error = "expected a value of type " + want;
+  return false;
+}
+}  // namespace
+
+bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
+  if (!ents.is_array()) {
+    error = "`entities` must be an array";
+    return false;
+  }
+  const std::size_t first = entities_.size();
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    const auto& en = ents[i];
+    const std::string at = "entities[" + std::to_string(i) + "]";
+    if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") || !en["id"].is_string()) {
+      error = at + ": an entity needs string fields \"type\" and \"id\"";
+      return false;
+    }
+    auto t = p_->schema.find_entity(en["type"].get<std::string>());
+    if (!t) {
+      error = at + ".type: unknown entity type `" + en["type"].get<std::string>() + "`";
+      return false;
+    }
+    if (!begin_entity(*t, en["id"].get<std::string>(), {}, error)) {
+      error = at + ": " + error;
+      return false;
+    }
+  }
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    const auto& en = ents[i];
+    Entity& e = entities_[first + i];
+    const auto& et = p_->schema.entities[e.type];
+    std::vector<bool> given(et.attrs.size(), false);
+    if (en.contains("attrs")) {
+      if (!en["attrs"].is_object()) {
+        error = "entities[" + std::to_string(i) + "].attrs: expected an object";
+        return false;
+      }
+      for (auto it = en["attrs"].begin(); it != en["attrs"].end(); ++it) {
+        const std::string at = "entities[" + std::to_string(i) + "].attrs." + it.key();
+        int col = -1;
+        for (std::size_t c = 0; c < et.attrs.size(); ++c)
+          if (et.attrs[c].name == it.key()) col = static_cast<int>(c);
+        if (col < 0) {
+          error = at + ": `" + et.name + "` has no attribute `" + it.key() + "`";
+          return false;
+        }
+        Value v;
+        if (!json_value(*p_, *this, it.value(), et.attrs[static_cast<std::size_t>(col)].type, v, error)) {
+          error = at + ": " + error;
+          return false;
+        }
+        entities_[first + i].attrs[static_cast<std::size_t>(col)] = v;
+        given[static_cast<std::size_t>(col)] = true;
+      }
+    }
+    for (std::size_t c = 0; c < et.attrs.size(); ++c)
+      if (!given[c] && !et.attrs[c].type.optional) {
+        error = "entities[" + std::to_string(i) + "]: `" + et.name + "::" + quote_string(*e.id) +
+                "` is missing attribute `" + et.attrs[c].name + "`";
+        return false;
+      }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+// ---------------------------------------------------------------------------------------------
+Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
+  for (const auto& [type, col] : p_->indexes)
+    if (!p_->world.has_index(type, col)) p_->world.build_index(type, col);
+}
+
+Decision Engine::decide(const Request& r, bool explain) const noexcept {
+  Decision d;
+  try {
+    const Program& p = *p_;
+    Evaluator ev(p, r.overlay, limits_.max_steps);
+    const TypeId pt = ev.type_of(r.principal), rt = ev.type_of(r.resource);
+    if (pt == kNone32 || rt == kNone32 || r.action >= p.rules_by_action.size()) {
+      d.errors.push_back("invalid request: unknown entity or action");
+      return d;
+    }
+    std::vector<std::uint32_t> permits, forbids;
+    Frame frame;
+    const auto& action = p.schema.actions[r.action];
+    // Forbids first: without `explain` a forbid that applies ends the decision.
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool want_forbid = pass == 0;
+      for (std::uint32_t ri : p.rules_by_action[r.action]) {
+        const RuleInfo& rule = p.rules[ri];
+        if (rule.forbid != want_forbid) continue;
+        if (!std::binary_search(rule.principals.begin(), rule.principals.end(), pt) ||
+            !std::binary_search(rule.resources.begin(), rule.resources.end(), rt))
+          continue;
+        frame.assign(std::max<std::size_t>(rule.frame, 2), Value::none());
+        frame[0] = Value::entity(r.principal);
+        frame[1] = Value::entity(r.resource);
+        for (std::size_t i = 0; i < action.params.size() && i < r.args.size(); ++i)
+          if (2 + action.param_ids[i] < frame.size()) frame[2 + action.param_ids[i]] = r.args[i];
+        bool applies = true;
+        for (const auto& c : rule.conditions) {
+          if (ev.truth(c.expr, frame.data()) != c.is_when) {
+            applies = false;
+            if (!rule.forbid && explain) {
+              // Quote the first conjunct that failed, not the whole `when A and B`.
+              Span at = c.span;
+              const Node& cn = p.nodes[c.expr];
+              if (c.is_when && cn.op == Op::and_)
+                for (NodeId k : cn.kids)
+                  if (!ev.truth(k, frame.data())) {
+                    at = p.nodes[k].span;
+                    break;
+                  }
+              d.misses.push_back({ri, at, !c.is_when});
+            }
+            break;
+          }
+        }
+        if (!applies) continue;
+        (rule.forbid ? forbids : permits).push_back(ri);
+        if (!explain && (rule.forbid || pass == 1)) break;
+      }
+      if (!explain && !forbids.empty()) break;
+    }
+    if (!forbids.empty()) {
+      d.allow = false;
+      d.determining = std::move(forbids);
+      d.misses.clear();
+    } else if (!permits.empty()) {
+      d.allow = true;
+      d.determining = std::move(permits);
+      d.misses.clear();
+    }
+  } catch (const LimitExceeded&) {
+    d = Decision{};
+    d.errors.push_back("evaluation limit exceeded: more than " + std::to_string(limits_.max_steps) +
+                       " steps for one decision; denied");
+  } catch (const std::exception& e) {
+    d = Decision{};
+    d.errors.push_back(std::string("internal error while deciding: ") + e.what() + "; denied");
+  } catch (...) {
+    d = Decision{};
+    d.errors.push_back("internal error while deciding; denied");
+  }
+  return d;
+}
+
+std::vector<std::uint32_t> Engine::allowed_values(Request r, std::uint32_t param) const {
+  std::vector<std::uint32_t> out;
+  const auto& action = p_->schema.actions.at(r.action);
+  const Type& t = action.params.at(param).type;
+  if (t.base != Base::enum_ || t.set) return out;
+  r.args.resize(action.params.size());
+  for (std::uint32_t v = 0; v < p_->schema.enums[t.enum_id].values.size(); ++v) {
+    r.args[param] = Value::enumv(t.enum_id, v);
+    if (decide(r, false).allow) out.push_back(v);
+  }
+  return out;
+}
+
+bool Engine::make_request(TypeId ptype, std::string_view pid, std::uint32_t action, std::vector<Value> args,
+                          std::vector<bool> given, TypeId rtype, std::string_view rid, const Overlay* overlay,
+                          Request& out, std::string& error) const {
+  const Program& p = *p_;
+  if (action >= p.schema.actions.size()) {
+    error = "unknown action";
+    return false;
+  }
+  const auto& act = p.schema.actions[action];
+  auto resolve = [&](TypeId t, std::string_view id, const std::vector<TypeId>& accepted, const char* role,
+                     EntityId& e) {
+    if (!accepted.empty() && !std::binary_search(accepted.begin(), accepted.end(), t)) {
+      error = "action `" + act.name + "` does not accept a `" + p.schema.entities[t].name + "` as its " + role;
+      return false;
+    }
+    auto found = overlay ? overlay->find(t, id) : p.world.find(t, id);
+    if (!found) {
+      error = "unknown " + std::string(role) + " `" + p.schema.entities[t].name + "::" + quote_string(id) + "`";
+      return false;
+    }
+    e = *found;
+    return true;
+  };
+  if (!resolve(ptype, pid, act.principals, "principal", out.principal)) return false;
+  if (!resolve(rtype, rid, act.resources, "resource", out.resource)) return false;
+  args.resize(act.params.size());
+  given.resize(act.params.size(), false);
+  for (std::size_t i = 0; i < act.params.size(); ++i)
+    if (!given[i] && !act.params[i].type.optional) {
+      error = "action `" + act.name + "` needs parameter `" + act.params[i].name + "`";
+      return false;
+    }
+  out.action = action;
+  out.args = std::move(args);
+  out.overlay = overlay;
+  return true;
+}
+
+bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Request& out, std::string& error) const {
+  const Program& p = *p_;
+  if (!j.is_object()) {
+    error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
+    return false;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "principal" && it.key() != "action" && it.key() != "resource" && it.key() != "entities") {
+      error = "unknown field \"" + it.key() + "\" in the request";
+      return false;
+    }
+  if (j.contains("entities") && !overlay.add_json(j["entities"], error)) return false;
+  auto ref = [&](const char* field, TypeId& t, std::string& id) {
+    if (!j.contains(field) || !j[field].is_object() || !j[field].contains("type") || !j[field]["type"].is_string() ||
+        !j[field].contains("id") || !j[field]["id"].is_string()) {
+      error = std::string("\"") + field + "\" must be {\"type\": \"...\", \"id\": \"...\"}";
+      return false;
+    }
+    auto found = p.schema.find_entity(j[field]["type"].get<std::string>());
+    if (!found) {
+      error = std::string(field) + ".type: unknown entity type `" + j[field]["type"].get<std::string>() + "`";
+      return false;
+    }
+    t = *found;
+    id = j[field]["id"].get<std::string>();
+    return true;
+  };
+  TypeId pt = 0, rt = 0;
+  std::string pid, rid;
+  if (!ref("principal", pt, pid) || !ref("resource", rt, rid)) return false;
+  if (!j.contains("action") || !j["action"].is_object() || !j["action"].contains("name") ||
+      !j["action"]["name"].is_string()) {
+    error = "\"action\" must be {\"name\": \"...\", \"args\": {...}}";
+    return false;
+  }
+  const auto aname = j["action"]["name"].get<std::string>();
+  auto a = p.schema.find_action(aname);
+  if (!a) {
+    error = "unknown action `" + aname + "`";
+    return false;
+  }
+  const auto& act = p.schema.actions[*a];
+  std::vector<Value> args(act.params.size());
+  std::vector<bool> given(act.params.size(), false);
+  if (j["action"].contains("args")) {
+    const auto& ja = j["action"]["args"];
+    if (!ja.is_object()) {
+      error = "action.args must be an object";
+      return false;
+    }
+    for (auto it = ja.begin(); it != ja.end(); ++it) {
+      std::size_t idx = act.params.size();
+      for (std::size_t i = 0; i < act.params.size(); ++i)
+        if (act.params[i].name == it.key()) idx = i;
+      if (idx == act.params.size()) {
+        error = "action `" + aname + "` has no parameter `" + it.key() + "`";
+        return false;
+      }
+      if (!json_value(p, overlay, it.value(), act.params[idx].type, args[idx], error)) {
+        error = "action.args." + it.key() + ": " + error;
+        return false;
+      }
+      given[idx] = true;
+    }
+  }
+  return make_request(pt, pid, *a, std::move(args), std::move(given), rt, rid, &overlay, out, error);
+}
+
+std::string Engine::entity_name(EntityId e, const Overlay* o) const {
+  if (e < p_->world.size()) return format_value(p_->schema, p_->world, Value::entity(e));
+  if (o && o->get(e)) return p_->schema.entities[o->get(e)->type].name + "::" + quote_string(*o->get(e)->id);
+  return "<unknown entity>";
+}
+
+void Engine::check_requirements(Diagnostics& diags) const {
+  const Program& p = *p_;
+  for (const auto& rq : p.requirements) {
+    Evaluator ev(p, nullptr, UINT64_MAX);
+    Frame frame(std::max<std::size_t>(rq.frame, 1));
+    auto report = [&](Span at, std::optional<EntityId> subject) {
+      std::string msg;
+      for (const auto& [text, node] : rq.message_parts) {
+        msg += text;
+        if (node == kNone32) continue;
+        const Value v = ev.eval(node, frame.data());
+        msg += v.tag == Tag::entity ? *p.world.entity(static_cast<EntityId>(v.i)).id
+               : v.tag == Tag::str  ? *v.s
+                                    : format_value(p.schema, p.world, v);
+      }
+      auto& d = diags.add(DiagId::requirement_violated, at.valid() ? at : rq.span,
+                          msg + " (requirement `" + rq.name + "`" +
+                              (subject && !at.valid() ? ", " + entity_name(*subject, nullptr) : std::string()) + ")");
+      if (at.valid()) d.notes.push_back({rq.span, "required here"});
+    };
+    if (rq.forall_type) {
+      for (EntityId e : p.world.of_type(*rq.forall_type)) {
+        frame[0] = Value::entity(e);
+        if (rq.where && !ev.truth(*rq.where, frame.data())) continue;
+        if (!ev.truth(rq.ensure, frame.data())) report(p.world.entity(e).span, e);
+      }
+    } else if (!ev.truth(rq.ensure, frame.data())) {
+      report(Span{}, std::nullopt);
+    }
+  }
+}
+
+namespace {
+std::string location(const SourceManager* sm, Span s) {
+  if (!sm || !s.valid()) return "";
+  const auto lc = sm->line_col(s.file, s.begin);
+  return sm->file(s.file).path + ":" + std::to_string(lc.line);
+}
+}  // namespace
+
+std::string Engine::explain(const Decision& d, const Request& r, const SourceManager* sm) const {
+  const Program& p = *p_;
+  std::string out = std::string(d.allow ? "ALLOW" : "DENY") + ": " + entity_name(r.principal, r.overlay) + " " +
+                    p.schema.actions[r.action].name + " " + entity_name(r.resource, r.overlay) + "\n";
+  for (const auto& e : d.errors) out += "  error: " + e + "\n";
+  for (auto ri : d.determining) {
+    const auto& rule = p.rules[ri];
+    out += std::string("  ") + (rule.forbid ? "denied by forbid `" : "allowed by permit `") + rule.name + "`";
+    if (auto loc = location(sm, rule.span); !loc.empty()) out += " (" + loc + ")";
+    out += "\n";
+    if (!rule.doc.empty()) out += "    /// " + rule.doc + "\n";
+  }
+  if (!d.allow && d.determining.empty() && d.errors.empty()) {
+    if (d.misses.empty()) out += "  no permit rule of this action applies to these types (default deny)\n";
+    else out += "  no permit applied (default deny); closest misses:\n";
+    for (const auto& m : d.misses) {
+      out += "    permit `" + p.rules[m.rule].name + "`: ";
+      std::string cond = sm && m.condition.valid() ? std::string(sm->text(m.condition)) : "a condition";
+      for (auto& ch : cond)
+        if (ch == '\n') ch = ' ';
+      std::string squeezed;
+      for (char ch : cond)
+        if (!(ch == ' ' && !squeezed.empty() && squeezed.back() == ' ')) squeezed += ch;
+      out += std::string(m.unless ? "`unless " : "`") + squeezed + "` " + (m.unless ? "holds" : "is false");
+      if (auto loc = location(sm, m.condition); !loc.empty()) out += " (" + loc + ")";
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+nlohmann::json Engine::to_json(const Decision& d, const SourceManager* sm) const {
+  const Program& p = *p_;
+  nlohmann::json j;
+  j["decision"] = d.allow ? "allow" : "deny";
+  j["determining"] = nlohmann::json::array();
+  for (auto ri : d.determining) {
+    nlohmann::json r{{"rule", p.rules[ri].name}};
+    if (sm && p.rules[ri].span.valid()) {
+      r["file"] = sm->file(p.rules[ri].span.file).path;
+      r["line"] = sm->line_col(p.rules[ri].span.file, p.rules[ri].span.begin).line;
+    }
+    j["determining"].push_back(r);
+  }
+  j["misses"] = nlohmann::json::array();
+  for (const auto& m : d.misses) {
+    nlohmann::json r{{"rule", p.rules[m.rule].name}};
+    if (sm && m.condition.valid()) {
+      r["condition"] = std::string(m.unless ? "unless " : "when ") + std::string(sm->text(m.condition));
+      r["file"] = sm->file(m.condition.file).path;
+      r["line"] = sm->line_col(m.condition.file, m.condition.begin).line;
+    }
+    j["misses"].push_back(r);
+  }
+  j["errors"] = d.errors;
+  return j;
+}
+
+}  // namespace treaty

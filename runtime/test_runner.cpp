@@ -1,0 +1,60 @@
+#include "treaty/test_runner.hpp"
+
+#include "treaty/parse.hpp"
+
+namespace treaty {
+
+TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_view filter) {
+  TestReport report;
+  const Program& p = engine.program();
+  for (const auto& t : p.tests) {
+    if (!filter.empty() && t.name.find(filter) == std::string::npos) continue;
+    ++report.tests;
+    Overlay overlay(p);
+    Diagnostics given_diags;
+    const bool given_ok = overlay.add_facts(t.given, given_diags);
+    for (const auto& ex : t.expects) {
+      ExpectationResult r;
+      r.test = t.name;
+      r.expected_allow = ex.allow;
+      r.span = ex.span;
+      r.request = std::string(sm.text(ex.span));
+      if (!given_ok) {
+        r.failure = "the test's `given` facts are invalid:\n" + render_human(sm, given_diags.all());
+      } else {
+        Request req;
+        std::string error;
+        std::vector<bool> given(ex.request.args.size(), true);
+        if (!engine.make_request(ex.request.principal_type, ex.request.principal_id, ex.request.action,
+                                 ex.request.args, given, ex.request.resource_type, ex.request.resource_id, &overlay,
+                                 req, error)) {
+          r.failure = "invalid request: " + error;
+        } else {
+          r.decision = engine.decide(req, true);
+          r.explanation = engine.explain(r.decision, req, &sm);
+          if (!r.decision.errors.empty()) {
+            r.failure = "the decision failed with an error";
+          } else if (r.decision.allow != ex.allow) {
+            r.failure = std::string("expected ") + (ex.allow ? "allow" : "deny") + ", got " +
+                        (r.decision.allow ? "allow" : "deny");
+          } else {
+            for (const auto& b : ex.because) {
+              bool found = false;
+              for (auto ri : r.decision.determining) found = found || p.rules[ri].name == b;
+              if (!found) {
+                r.failure = "expected rule `" + b + "` to decide, but it did not";
+                break;
+              }
+            }
+          }
+        }
+      }
+      r.passed = r.failure.empty();
+      (r.passed ? report.passed : report.failed)++;
+      report.results.push_back(std::move(r));
+    }
+  }
+  return report;
+}
+
+}  // namespace treaty
