@@ -9,7 +9,7 @@
 
 namespace {
 std::string example() {
-  std::ifstream in(TREATY_SOURCE_DIR "/policies/examples/quickstart.treaty", std::ios::binary);
+  std::ifstream in(TREATY_SOURCE_DIR "/docs/examples/quickstart.treaty", std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

@@ -1170,7 +1170,20 @@ class Checker {
   // -------------------------------------------------------------------------------------------
   // Tests and properties
   // -------------------------------------------------------------------------------------------
-  bool request(const syntax::RequestSyntax& rs, RequestSpec& out, Span span, const std::set<std::pair<TypeId, std::string>>& given) {
+  /// Resolves references against the world and, for a test, its `given` facts (whose ids are not
+  /// known until the test runs: they resolve to a placeholder here and again at run time).
+  struct GivenResolver : detail::WorldResolver {
+    GivenResolver(World& w, const std::set<std::pair<TypeId, std::string>>& g) : WorldResolver(w), given(g) {}
+    std::optional<EntityId> find(TypeId type, std::string_view id) const override {
+      if (auto e = WorldResolver::find(type, id)) return e;
+      if (given.count({type, std::string(id)})) return kNone32;
+      return std::nullopt;
+    }
+    const std::set<std::pair<TypeId, std::string>>& given;
+  };
+
+  bool request(const syntax::RequestSyntax& rs, RequestSpec& out, Span span, const std::set<std::pair<TypeId, std::string>>& given,
+               std::vector<std::pair<std::uint32_t, syntax::Expr>>* arg_syntax = nullptr) {
     bool ok = true;
     out.span = span;
     auto a = p_.schema.find_action(rs.action.name);
@@ -1212,7 +1225,7 @@ class Checker {
     endpoint(rs.resource, act.resources, out.resource_type, out.resource_id, "resource");
     out.args.assign(act.params.size(), Value::none());
     std::vector<bool> given_arg(act.params.size(), false);
-    detail::WorldResolver res(p_.world);
+    GivenResolver res(p_.world, given);
     for (const auto& arg : rs.args) {
       std::size_t idx = act.params.size();
       for (std::size_t i = 0; i < act.params.size(); ++i)
@@ -1235,6 +1248,7 @@ class Checker {
       }
       mark_value(out.args[idx]);
       given_arg[idx] = true;
+      if (arg_syntax) arg_syntax->emplace_back(static_cast<std::uint32_t>(idx), arg.value);
     }
     for (std::size_t i = 0; i < act.params.size(); ++i)
       if (!given_arg[i] && !act.params[i].type.optional) {
@@ -1289,7 +1303,7 @@ class Checker {
                     b.name, cands);
           }
         }
-        if (request(ex.request, ei.request, ex.span, given)) info.expects.push_back(std::move(ei));
+        if (request(ex.request, ei.request, ex.span, given, &ei.arg_syntax)) info.expects.push_back(std::move(ei));
       }
       p_.tests.push_back(std::move(info));
     }

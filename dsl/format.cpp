@@ -43,7 +43,8 @@ bool needs_parens(const Expr& e, int min_prec, bool followed) {
   return prec(e) < min_prec || (followed && is_open_ended(e));
 }
 
-int chain_child_prec(const Expr& e) { return e.kind == K::or_ ? 2 : 3; }
+/// Chains parenthesize chains inside them: `(a and b) or c` reads better than `a and b or c`.
+int chain_child_prec(const Expr&) { return 3; }
 
 std::string pr(const Expr& e, int min_prec, bool followed);
 
@@ -68,7 +69,8 @@ std::string pr_bare(const Expr& e, bool followed) {
     case K::attr: return pr(e.kids.at(0), 5, true) + "." + e.name;
     case K::call: return e.name + "(" + join(e.kids) + ")";
     case K::method: return pr(e.kids.at(0), 5, true) + "." + e.name + "(" + join(e.kids, 1) + ")";
-    case K::not_: return "not " + pr(e.kids.at(0), 3, followed);
+    // `not (a == b)`: the language reads `not a == b` the same way, but people do not.
+    case K::not_: return "not " + pr(e.kids.at(0), 5, followed);
     case K::and_:
     case K::or_: {
       std::string s;

@@ -1,8 +1,19 @@
 #include "treaty/test_runner.hpp"
 
+#include "treaty/check.hpp"
 #include "treaty/parse.hpp"
 
 namespace treaty {
+
+namespace {
+struct OverlayResolver : ConstantResolver {
+  explicit OverlayResolver(Overlay& o) : o_(o) {}
+  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
+  const std::string* intern(std::string_view s) override { return o_.intern(s); }
+  const SetValue* make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
+  Overlay& o_;
+};
+}  // namespace
 
 TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_view filter) {
   TestReport report;
@@ -25,9 +36,18 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_
         Request req;
         std::string error;
         std::vector<bool> given(ex.request.args.size(), true);
-        if (!engine.make_request(ex.request.principal_type, ex.request.principal_id, ex.request.action,
-                                 ex.request.args, given, ex.request.resource_type, ex.request.resource_id, &overlay,
-                                 req, error)) {
+        std::vector<Value> args = ex.request.args;
+        OverlayResolver res(overlay);
+        const auto& params = p.schema.actions[ex.request.action].params;
+        for (const auto& [idx, expr] : ex.arg_syntax) {
+          Span where;
+          if (!convert_constant(p.schema, expr, params[idx].type, res, args[idx], error, where)) break;
+        }
+        if (!error.empty()) {
+          r.failure = "invalid argument: " + error;
+        } else if (!engine.make_request(ex.request.principal_type, ex.request.principal_id, ex.request.action,
+                                        std::move(args), given, ex.request.resource_type, ex.request.resource_id,
+                                        &overlay, req, error)) {
           r.failure = "invalid request: " + error;
         } else {
           r.decision = engine.decide(req, true);

@@ -47,12 +47,17 @@ TEST(Format, KeepsCommentsAndDocs) {
             "/* block */\n");
 }
 
-TEST(Format, ParenthesizesOnlyWhereMeaningNeedsIt) {
-  EXPECT_EQ(fmt("permit r when ((a and b)) or (c);"), "permit r\n  when a and b or c;\n");
+// Parentheses where meaning needs them, and around a chain inside a chain and a comparison under
+// `not`, where readers need them; redundant ones go.
+TEST(Format, ParenthesizesWhereMeaningOrReadingNeedsIt) {
+  EXPECT_EQ(fmt("permit r when ((a and b)) or (c);"), "permit r\n  when (a and b) or c;\n");
+  EXPECT_EQ(fmt("permit r when a and b or c;"), "permit r\n  when (a and b) or c;\n");
+  EXPECT_EQ(fmt("permit r when not ((x.y));"), "permit r\n  when not x.y;\n");
   EXPECT_EQ(fmt("permit r when (a or b) and c;"), "permit r\n  when (a or b) and c;\n");
   EXPECT_EQ(fmt("permit r when (exists t: T where t.x) and y;"), "permit r\n  when (exists t: T where t.x) and y;\n");
   EXPECT_EQ(fmt("permit r when y and exists t: T where t.x;"), "permit r\n  when y and exists t: T where t.x;\n");
-  EXPECT_EQ(fmt("permit r when not (a == b);"), "permit r\n  when not a == b;\n");
+  EXPECT_EQ(fmt("permit r when not (a == b);"), "permit r\n  when not (a == b);\n");
+  EXPECT_EQ(fmt("permit r when not a == b;"), "permit r\n  when not (a == b);\n");
   EXPECT_EQ(fmt("permit r when (a == b) == c;"), "permit r\n  when (a == b) == c;\n");
   EXPECT_EQ(fmt("permit r when a or (b or c);"), "permit r\n  when a or (b or c);\n");
 }
@@ -72,6 +77,8 @@ TEST(Format, IsIdempotentAndKeepsMeaningOnEveryPolicyFile) {
   std::vector<std::filesystem::path> files = treaty::testing::treaty_files_under(treaty::testing::source_dir() + "/policies");
   auto golden = treaty::testing::treaty_files_under(treaty::testing::source_dir() + "/tests/golden/fmt");
   files.insert(files.end(), golden.begin(), golden.end());
+  auto docs = treaty::testing::treaty_files_under(treaty::testing::source_dir() + "/docs");
+  files.insert(files.end(), docs.begin(), docs.end());
   ASSERT_FALSE(files.empty());
   for (const auto& f : files) {
     if (f.filename().string().rfind("fail_", 0) == 0) continue;

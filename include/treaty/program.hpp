@@ -307,6 +307,9 @@ struct RequestSpec {
 struct ExpectationInfo {
   bool allow = false;
   RequestSpec request;
+  /// The arguments as written (parameter index, value), resolved again when the test runs so
+  /// they may refer to the test's `given` facts.
+  std::vector<std::pair<std::uint32_t, syntax::Expr>> arg_syntax;
   std::vector<std::string> because;
   Span span;
 };

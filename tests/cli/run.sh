@@ -82,7 +82,7 @@ cmp -s "$work/bad.treaty" "$work/bad.orig" && ok || bad "fmt must leave a broken
 expect_rc 0 "fmt --check on the bundled policies" -- "$T" fmt --check "$src/policies"
 
 # --- check with data, requirements ---
-q="$src/policies/examples/quickstart.treaty"
+q="$src/docs/examples/quickstart.treaty"
 printf '{"entities": [ {"type": "Person", "id": "zed", "attrs": {"account": "widget", "roles": []}} ]' >"$work/broken.json"
 expect_rc 1 "check --data with invalid JSON" -- "$T" check "$q" --data "$work/broken.json"
 expect_in "$work/out" "error[E0405]: invalid JSON" "invalid JSON is located"

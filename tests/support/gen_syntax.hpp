@@ -308,11 +308,16 @@ inline rc::Gen<Decl> decl() {
           }));
 }
 
+/// A file of up to a few dozen declarations. Every nested list grows with RapidCheck's size, so
+/// the size is capped: uncapped, the largest files reach megabytes and test nothing more.
 inline rc::Gen<File> file() {
-  return rc::gen::map(rc::gen::container<std::vector<Decl>>(decl()), [](std::vector<Decl> ds) {
-    File f;
-    f.decls = std::move(ds);
-    return f;
+  return rc::gen::withSize([](int size) {
+    return rc::gen::resize(std::min(size, 24), rc::gen::map(rc::gen::container<std::vector<Decl>>(decl()),
+                                                            [](std::vector<Decl> ds) {
+                                                              File f;
+                                                              f.decls = std::move(ds);
+                                                              return f;
+                                                            }));
   });
 }
 
