@@ -220,7 +220,8 @@ int run_test(const std::vector<std::string>& paths, const std::vector<std::strin
 /// Parses `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` through the grammar
 /// of a test expectation, so the flags accept exactly what a `test` block does.
 bool request_from_flags(Loaded& l, const std::string& principal, const std::string& action,
-                        const std::string& resource, treaty::Overlay& overlay, treaty::Request& out) {
+                        const std::string& resource, treaty::Overlay& overlay, treaty::Request& out,
+                        const std::string& mask = {}, std::uint32_t* mask_index = nullptr) {
   const std::string text = "test \"command line\" { expect allow principal " + principal + " action " + action +
                            " resource " + resource + "; }";
   const auto id = l.sm.add("<command line>", text);
@@ -267,6 +268,22 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
       }
       given[idx] = true;
     }
+    if (error.empty() && !mask.empty()) {
+      std::size_t idx = act.params.size();
+      for (std::size_t i = 0; i < act.params.size(); ++i)
+        if (act.params[i].name == mask) idx = i;
+      if (idx == act.params.size()) {
+        error = "action `" + act.name + "` has no parameter `" + mask + "` to mask";
+      } else if (act.params[idx].type.base != treaty::Base::enum_ || act.params[idx].type.set) {
+        error = "--mask needs an enum parameter; `" + mask + "` is `" + p.schema.type_name(act.params[idx].type) + "`";
+      } else if (given[idx]) {
+        error = "--mask " + mask + ": leave the masked parameter out of --action";
+      } else {
+        given[idx] = true;
+        args[idx] = treaty::Value::enumv(act.params[idx].type.enum_id, 0);
+        *mask_index = static_cast<std::uint32_t>(idx);
+      }
+    }
     if (error.empty() &&
         l.engine->make_request(*pt, ex.principal.str, *a, std::move(args), std::move(given), *rt, ex.resource.str,
                                &overlay, out, error))
@@ -289,10 +306,14 @@ void print_decision(Loaded& l, const treaty::Decision& d, const treaty::Request&
 
 int run_eval(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& request,
              const std::string& requests, const std::string& principal, const std::string& action,
-             const std::string& resource, bool explain, const std::string& format) {
+             const std::string& resource, bool explain, const std::string& format, const std::string& mask) {
   const int sources = !request.empty() + !requests.empty() + !(principal.empty() && action.empty() && resource.empty());
   if (sources != 1) {
     std::cerr << "treaty: error: give exactly one of --request FILE, --requests FILE or --principal/--action/--resource\n";
+    return kUsage;
+  }
+  if (!mask.empty() && principal.empty()) {
+    std::cerr << "treaty: error: --mask goes with --principal, --action and --resource\n";
     return kUsage;
   }
   if (request.empty() && requests.empty() && (principal.empty() || action.empty() || resource.empty())) {
@@ -305,7 +326,23 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
   if (!principal.empty()) {
     treaty::Overlay overlay(l.engine->program());
     treaty::Request r;
-    if (!request_from_flags(l, principal, action, resource, overlay, r)) return kUsage;
+    std::uint32_t mask_index = 0;
+    if (!request_from_flags(l, principal, action, resource, overlay, r, mask, &mask_index)) return kUsage;
+    if (!mask.empty()) {
+      // A field mask: every value of the parameter that would be allowed, in one call.
+      const auto& p = l.engine->program();
+      const auto& ptype = p.schema.actions[r.action].params[mask_index].type;
+      nlohmann::json allowed = nlohmann::json::array();
+      for (auto v : l.engine->allowed_values(r, mask_index)) allowed.push_back(p.schema.enums[ptype.enum_id].values[v]);
+      if (format == "json") {
+        std::cout << nlohmann::json{{"parameter", mask}, {"allowed", allowed}}.dump() << "\n";
+      } else {
+        std::string line;
+        for (const auto& v : allowed) line += (line.empty() ? "" : ", ") + v.get<std::string>();
+        std::cout << mask << ": " << (line.empty() ? "(none)" : line) << "\n";
+      }
+      return kOk;
+    }
     const auto d = l.engine->decide(r, true);
     print_decision(l, d, r, format, explain);
     return kOk;
@@ -496,6 +533,10 @@ int main(int argc, char** argv) {
   eval->add_option("--action", action, "The action, as `name` or `name(param: value)`");
   eval->add_option("--resource", resource, "The resource, as `Type::\"id\"`");
   eval->add_flag("--explain", explain, "Explain the decision in words (text format)");
+  std::string mask;
+  eval->add_option("--mask", mask,
+                   "With --principal/--action/--resource: list the values of this enum parameter (left out of "
+                   "--action) that would be allowed, e.g. --mask field");
   eval->add_option("--format", format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
 
   // An unknown verb gets a clear message (and a suggestion) rather than CLI11's generic one.
@@ -527,7 +568,7 @@ int main(int argc, char** argv) {
   try {
     if (check->parsed()) return run_check(paths, data, format, strict);
     if (test->parsed()) return run_test(paths, data, format, filter);
-    if (eval->parsed()) return run_eval(paths, data, request, requests, principal, action, resource, explain, format);
+    if (eval->parsed()) return run_eval(paths, data, request, requests, principal, action, resource, explain, format, mask);
     if (fmt->parsed()) return run_fmt(paths, fmt_check, fmt_stdout);
   } catch (const std::exception& e) {
     std::cerr << "treaty: internal error: " << e.what() << "\n";

@@ -127,5 +127,15 @@ printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "edit"
 expect_rc 2 "eval with an unknown action" -- "$T" eval "$q" --request "$work/badreq.json"
 expect_in "$work/err" "unknown action \`edit\`" "unknown action message"
 
+# --- the bundled libraries ---
+printf '{"entities": [{"type": "Account", "id": "x_std", "attrs": {"kind": "standard", "plan": "essential", "modules": [], "directory": null}},
+ {"type": "Trust", "id": "x_dir_std", "attrs": {"grantor": "t_widget_dir", "grantee": "x_std", "accepted": true, "options": [], "shared_roles": ["specialist"]}}]}' >"$work/t10.json"
+expect_rc 1 "T10: a directory account sharing roles with a non-Premium account" -- "$T" check "$src/policies/4me" --data "$work/t10.json"
+expect_in "$work/out" "directory account t_widget_dir shares roles with account x_std, which is not on the Premium pricing plan" "T10 message"
+expect_rc 0 "bm365 field mask" -- "$T" eval "$src/policies/bm365" --principal 'Employee::"b_tech"' --action view_ticket_field --resource 'Ticket::"b_acme_1"' --mask field
+expect_in "$work/out" "field: summary, status, internal_notes" "field mask lists the visible fields"
+expect_rc 2 "--mask on a non-enum parameter" -- "$T" eval "$src/policies/bm365" --principal 'Employee::"b_tech"' --action assign_ticket --resource 'Ticket::"b_acme_1"' --mask to
+expect_in "$work/err" "--mask needs an enum parameter" "mask type message"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

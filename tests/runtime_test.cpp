@@ -1,0 +1,212 @@
+// The runtime: decisions, explanations, field masks, inline entities, limits and fail-closed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "support/engine_util.hpp"
+
+using namespace treaty;
+using namespace treaty::testing;
+
+namespace {
+
+const char* kSchema = R"(
+enum Role { admin, staff }
+entity Account { name: String }
+entity Person { account: Account, roles: Set<Role> }
+entity Doc { account: Account, secret: Bool }
+action view principal Person resource Doc;
+Account::"a" { name: "A" }
+Account::"b" { name: "B" }
+Person::"ann" { account: "a", roles: {admin} }
+Person::"bob" { account: "b", roles: {staff} }
+Doc::"d1" { account: "a", secret: false }
+Doc::"d2" { account: "a", secret: true }
+)";
+
+const char* kRules = R"(
+permit same_account principal p: Person action view resource d: Doc when p.account == d.account;
+forbid secrets principal p: Person action view resource d: Doc when d.secret unless admin in p.roles;
+)";
+
+TEST(Runtime, DefaultDenyPermitAndForbid) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Engine& e = *l->engine;
+  auto allow = e.decide(request(e, "Person", "ann", "view", "Doc", "d1"));
+  EXPECT_TRUE(allow.allow);
+  ASSERT_EQ(allow.determining.size(), 1u);
+  EXPECT_EQ(e.program().rules[allow.determining[0]].name, "same_account");
+  auto deny = e.decide(request(e, "Person", "bob", "view", "Doc", "d1"));
+  EXPECT_FALSE(deny.allow);
+  EXPECT_TRUE(deny.determining.empty());
+  ASSERT_EQ(deny.misses.size(), 1u);
+  EXPECT_EQ(l->sm.text(deny.misses[0].condition), "p.account == d.account");
+  // The admin passes the forbid's `unless`.
+  EXPECT_TRUE(e.decide(request(e, "Person", "ann", "view", "Doc", "d2")).allow);
+}
+
+TEST(Runtime, ForbidOverridesPermit) {
+  auto l = engine_from_texts({kSchema, kRules, "Person::\"carl\" { account: \"a\", roles: {staff} }\n"});
+  ASSERT_TRUE(l->engine);
+  const Engine& e = *l->engine;
+  auto d = e.decide(request(e, "Person", "carl", "view", "Doc", "d2"));
+  EXPECT_FALSE(d.allow);
+  ASSERT_EQ(d.determining.size(), 1u);
+  EXPECT_EQ(e.program().rules[d.determining[0]].name, "secrets");
+  EXPECT_TRUE(d.misses.empty());
+  EXPECT_NE(e.explain(d, request(e, "Person", "carl", "view", "Doc", "d2"), &l->sm).find("denied by forbid `secrets`"),
+            std::string::npos);
+}
+
+TEST(Runtime, DecisionsDoNotDependOnRuleOrFileOrder) {
+  auto a = engine_from_texts({kSchema, kRules});
+  auto b = engine_from_texts({kRules, kSchema});
+  ASSERT_TRUE(a->engine && b->engine);
+  for (const char* who : {"ann", "bob"})
+    for (const char* doc : {"d1", "d2"}) {
+      auto da = a->engine->decide(request(*a->engine, "Person", who, "view", "Doc", doc));
+      auto db = b->engine->decide(request(*b->engine, "Person", who, "view", "Doc", doc));
+      EXPECT_EQ(da.allow, db.allow) << who << " " << doc;
+      EXPECT_EQ(da.determining.size(), db.determining.size());
+    }
+}
+
+TEST(Runtime, InlineEntitiesAreVisibleToAttributesAndExists) {
+  auto l = engine_from_texts({kSchema, R"(
+entity Share { doc: Doc, with: Person }
+permit shared principal p: Person action view resource d: Doc when exists s: Share where s.doc == d and s.with == p;
+Share::"seed" { doc: "d1", with: "ann" }
+)"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Engine& e = *l->engine;
+  EXPECT_FALSE(e.decide(request(e, "Person", "bob", "view", "Doc", "d1")).allow);
+  Overlay o(e.program());
+  std::string error;
+  ASSERT_TRUE(o.add_json(nlohmann::json::parse(R"([{"type": "Share", "id": "new", "attrs": {"doc": "d1", "with": "bob"}},
+                                                  {"type": "Doc", "id": "d9", "attrs": {"account": "b", "secret": false}}])"),
+                         error))
+      << error;
+  EXPECT_TRUE(e.decide(request(e, "Person", "bob", "view", "Doc", "d1", {}, &o)).allow);
+  // An inline resource.
+  EXPECT_FALSE(e.decide(request(e, "Person", "bob", "view", "Doc", "d9", {}, &o)).allow);
+  // Inline entities are for one request: without the overlay bob sees nothing again.
+  EXPECT_FALSE(e.decide(request(e, "Person", "bob", "view", "Doc", "d1")).allow);
+}
+
+TEST(Runtime, BadInlineEntitiesAreErrors) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine);
+  Overlay o(l->engine->program());
+  std::string error;
+  EXPECT_FALSE(o.add_json(nlohmann::json::parse(R"([{"type": "Doc", "id": "d1", "attrs": {"account": "a", "secret": false}}])"), error));
+  EXPECT_NE(error.find("already exists"), std::string::npos) << error;
+  Overlay o2(l->engine->program());
+  EXPECT_FALSE(o2.add_json(nlohmann::json::parse(R"([{"type": "Doc", "id": "x", "attrs": {"account": "zz", "secret": false}}])"), error));
+  EXPECT_NE(error.find("entities[0].attrs.account"), std::string::npos) << error;
+}
+
+TEST(Runtime, BadRequestsAreErrorsNotDenies) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine);
+  const Engine& e = *l->engine;
+  Overlay o(e.program());
+  Request r;
+  std::string error;
+  EXPECT_FALSE(e.request_from_json(nlohmann::json::parse(R"({"principal": {"type": "Person", "id": "nobody"},
+      "action": {"name": "view"}, "resource": {"type": "Doc", "id": "d1"}})"), o, r, error));
+  EXPECT_NE(error.find("unknown principal"), std::string::npos) << error;
+  EXPECT_FALSE(e.request_from_json(nlohmann::json::parse(R"({"principal": {"type": "Doc", "id": "d1"},
+      "action": {"name": "view"}, "resource": {"type": "Doc", "id": "d1"}})"), o, r, error));
+  EXPECT_NE(error.find("does not accept"), std::string::npos) << error;
+  EXPECT_FALSE(e.request_from_json(nlohmann::json::parse(R"({"principal": {"type": "Person", "id": "ann"},
+      "action": {"name": "view", "args": {"x": 1}}, "resource": {"type": "Doc", "id": "d1"}})"), o, r, error));
+  EXPECT_NE(error.find("no parameter"), std::string::npos) << error;
+}
+
+TEST(Runtime, ExceededLimitDeniesWithAReason) {
+  EngineLimits tight;
+  tight.max_steps = 5;
+  auto l = engine_from_texts({kSchema, kRules}, tight);
+  ASSERT_TRUE(l->engine);
+  const Engine& e = *l->engine;
+  auto d = e.decide(request(e, "Person", "ann", "view", "Doc", "d1"));
+  EXPECT_FALSE(d.allow);
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_NE(d.errors[0].find("evaluation limit exceeded"), std::string::npos);
+}
+
+TEST(Runtime, InvalidRequestFailsClosed) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine);
+  Request r;  // entity ids that exist nowhere
+  r.principal = 100000;
+  r.resource = 100001;
+  auto d = l->engine->decide(r);
+  EXPECT_FALSE(d.allow);
+  EXPECT_FALSE(d.errors.empty());
+}
+
+TEST(Runtime, ConcurrentDecisionsAgree) {
+  auto l = engine_from_paths({"policies/4me"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Engine& e = *l->engine;
+  const auto kind = enum_value(e, "TaskKind", "approval");
+  const Request r = request(e, "Person", "t_cm2", "assign_task", "Person", "t_dirperson", {kind});
+  const bool expected = e.decide(r).allow;
+  ASSERT_TRUE(expected);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i)
+        if (e.decide(r, i % 2 == 0).allow != expected) ++wrong;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// B1: the field mask of bm365 in one call.
+TEST(Runtime, FieldMaskOfBm365) {
+  auto l = engine_from_paths({"policies/bm365"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Engine& e = *l->engine;
+  const auto field = enum_value(e, "TicketField", "summary");
+  auto names = [&](const Request& r) {
+    std::vector<std::string> out;
+    const auto& en = e.program().schema.enums[field.aux];
+    for (auto v : e.allowed_values(r, 0)) out.push_back(en.values[v]);
+    return out;
+  };
+  EXPECT_EQ(names(request(e, "Employee", "b_tech", "view_ticket_field", "Ticket", "b_acme_1", {field})),
+            (std::vector<std::string>{"summary", "status", "internal_notes"}));
+  EXPECT_EQ(names(request(e, "Employee", "b_sub", "view_ticket_field", "Ticket", "b_acme_1", {field})),
+            (std::vector<std::string>{"summary", "status"}));
+  EXPECT_TRUE(names(request(e, "Employee", "b_sub", "view_ticket_field", "Ticket", "b_globex_1", {field})).empty());
+}
+
+TEST(Runtime, ExistsEqualityUsesAnIndex) {
+  auto l = engine_from_paths({"policies/4me"});
+  ASSERT_TRUE(l->engine);
+  EXPECT_FALSE(l->engine->program().indexes.empty());
+  const auto& p = l->engine->program();
+  const auto trust = p.schema.find_entity("Trust").value();
+  bool has = false;
+  for (const auto& [t, c] : p.indexes) has = has || t == trust;
+  EXPECT_TRUE(has) << "trust lookups by grantor or grantee should be index probes";
+}
+
+TEST(Runtime, RequirementsReportEachViolatingFact) {
+  auto l = engine_from_texts({kSchema, R"(
+require named forall a: Account ensure a.name != "B" message "account {a} is called {a.name}";
+)"});
+  ASSERT_TRUE(l->engine);
+  Diagnostics d;
+  l->engine->check_requirements(d);
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].message, "account b is called B (requirement `named`)");
+  EXPECT_EQ(l->sm.line_col(d.all()[0].span.file, d.all()[0].span.begin).line, 8u);
+}
+
+}  // namespace

@@ -1,0 +1,73 @@
+// Helpers to load packages into an Engine for runtime tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+#include "treaty/check.hpp"
+#include "treaty/package.hpp"
+#include "treaty/runtime.hpp"
+
+namespace treaty::testing {
+
+struct LoadedEngine {
+  SourceManager sm;
+  Diagnostics diags;
+  std::unique_ptr<Engine> engine;
+};
+
+/// Parses and checks `texts` (one file each) and builds an engine; diagnostics are kept.
+inline std::unique_ptr<LoadedEngine> engine_from_texts(const std::vector<std::string>& texts, EngineLimits limits = {}) {
+  auto l = std::make_unique<LoadedEngine>();
+  Package pkg;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const auto id = l->sm.add("f" + std::to_string(i) + ".treaty", texts[i]);
+    pkg.files.push_back(parse_file(l->sm, id, l->diags));
+  }
+  if (l->diags.has_errors()) return l;
+  auto program = check_package(l->sm, pkg, l->diags);
+  if (l->diags.has_errors()) return l;
+  l->engine = std::make_unique<Engine>(std::move(program), limits);
+  return l;
+}
+
+/// Loads policy directories of the source tree.
+inline std::unique_ptr<LoadedEngine> engine_from_paths(const std::vector<std::string>& rel_paths) {
+  auto l = std::make_unique<LoadedEngine>();
+  std::vector<std::string> paths;
+  for (const auto& p : rel_paths) paths.push_back(source_dir() + "/" + p);
+  auto pkg = parse_package(l->sm, paths, l->diags);
+  if (l->diags.has_errors()) return l;
+  auto program = check_package(l->sm, pkg, l->diags);
+  if (l->diags.has_errors()) return l;
+  l->engine = std::make_unique<Engine>(std::move(program));
+  return l;
+}
+
+/// Builds a request from `Type::"id"` parts; fails the test when it cannot.
+inline Request request(const Engine& e, const std::string& ptype, const std::string& pid, const std::string& action,
+                       const std::string& rtype, const std::string& rid, std::vector<Value> args = {},
+                       const Overlay* overlay = nullptr) {
+  const auto& s = e.program().schema;
+  Request r;
+  std::string error;
+  std::vector<bool> given(args.size(), true);
+  EXPECT_TRUE(e.make_request(s.find_entity(ptype).value(), pid, s.find_action(action).value(), std::move(args),
+                             std::move(given), s.find_entity(rtype).value(), rid, overlay, r, error))
+      << error;
+  return r;
+}
+
+/// The value `name` of enum `en`.
+inline Value enum_value(const Engine& e, const std::string& en, const std::string& name) {
+  const auto& s = e.program().schema;
+  const auto id = s.find_enum(en).value();
+  const auto& vals = s.enums[id].values;
+  return Value::enumv(id, static_cast<std::uint32_t>(std::find(vals.begin(), vals.end(), name) - vals.begin()));
+}
+
+}  // namespace treaty::testing
