@@ -1,6 +1,7 @@
 // The `treaty` command: check, fmt, eval, test (compile and verify as they land).
 //
 // Exit codes: 0 success; 1 problems found (diagnostics, unformatted files); 2 usage or I/O error.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -32,7 +33,7 @@ constexpr int kOk = 0;
 constexpr int kProblems = 1;
 constexpr int kUsage = 2;
 
-const std::vector<std::string> kVerbs = {"check", "fmt", "eval", "test"};
+const std::vector<std::string> kVerbs = {"check", "fmt", "compile", "eval", "test"};
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -78,7 +79,25 @@ struct Loaded {
   std::unique_ptr<treaty::Engine> engine;
 };
 
-void load(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data, bool lints) {
+void load(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data, bool lints,
+          const std::string& bundle = {}) {
+  if (!bundle.empty()) {
+    treaty::StageTimer t("load");
+    std::string bytes, err;
+    if (!treaty::read_file(bundle, bytes, err)) {
+      l.diags.add(treaty::DiagId::io_error, treaty::Span{}, "cannot read bundle `" + bundle + "`: " + err);
+      return;
+    }
+    auto program = treaty::read_bundle(bytes, l.sm, err);
+    if (!program) {
+      l.diags.add(treaty::DiagId::io_error, treaty::Span{}, "cannot load bundle `" + bundle + "`: " + err);
+      return;
+    }
+    l.engine = std::make_unique<treaty::Engine>(std::move(program));
+    t.set_result(std::to_string(l.engine->program().rules.size()) + " rules, " +
+                 std::to_string(l.engine->program().world.size()) + " facts");
+    return;
+  }
   {
     treaty::StageTimer t("parse");
     l.pkg = treaty::parse_package(l.sm, paths, l.diags);
@@ -130,9 +149,38 @@ int run_check(const std::vector<std::string>& paths, const std::vector<std::stri
   return exit_for(l.diags);
 }
 
-/// Loads for `eval` and `test`: diagnostics go to stderr; only errors stop the run.
-bool load_or_report(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data) {
+/// Writes `text` to `path` atomically (defined below).
+bool write_atomically(const std::string& path, const std::string& text, std::string& error);
+
+int run_compile(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& out) {
+  Loaded l;
   load(l, paths, data, false);
+  if (l.diags.has_errors()) {
+    l.diags.sort();
+    std::cerr << treaty::render_human(l.sm, l.diags.all(), {use_color(false)});
+    std::cerr << "treaty: nothing written: the policy has errors\n";
+    return exit_for(l.diags);
+  }
+  std::string bytes;
+  {
+    treaty::StageTimer t("compile");
+    bytes = treaty::write_bundle(l.engine->program(), l.sm);
+    t.set_result(std::to_string(bytes.size()) + " bytes");
+  }
+  std::string err;
+  if (!write_atomically(out, bytes, err)) {
+    std::cerr << "treaty: error: cannot write " << out << ": " << err << "\n";
+    return kUsage;
+  }
+  std::cerr << "compiled " << l.engine->program().rules.size() << " rules and " << l.engine->program().world.size()
+            << " facts into " << out << " (" << bytes.size() << " bytes)\n";
+  return kOk;
+}
+
+/// Loads for `eval` and `test`: diagnostics go to stderr; only errors stop the run.
+bool load_or_report(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data,
+                    const std::string& bundle = {}) {
+  load(l, paths, data, false, bundle);
   if (!l.diags.has_errors()) return true;
   l.diags.sort();
   std::cerr << treaty::render_human(l.sm, l.diags.all(), {use_color(false)});
@@ -306,7 +354,16 @@ void print_decision(Loaded& l, const treaty::Decision& d, const treaty::Request&
 
 int run_eval(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& request,
              const std::string& requests, const std::string& principal, const std::string& action,
-             const std::string& resource, bool explain, const std::string& format, const std::string& mask) {
+             const std::string& resource, bool explain, const std::string& format, const std::string& mask,
+             const std::string& bundle) {
+  if (bundle.empty() == paths.empty()) {
+    std::cerr << "treaty: error: give either policy PATHs or --bundle FILE\n";
+    return kUsage;
+  }
+  if (!bundle.empty() && !data.empty()) {
+    std::cerr << "treaty: error: --data goes into the bundle at `treaty compile`; it cannot be added to --bundle\n";
+    return kUsage;
+  }
   const int sources = !request.empty() + !requests.empty() + !(principal.empty() && action.empty() && resource.empty());
   if (sources != 1) {
     std::cerr << "treaty: error: give exactly one of --request FILE, --requests FILE or --principal/--action/--resource\n";
@@ -321,7 +378,7 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
     return kUsage;
   }
   Loaded l;
-  if (!load_or_report(l, paths, data)) return exit_for(l.diags);
+  if (!load_or_report(l, paths, data, bundle)) return exit_for(l.diags);
   treaty::StageTimer t("evaluate");
   if (!principal.empty()) {
     treaty::Overlay overlay(l.engine->program());
@@ -416,7 +473,16 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
   ::close(fd);
   std::error_code ec;
   if (ok) {
-    fs::permissions(tmpl, fs::status(target, ec).permissions(), ec);
+    // Keep the mode of the file replaced; a new file gets 0666 less the umask, like any other.
+    const auto st = fs::status(target, ec);
+    if (!ec && fs::exists(st)) {
+      fs::permissions(tmpl, st.permissions() & fs::perms::all, ec);
+    } else {
+      const mode_t mask = ::umask(0);
+      ::umask(mask);
+      fs::permissions(tmpl, static_cast<fs::perms>(0666 & ~mask), ec);
+    }
+    ec.clear();
     fs::rename(tmpl, target, ec);
     ok = !ec;
   }
@@ -524,8 +590,16 @@ int main(int argc, char** argv) {
 
   std::string request, requests, principal, action, resource;
   bool explain = false;
+  std::string out;
+  auto* compile = app.add_subcommand("compile", "Check and compile a package and its data into a binary bundle");
+  compile->add_option("paths", paths, "Files or directories")->required();
+  compile->add_option("--data", data, "JSON facts file (repeatable)");
+  compile->add_option("-o,--output", out, "The bundle to write (atomically)")->required();
+
+  std::string bundle;
   auto* eval = app.add_subcommand("eval", "Decide requests: allow or deny, with the rules that decided");
-  eval->add_option("paths", paths, "Files or directories")->required();
+  eval->add_option("paths", paths, "Files or directories (or --bundle)");
+  eval->add_option("--bundle", bundle, "A bundle written by `treaty compile`, instead of PATHs");
   eval->add_option("--data", data, "JSON facts file (repeatable)");
   eval->add_option("--request", request, "A JSON request file");
   eval->add_option("--requests", requests, "A JSON Lines file of requests, answered in order");
@@ -568,7 +642,8 @@ int main(int argc, char** argv) {
   try {
     if (check->parsed()) return run_check(paths, data, format, strict);
     if (test->parsed()) return run_test(paths, data, format, filter);
-    if (eval->parsed()) return run_eval(paths, data, request, requests, principal, action, resource, explain, format, mask);
+    if (eval->parsed()) return run_eval(paths, data, request, requests, principal, action, resource, explain, format, mask, bundle);
+    if (compile->parsed()) return run_compile(paths, data, out);
     if (fmt->parsed()) return run_fmt(paths, fmt_check, fmt_stdout);
   } catch (const std::exception& e) {
     std::cerr << "treaty: internal error: " << e.what() << "\n";

@@ -721,8 +721,7 @@ class Checker {
                  std::to_string(e.kids.size() - 1));
       return std::nullopt;
     }
-    NodeId id = node(m == "is_empty" ? Op::is_empty : (m == "contains_any" ? Op::contains_any : Op::contains_all),
-                     e.span);
+    // Children first: a node's children always precede it (bundles rely on it).
     std::vector<NodeId> kids = {recv->id};
     if (want) {
       auto arg = expr(e.kids[1], sc, &recv->type);
@@ -739,6 +738,8 @@ class Checker {
       }
       kids.push_back(arg->id);
     }
+    NodeId id = node(m == "is_empty" ? Op::is_empty : (m == "contains_any" ? Op::contains_any : Op::contains_all),
+                     e.span);
     p_.nodes[id].kids = std::move(kids);
     return Typed{id, Type::boolean()};
   }

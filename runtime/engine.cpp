@@ -688,7 +688,11 @@ std::string Engine::explain(const Decision& d, const Request& r, const SourceMan
     out += std::string("  ") + (rule.forbid ? "denied by forbid `" : "allowed by permit `") + rule.name + "`";
     if (auto loc = location(sm, rule.span); !loc.empty()) out += " (" + loc + ")";
     out += "\n";
-    if (!rule.doc.empty()) out += "    /// " + rule.doc + "\n";
+    if (!rule.doc.empty()) {
+      std::string doc = rule.doc;
+      for (std::size_t pos = 0; (pos = doc.find('\n', pos)) != std::string::npos; pos += 9) doc.replace(pos, 1, "\n    /// ");
+      out += "    /// " + doc + "\n";
+    }
   }
   if (!d.allow && d.determining.empty() && d.errors.empty()) {
     if (d.misses.empty()) out += "  no permit rule of this action applies to these types (default deny)\n";

@@ -192,6 +192,7 @@ class World {
   [[nodiscard]] std::size_t attr_count() const { return attrs_.size(); }
 
  private:
+  friend class BundleCodec;
   struct StrHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -351,6 +352,16 @@ struct Program {
 
   [[nodiscard]] std::optional<std::uint32_t> find_rule(std::string_view name) const;
 };
+
+
+/// Writes a compiled program (schema, world, rules, predicates, requirements and the source text
+/// its spans point into) as a versioned binary bundle: magic, format version, length, checksum.
+[[nodiscard]] std::string write_bundle(const Program& p, const SourceManager& sm);
+
+/// Reads a bundle. Any truncated, corrupted, foreign or internally inconsistent file is refused
+/// with a message in `error`; a bundle is never partly loaded. Tests and properties are not part
+/// of a bundle. Loading does not parse source.
+[[nodiscard]] std::unique_ptr<Program> read_bundle(std::string_view bytes, SourceManager& sm, std::string& error);
 
 /// A value as the language prints it: `"text"`, `42`, `approval`, `Person::"alice"`, `{a, b}`.
 [[nodiscard]] std::string format_value(const Schema& schema, const World& world, const Value& v);

@@ -137,5 +137,20 @@ expect_in "$work/out" "field: summary, status, internal_notes" "field mask lists
 expect_rc 2 "--mask on a non-enum parameter" -- "$T" eval "$src/policies/bm365" --principal 'Employee::"b_tech"' --action assign_ticket --resource 'Ticket::"b_acme_1"' --mask to
 expect_in "$work/err" "--mask needs an enum parameter" "mask type message"
 
+# --- compile and bundles ---
+expect_rc 0 "compile the 4me library" -- "$T" compile "$src/policies/4me" -o "$work/4me.bundle"
+expect_in "$work/err" "compiled " "compile summary"
+[ "$(stat -c %a "$work/4me.bundle")" = "$(printf '%o' $((0666 & ~0$(umask))))" ] && ok || bad "a new bundle gets 0666 less the umask"
+expect_rc 0 "eval from a bundle" -- "$T" eval --bundle "$work/4me.bundle" --principal 'Person::"t_cm2"' --action 'assign_task(kind: approval)' --resource 'Person::"t_dirperson"' --explain
+expect_in "$work/out" "allowed by permit \`approval_tasks_to_anyone\`" "bundle decision explained from the bundled source"
+head -c 300 "$work/4me.bundle" >"$work/cut.bundle"
+expect_rc 2 "a truncated bundle is refused" -- "$T" eval --bundle "$work/cut.bundle" --principal 'Person::"t_cm2"' --action 'assign_task(kind: approval)' --resource 'Person::"t_dirperson"'
+expect_in "$work/err" "truncated" "truncation message"
+expect_rc 2 "a foreign file is refused" -- "$T" eval --bundle "$src/README.md" --principal 'Person::"a"' --action x --resource 'Person::"b"'
+expect_in "$work/err" "not a Treaty bundle" "foreign file message"
+expect_rc 1 "compile refuses a broken policy and writes nothing" -- "$T" compile "$work/bad.treaty" -o "$work/never.bundle"
+[ ! -e "$work/never.bundle" ] && ok || bad "compile must not write a bundle for a broken policy"
+expect_rc 2 "eval with both paths and --bundle" -- "$T" eval "$src/policies/4me" --bundle "$work/4me.bundle" --principal 'Person::"a"' --action x --resource 'Person::"b"'
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
