@@ -1,4 +1,4 @@
-// The `treaty` command: check, fmt, eval, test (compile and verify as they land).
+// The `treaty` command: check, fmt, compile, eval, test, verify.
 //
 // Exit codes: 0 success; 1 problems found (diagnostics, unformatted files); 2 usage or I/O error.
 #include <sys/stat.h>
@@ -18,6 +18,7 @@
 #include "treaty/diagnostics.hpp"
 #include "treaty/runtime.hpp"
 #include "treaty/test_runner.hpp"
+#include "treaty/verify.hpp"
 #include "treaty/format.hpp"
 #include "treaty/log.hpp"
 #include "treaty/package.hpp"
@@ -33,7 +34,7 @@ constexpr int kOk = 0;
 constexpr int kProblems = 1;
 constexpr int kUsage = 2;
 
-const std::vector<std::string> kVerbs = {"check", "fmt", "compile", "eval", "test"};
+const std::vector<std::string> kVerbs = {"check", "fmt", "compile", "eval", "test", "verify"};
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -80,7 +81,7 @@ struct Loaded {
 };
 
 void load(Loaded& l, const std::vector<std::string>& paths, const std::vector<std::string>& data, bool lints,
-          const std::string& bundle = {}) {
+          const std::string& bundle = {}, bool facts = true) {
   if (!bundle.empty()) {
     treaty::StageTimer t("load");
     std::string bytes, err;
@@ -111,6 +112,7 @@ void load(Loaded& l, const std::vector<std::string>& paths, const std::vector<st
     treaty::CheckOptions opts;
     opts.data_files = data;
     opts.lints = lints;
+    opts.facts = facts;
     program = treaty::check_package(l.sm, l.pkg, l.diags, opts);
     t.set_result(std::to_string(program->rules.size()) + " rules, " + std::to_string(program->world.size()) +
                  " facts, " + std::to_string(l.diags.all().size()) + " diagnostics");
@@ -121,7 +123,7 @@ void load(Loaded& l, const std::vector<std::string>& paths, const std::vector<st
     l.engine = std::make_unique<treaty::Engine>(std::move(program));
     t.set_result(std::to_string(l.engine->program().indexes.size()) + " indexes");
   }
-  {
+  if (facts) {
     treaty::StageTimer t("requirements");
     l.engine->check_requirements(l.diags);
     t.set_result(std::to_string(l.engine->program().requirements.size()) + " requirements");
@@ -263,6 +265,76 @@ int run_test(const std::vector<std::string>& paths, const std::vector<std::strin
     std::cout << report.passed << " passed, " << report.failed << " failed\n";
   }
   return report.failed ? kProblems : kOk;
+}
+
+int run_verify(const std::vector<std::string>& paths, std::uint64_t runs, std::uint64_t seed, std::uint32_t max_size,
+               const std::string& format, const std::string& filter) {
+  Loaded l;
+  load(l, paths, {}, false, {}, false);
+  if (l.diags.has_errors()) {
+    l.diags.sort();
+    std::cerr << treaty::render_human(l.sm, l.diags.all(), {use_color(false)});
+    std::cerr << "treaty: the policy has errors (verify checks it without its facts: rules may not name facts)\n";
+    return exit_for(l.diags);
+  }
+  treaty::VerifyOptions opts;
+  opts.runs = runs;
+  opts.seed = seed;
+  opts.max_size = max_size;
+  opts.filter = filter;
+  const auto& props = l.engine->program().properties;
+  const bool tty = isatty(2) != 0 && format == "text";
+  if (tty)
+    opts.progress = [&](std::size_t i, std::uint64_t n) {
+      if (n % 10 == 0 || n == runs) std::cerr << "\r\033[Kverify: " << props[i].name << ": " << n << "/" << runs << " worlds" << std::flush;
+    };
+  treaty::VerifyReport report;
+  {
+    treaty::StageTimer t("verify");
+    report = treaty::verify(*l.engine, l.sm, opts);
+    t.set_result(std::to_string(report.properties.size()) + " properties");
+  }
+  if (tty) std::cerr << "\r\033[K";
+  auto where = [&](treaty::Span s) {
+    const auto lc = l.sm.line_col(s.file, s.begin);
+    return l.sm.file(s.file).path + ":" + std::to_string(lc.line);
+  };
+  std::size_t failed = 0;
+  for (const auto& p : report.properties) failed += !p.passed;
+  if (format == "json") {
+    nlohmann::json j;
+    j["seed"] = report.seed;
+    j["properties"] = nlohmann::json::array();
+    for (const auto& p : report.properties) {
+      nlohmann::json r{{"name", p.name},      {"location", where(p.span)},     {"passed", p.passed},
+                       {"worlds", p.worlds},  {"requests", p.requests},        {"discarded_worlds", p.discarded_worlds}};
+      if (!p.warning.empty()) r["warning"] = p.warning;
+      if (p.counterexample) {
+        r["counterexample"] = {{"test", p.counterexample->test_block},
+                               {"explanation", p.counterexample->explanation},
+                               {"entities", p.counterexample->entities}};
+      }
+      j["properties"].push_back(r);
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& p : report.properties) {
+      std::cout << (p.passed ? "passed " : "FAILED ") << p.name << " (" << where(p.span) << "): " << p.worlds
+                << " worlds, " << p.requests << " requests\n";
+      if (!p.warning.empty()) std::cout << "  warning: " << p.warning << "\n";
+      if (p.counterexample) {
+        std::cout << "  counterexample, shrunk to " << p.counterexample->entities << " entities; paste this test:\n\n"
+                  << p.counterexample->test_block << "\n  the wrong decision:\n";
+        std::string ex = p.counterexample->explanation;
+        std::size_t pos = 0;
+        while ((pos = ex.find('\n', pos)) != std::string::npos && pos + 1 < ex.size()) ex.insert(++pos, "    ");
+        std::cout << "    " << ex << "\n";
+      }
+    }
+    std::cout << report.properties.size() - failed << " passed, " << failed << " failed (seed " << report.seed
+              << "; rerun with --seed " << report.seed << ")\n";
+  }
+  return failed ? kProblems : kOk;
 }
 
 /// Parses `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` through the grammar
@@ -613,6 +685,17 @@ int main(int argc, char** argv) {
                    "--action) that would be allowed, e.g. --mask field");
   eval->add_option("--format", format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
 
+  std::uint64_t runs = 200, seed = 0;
+  std::uint32_t max_size = 12;
+  auto* verify = app.add_subcommand("verify", "Search random worlds for counterexamples to every `property`");
+  verify->add_option("paths", paths, "Files or directories")->required();
+  verify->add_option("--runs", runs, "Worlds to try per property (default 200)")->check(CLI::Range(1, 10000000));
+  verify->add_option("--seed", seed, "Random seed, to reproduce a run (default: from the clock, printed)");
+  verify->add_option("--max-size", max_size, "Most entities of one type in a world (default 12)")
+      ->check(CLI::Range(1, 1000));
+  verify->add_option("--format", format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
+  verify->add_option("--filter", filter, "Verify only properties whose name contains TEXT");
+
   // An unknown verb gets a clear message (and a suggestion) rather than CLI11's generic one.
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -644,6 +727,7 @@ int main(int argc, char** argv) {
     if (test->parsed()) return run_test(paths, data, format, filter);
     if (eval->parsed()) return run_eval(paths, data, request, requests, principal, action, resource, explain, format, mask, bundle);
     if (compile->parsed()) return run_compile(paths, data, out);
+    if (verify->parsed()) return run_verify(paths, runs, seed, max_size, format, filter);
     if (fmt->parsed()) return run_fmt(paths, fmt_check, fmt_stdout);
   } catch (const std::exception& e) {
     std::cerr << "treaty: internal error: " << e.what() << "\n";

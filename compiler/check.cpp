@@ -92,13 +92,14 @@ class Checker {
     for (const auto& f : pkg_.files)
       for (const auto& decl : f.decls)
         if (auto* fd = std::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
+    if (!opts_.facts) facts.clear();
     fact_decls_ = facts;
-    detail::build_world(p_, sm_, facts, opts_.data_files, d_);
+    detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{}, d_);
     mark_fact_enum_usage();
     check_predicates();
     check_rules();
     check_requirements();
-    check_tests();
+    if (opts_.facts) check_tests();  // tests name facts; without them there is nothing to check
     check_properties();
     index_rules();
     // Lints only for a program without errors: they would mostly repeat the errors' consequences.
@@ -1428,6 +1429,26 @@ class Checker {
           d_.add(DiagId::forbid_shadows_permits, f.span,
                  "forbid " + tick(f.name) + " has no condition and shadows every permit of action " +
                      tick(act.name) + ": the action is always denied");
+      }
+    }
+    // `exists t: T where A and not exists s: S where B` nests the second `exists` inside the
+    // first: the body of an `exists` runs to the end of the condition. When the inner one does
+    // not use the outer variable, parentheses were almost certainly meant.
+    for (const auto& n : p_.nodes) {
+      if (n.op != Op::exists_type && n.op != Op::exists_set) continue;
+      const NodeId body = n.op == Op::exists_type ? n.kids[0] : n.kids[1];
+      if (p_.nodes[body].op != Op::and_) continue;
+      for (NodeId c : p_.nodes[body].kids) {
+        const Node& cn = p_.nodes[c];
+        const bool is_exists = cn.op == Op::exists_type || cn.op == Op::exists_set ||
+                               (cn.op == Op::not_ && (p_.nodes[cn.kids[0]].op == Op::exists_type ||
+                                                      p_.nodes[cn.kids[0]].op == Op::exists_set));
+        if (!is_exists || uses_slot(c, n.slot)) continue;
+        auto& diag = d_.add(DiagId::swallowed_exists, cn.span,
+                            "this condition is inside the body of the `exists` before it (a body runs to the end of "
+                            "the condition) but does not use that `exists`'s variable");
+        diag.notes.push_back({n.span, "the enclosing `exists`"});
+        diag.help = "wrap the first `exists ... where ...` in parentheses to end its body";
       }
     }
     for (std::size_t e = 0; e < p_.schema.enums.size(); ++e)

@@ -192,6 +192,7 @@ class Printer {
   // ----- expressions -----
 
   bool breakable(const Expr& e) const {
+    if (e.kind == K::not_) return breakable(e.kids.at(0));
     return e.kind == K::and_ || e.kind == K::or_ || e.kind == K::exists || e.kind == K::exists_in;
   }
 
@@ -201,6 +202,17 @@ class Printer {
     const std::string flat = prefix + pr(e, min_prec, followed);
     if (first + flat.size() <= opts_.width || !breakable(e) || needs_parens(e, min_prec, followed)) {
       line(first, flat, anchor);
+      return;
+    }
+    if (e.kind == K::not_) {
+      // `not (exists t: T where` / body / `)`: the closing parenthesis ends the last line.
+      const Expr& k = e.kids.at(0);
+      if (needs_parens(k, 5, followed)) {
+        expr(prefix + "not (", k, first, cont + 2, 0, false, anchor);
+        lines_.back().text += ")";
+      } else {
+        expr(prefix + "not ", k, first, cont, 5, followed, anchor);
+      }
       return;
     }
     if (e.kind == K::and_ || e.kind == K::or_) {

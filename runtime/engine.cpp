@@ -204,6 +204,12 @@ std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
   return p_->world.find(type, id);
 }
 
+std::optional<EntityId> Overlay::add(TypeId type, std::string_view id) {
+  std::string error;
+  if (!begin_entity(type, id, {}, error)) return std::nullopt;
+  return static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
+}
+
 bool Overlay::begin_entity(TypeId type, std::string_view id, Span span, std::string& error) {
   if (find(type, id)) {
     error = "entity `" + p_->schema.entities[type].name + "::" + quote_string(id) +
@@ -636,6 +642,62 @@ std::string Engine::entity_name(EntityId e, const Overlay* o) const {
   if (e < p_->world.size()) return format_value(p_->schema, p_->world, Value::entity(e));
   if (o && o->get(e)) return p_->schema.entities[o->get(e)->type].name + "::" + quote_string(*o->get(e)->id);
   return "<unknown entity>";
+}
+
+namespace {
+/// Entities of `type` in the world and then in the overlay.
+template <typename F>
+void for_each_of_type(const Program& p, const Overlay* o, TypeId type, F&& f) {
+  for (EntityId e : p.world.of_type(type)) f(e);
+  if (!o) return;
+  const auto base = static_cast<EntityId>(p.world.size());
+  for (std::size_t i = 0; i < o->entities().size(); ++i)
+    if (o->entities()[i].type == type) f(base + static_cast<EntityId>(i));
+}
+}  // namespace
+
+std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay) const {
+  const Program& p = *p_;
+  try {
+    for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
+      const auto& rq = p.requirements[i];
+      Evaluator ev(p, overlay, limits_.max_steps);
+      Frame frame(std::max<std::size_t>(rq.frame, 1));
+      if (!rq.forall_type) {
+        if (!ev.truth(rq.ensure, frame.data())) return Violation{i, std::nullopt};
+        continue;
+      }
+      std::optional<EntityId> bad;
+      for_each_of_type(p, overlay, *rq.forall_type, [&](EntityId e) {
+        if (bad) return;
+        frame[0] = Value::entity(e);
+        if (rq.where && !ev.truth(*rq.where, frame.data())) return;
+        if (!ev.truth(rq.ensure, frame.data())) bad = e;
+      });
+      if (bad) return Violation{i, bad};
+    }
+  } catch (const LimitExceeded&) {
+    return Violation{0, std::nullopt};  // treat a world too costly to check as invalid
+  }
+  return std::nullopt;
+}
+
+bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
+  const Program& p = *p_;
+  try {
+    Evaluator ev(p, r.overlay, limits_.max_steps);
+    Frame frame(std::max<std::size_t>(prop.frame, 2), Value::none());
+    frame[0] = Value::entity(r.principal);
+    frame[1] = Value::entity(r.resource);
+    const auto& action = p.schema.actions[r.action];
+    for (std::size_t i = 0; i < action.params.size() && i < r.args.size(); ++i)
+      if (2 + action.param_ids[i] < frame.size()) frame[2 + action.param_ids[i]] = r.args[i];
+    for (const auto& c : prop.action_constraints)
+      if (!ev.truth(c.expr, frame.data())) return false;
+    return !prop.where || ev.truth(*prop.where, frame.data());
+  } catch (const LimitExceeded&) {
+    return false;
+  }
 }
 
 void Engine::check_requirements(Diagnostics& diags) const {

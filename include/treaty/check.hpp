@@ -16,6 +16,9 @@ struct CheckOptions {
   std::vector<std::string> data_files;
   /// Report lints (warnings W06xx).
   bool lints = true;
+  /// Load the package's facts and data. `treaty verify` turns this off: it checks properties
+  /// over generated worlds only.
+  bool facts = true;
 };
 
 /// Resolves every name, checks every type, builds the world of facts and lowers rules,

@@ -45,6 +45,12 @@ class Overlay {
   }
   [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
   [[nodiscard]] bool empty() const { return entities_.empty(); }
+  /// Adds an entity with every attribute none (to be set with attr()); nullopt if it exists.
+  std::optional<EntityId> add(TypeId type, std::string_view id);
+  /// An attribute of an entity of this overlay.
+  Value& attr(EntityId e, std::uint32_t column) {
+    return entities_[e - p_->world.size()].attrs[column];
+  }
 
   const std::string* intern(std::string_view s);
   const SetValue* make_set(std::vector<Value> items);
@@ -109,6 +115,15 @@ class Engine {
 
   /// Evaluates every requirement over the world; each violation is an error at the offending fact.
   void check_requirements(Diagnostics& diags) const;
+
+  struct Violation {
+    std::uint32_t requirement = 0;
+    std::optional<EntityId> entity;  ///< the `forall` entity that violates it
+  };
+  /// The first requirement violated over the world and `overlay` together, if any.
+  [[nodiscard]] std::optional<Violation> first_violation(const Overlay* overlay) const;
+  /// Whether `r` satisfies property `prop`'s action constraints and `where`.
+  [[nodiscard]] bool property_applies(const PropertyInfo& prop, const Request& r) const;
 
   /// Human-readable explanation of a decision, quoting conditions from `sm` when available.
   [[nodiscard]] std::string explain(const Decision& d, const Request& r, const SourceManager* sm) const;

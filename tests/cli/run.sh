@@ -152,5 +152,17 @@ expect_rc 1 "compile refuses a broken policy and writes nothing" -- "$T" compile
 [ ! -e "$work/never.bundle" ] && ok || bad "compile must not write a bundle for a broken policy"
 expect_rc 2 "eval with both paths and --bundle" -- "$T" eval "$src/policies/4me" --bundle "$work/4me.bundle" --principal 'Person::"a"' --action x --resource 'Person::"b"'
 
+# --- verify ---
+expect_rc 0 "verify the 4me library" -- "$T" verify "$src/policies/4me" --seed 3 --runs 100
+expect_in "$work/out" "5 passed, 0 failed (seed 3" "verify summary names the seed"
+mkdir -p "$work/mutant"
+cp -r "$src/policies/bm365/lib" "$work/mutant/"
+sed -i 's/not (p in e.revokes) and //' "$work/mutant/lib/permissions.treaty"
+expect_rc 1 "verify finds a planted bug" -- "$T" verify "$work/mutant" --seed 3 --runs 500 --filter revocation
+expect_in "$work/out" 'test "counterexample to revocation_always_wins"' "a ready-to-paste test"
+expect_in "$work/out" "the wrong decision:" "with its explanation"
+expect_rc 1 "verify --format json" -- "$T" verify "$work/mutant" --seed 3 --runs 500 --filter revocation --format json
+expect_in "$work/out" '"counterexample"' "json counterexample"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
