@@ -94,7 +94,8 @@ class Checker {
         if (auto* fd = std::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
     if (!opts_.facts) facts.clear();
     fact_decls_ = facts;
-    detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{}, d_);
+    detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{},
+                        opts_.facts ? opts_.data_texts : std::vector<std::pair<std::string, std::string>>{}, d_);
     mark_fact_enum_usage();
     check_predicates();
     check_rules();
@@ -614,6 +615,9 @@ class Checker {
                  "; only entities have attributes");
       return std::nullopt;
     }
+    // An entity type with no members comes only from a binding whose types failed to resolve
+    // (already reported): nothing more to say about it.
+    if (b->type.entities.empty()) return std::nullopt;
     auto name_id = p_.schema.find_attr_name(e.name);
     std::optional<Type> result;
     std::vector<std::string> missing;

@@ -225,7 +225,8 @@ bool convert_json(const Schema& schema, const nlohmann::json& j, const Type& t, 
 }  // namespace
 
 void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::FactDecl*>& facts,
-                 const std::vector<std::string>& data_files, Diagnostics& d) {
+                 const std::vector<std::string>& data_files,
+                 const std::vector<std::pair<std::string, std::string>>& data_texts, Diagnostics& d) {
   const Schema& s = p.schema;
   World& w = p.world;
   std::vector<PendingFact> pending;
@@ -248,12 +249,17 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     pending.push_back({*e, f, nullptr, {}, kNoFile});
   }
   std::vector<std::unique_ptr<nlohmann::json>> docs;
+  std::vector<std::pair<std::string, std::string>> sources;
   for (const auto& path : data_files) {
     std::string text, err;
     if (!read_file(path, text, err)) {
       d.add(DiagId::io_error, Span{}, "cannot read data file " + tick(path) + ": " + err);
       continue;
     }
+    sources.emplace_back(path, std::move(text));
+  }
+  sources.insert(sources.end(), data_texts.begin(), data_texts.end());
+  for (auto& [path, text] : sources) {
     const FileId fid = sm.add(path, text);
     auto doc = std::make_unique<nlohmann::json>(nlohmann::json::parse(text, nullptr, false));
     if (doc->is_discarded()) {

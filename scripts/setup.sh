@@ -14,6 +14,7 @@ packages=(
   libgtest-dev             # unit, golden and end-to-end tests
   librapidcheck-dev        # property tests
   libbenchmark-dev         # bench/
+  clang libclang-rt-dev    # libFuzzer harnesses in fuzz/ (scripts/fuzz.sh)
 )
 
 missing=()

@@ -14,6 +14,8 @@ namespace treaty {
 struct CheckOptions {
   /// JSON facts files (LANGUAGE.md section 10) loaded beside the package's own facts.
   std::vector<std::string> data_files;
+  /// JSON facts given as text (name, text), after the files; for embedding and fuzzing.
+  std::vector<std::pair<std::string, std::string>> data_texts;
   /// Report lints (warnings W06xx).
   bool lints = true;
   /// Load the package's facts and data. `treaty verify` turns this off: it checks properties
