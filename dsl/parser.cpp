@@ -237,6 +237,27 @@ class Converter {
       if (!e.kids.empty()) e.span.end = e.kids.back().span.end;
       if (e.kind == Expr::Kind::is) e.span.end = e.name_span.end;
       if (!e.kids.empty() && n.is_type<g::cmp_expr>()) e.span.begin = e.kids.front().span.begin;
+      // A last operand in parentheses ends at its `)`, which its own span leaves out.
+      int open = 0;
+      bool in_string = false;
+      for (auto i = e.span.begin; i < e.span.end; ++i) {
+        if (in_string) {
+          if (base_[i] == '\\') ++i;
+          else if (base_[i] == '"') in_string = false;
+        } else if (base_[i] == '"') {
+          in_string = true;
+        } else {
+          open += base_[i] == '(' ? 1 : base_[i] == ')' ? -1 : 0;
+        }
+      }
+      for (auto i = e.span.end; open > 0 && base_[i] != '\0'; ++i) {
+        if (base_[i] == ')') {
+          --open;
+          e.span.end = i + 1;
+        } else if (base_[i] != ' ' && base_[i] != '\n' && base_[i] != '\t' && base_[i] != '\r') {
+          break;
+        }
+      }
     }
     return e;
   }
