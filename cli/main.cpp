@@ -374,13 +374,7 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
         error = "action `" + act.name + "` has no parameter `" + arg.name.name + "`";
         break;
       }
-      struct R : treaty::ConstantResolver {
-        explicit R(treaty::Overlay& o) : o_(o) {}
-        std::optional<treaty::EntityId> find(treaty::TypeId t, std::string_view i) const override { return o_.find(t, i); }
-        const std::string* intern(std::string_view s) override { return o_.intern(s); }
-        const treaty::SetValue* make_set(std::vector<treaty::Value> v) override { return o_.make_set(std::move(v)); }
-        treaty::Overlay& o_;
-      } res(overlay);
+      treaty::OverlayResolver res(overlay);
       treaty::Span sp;
       if (!treaty::convert_constant(p.schema, arg.value, act.params[idx].type, res, args[idx], error, sp)) {
         error = "argument `" + arg.name.name + "`: " + error;

@@ -37,7 +37,19 @@ int compare(const Value& a, const Value& b) {
 
 bool value_less(const Value& a, const Value& b) { return compare(a, b) < 0; }
 
-bool value_equal(const Value& a, const Value& b) { return a.tag == b.tag && compare(a, b) == 0; }
+bool value_equal(const Value& a, const Value& b) {
+  if (a.tag != b.tag) return false;
+  switch (a.tag) {
+    case Tag::none: return true;
+    case Tag::bool_:
+    case Tag::int_:
+    case Tag::entity: return a.i == b.i;
+    case Tag::enum_: return a.aux == b.aux && a.i == b.i;
+    case Tag::str: return a.s == b.s || *a.s == *b.s;
+    case Tag::set: return compare(a, b) == 0;
+  }
+  return false;
+}
 
 std::size_t value_hash(const Value& v) {
   std::size_t h = static_cast<std::size_t>(v.tag) * 0x9e3779b97f4a7c15ull;
@@ -55,6 +67,12 @@ std::size_t value_hash(const Value& v) {
 
 bool set_contains(const SetValue& s, const Value& v) {
   if (v.is_none()) return false;
+  // Sets of roles, options and modules are small: a linear scan beats the binary search.
+  if (s.items.size() <= 8) {
+    for (const auto& x : s.items)
+      if (value_equal(x, v)) return true;
+    return false;
+  }
   auto it = std::lower_bound(s.items.begin(), s.items.end(), v, value_less);
   return it != s.items.end() && value_equal(*it, v);
 }

@@ -12,6 +12,15 @@
 namespace treaty {
 
 namespace {
+std::string json_kind(const nlohmann::json& j) {
+  if (j.is_null()) return "null";
+  if (j.is_boolean()) return "a boolean";
+  if (j.is_number()) return "a number";
+  if (j.is_string()) return "a string";
+  if (j.is_array()) return "an array";
+  return "an object";
+}
+
 std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 }  // namespace
 
@@ -109,30 +118,8 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
   return false;
 }
 
-namespace detail {
-
-namespace {
-
-struct PendingFact {
-  EntityId entity;
-  const syntax::FactDecl* decl = nullptr;
-  const nlohmann::json* attrs = nullptr;
-  std::string json_path;
-  FileId json_file = kNoFile;
-};
-
-Span file_start(FileId f) { return Span{f, 0, 0}; }
-
-std::string json_kind(const nlohmann::json& j) {
-  if (j.is_null()) return "null";
-  if (j.is_boolean()) return "a boolean";
-  if (j.is_number()) return "a number";
-  if (j.is_string()) return "a string";
-  if (j.is_array()) return "an array";
-  return "an object";
-}
-
-bool convert_json(const Schema& schema, const nlohmann::json& j, const Type& t, World& w, Value& out,
+// JSON values, shared by data files (the world) and requests (an overlay).
+bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Type& t, ConstantResolver& w, Value& out,
                   std::string& error) {
   if (j.is_null()) {
     if (!t.optional) {
@@ -152,7 +139,7 @@ bool convert_json(const Schema& schema, const nlohmann::json& j, const Type& t, 
     const Type elem = t.element();
     for (std::size_t i = 0; i < j.size(); ++i) {
       Value v;
-      if (!convert_json(schema, j[i], elem, w, v, error)) {
+      if (!convert_json_value(schema, j[i], elem, w, v, error)) {
         error = "[" + std::to_string(i) + "]: " + error;
         return false;
       }
@@ -221,6 +208,22 @@ bool convert_json(const Schema& schema, const nlohmann::json& j, const Type& t, 
   error = "expected " + want + ", found " + json_kind(j);
   return false;
 }
+
+
+namespace detail {
+
+namespace {
+
+struct PendingFact {
+  EntityId entity;
+  const syntax::FactDecl* decl = nullptr;
+  const nlohmann::json* attrs = nullptr;
+  std::string json_path;
+  FileId json_file = kNoFile;
+};
+
+Span file_start(FileId f) { return Span{f, 0, 0}; }
+
 
 }  // namespace
 
@@ -368,7 +371,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         given[static_cast<std::size_t>(col)] = true;
         std::string err;
         Value v;
-        if (!convert_json(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, w, v, err)) {
+        if (!convert_json_value(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, v, err)) {
           const bool dangling = err.find("exists in the package") != std::string::npos;
           d.add(dangling ? DiagId::dangling_reference : DiagId::type_mismatch, file_start(pf.json_file),
                 "at " + at + ": " + err);

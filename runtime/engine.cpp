@@ -225,15 +225,6 @@ bool Overlay::begin_entity(TypeId type, std::string_view id, Span span, std::str
   return true;
 }
 
-namespace {
-struct OverlayResolver : ConstantResolver {
-  explicit OverlayResolver(Overlay& o) : o_(o) {}
-  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
-  const std::string* intern(std::string_view s) override { return o_.intern(s); }
-  const SetValue* make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
-  Overlay& o_;
-};
-}  // namespace
 
 bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags) {
   bool ok = true;
@@ -294,86 +285,6 @@ bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics&
   return ok;
 }
 
-namespace {
-bool json_value(const Program& p, Overlay& o, const nlohmann::json& j, const Type& t, Value& out, std::string& error) {
-  if (j.is_null()) {
-    if (!t.optional) {
-      error = "null where a value of type `" + p.schema.type_name(t) + "` is required";
-      return false;
-    }
-    out = Value::none();
-    return true;
-  }
-  if (t.set) {
-    if (!j.is_array()) {
-      error = "expected an array";
-      return false;
-    }
-    std::vector<Value> items;
-    for (const auto& x : j) {
-      Value v;
-      if (!json_value(p, o, x, t.element(), v, error)) return false;
-      items.push_back(v);
-    }
-    out = Value::setv(o.make_set(std::move(items)));
-    return true;
-  }
-  const std::string want = "`" + p.schema.type_name(t.as_optional(false)) + "`";
-  switch (t.base) {
-    case Base::bool_:
-      if (!j.is_boolean()) break;
-      out = Value::boolean(j.get<bool>());
-      return true;
-    case Base::int_:
-      if (!j.is_number_integer() || (j.is_number_unsigned() && j.get<std::uint64_t>() > INT64_MAX)) break;
-      out = Value::integer(j.get<std::int64_t>());
-      return true;
-    case Base::string:
-      if (!j.is_string()) break;
-      out = Value::str(o.intern(j.get<std::string>()));
-      return true;
-    case Base::enum_: {
-      if (!j.is_string()) break;
-      const auto& vals = p.schema.enums[t.enum_id].values;
-      auto it = std::find(vals.begin(), vals.end(), j.get<std::string>());
-      if (it == vals.end()) {
-        error = quote_string(j.get<std::string>()) + " is not a value of enum " + want;
-        return false;
-      }
-      out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(it - vals.begin()));
-      return true;
-    }
-    case Base::entity: {
-      std::string id;
-      std::optional<TypeId> only;
-      if (j.is_string()) {
-        id = j.get<std::string>();
-      } else if (j.is_object() && j.contains("type") && j.contains("id") && j["type"].is_string() && j["id"].is_string()) {
-        id = j["id"].get<std::string>();
-        only = p.schema.find_entity(j["type"].get<std::string>());
-        if (!only) {
-          error = "unknown entity type `" + j["type"].get<std::string>() + "`";
-          return false;
-        }
-      } else {
-        break;
-      }
-      for (TypeId ty : t.entities) {
-        if (only && *only != ty) continue;
-        if (auto e = o.find(ty, id)) {
-          out = Value::entity(*e);
-          return true;
-        }
-      }
-      error = "no " + want + " with id " + quote_string(id) + " exists";
-      return false;
-    }
-    default: break;
-  }
-  error = "expected a value of type " + want;
-  return false;
-}
-}  // namespace
 
 bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
   if (!ents.is_array()) {
@@ -418,7 +329,8 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
           return false;
         }
         Value v;
-        if (!json_value(*p_, *this, it.value(), et.attrs[static_cast<std::size_t>(col)].type, v, error)) {
+        OverlayResolver res(*this);
+        if (!convert_json_value(p_->schema, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, v, error)) {
           error = at + ": " + error;
           return false;
         }
@@ -628,7 +540,8 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
         error = "action `" + aname + "` has no parameter `" + it.key() + "`";
         return false;
       }
-      if (!json_value(p, overlay, it.value(), act.params[idx].type, args[idx], error)) {
+      OverlayResolver res(overlay);
+      if (!convert_json_value(p.schema, it.value(), act.params[idx].type, res, args[idx], error)) {
         error = "action.args." + it.key() + ": " + error;
         return false;
       }

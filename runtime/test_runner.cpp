@@ -5,15 +5,6 @@
 
 namespace treaty {
 
-namespace {
-struct OverlayResolver : ConstantResolver {
-  explicit OverlayResolver(Overlay& o) : o_(o) {}
-  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
-  const std::string* intern(std::string_view s) override { return o_.intern(s); }
-  const SetValue* make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
-  Overlay& o_;
-};
-}  // namespace
 
 TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_view filter) {
   TestReport report;

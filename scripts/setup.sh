@@ -15,6 +15,7 @@ packages=(
   librapidcheck-dev        # property tests
   libbenchmark-dev         # bench/
   clang libclang-rt-dev    # libFuzzer harnesses in fuzz/ (scripts/fuzz.sh)
+  time                     # /usr/bin/time: compile and load measurements in scripts/bench.sh
 )
 
 missing=()

@@ -41,6 +41,11 @@ struct ConstantResolver {
 bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
                       std::string& error, Span& where);
 
+/// Converts a JSON value (LANGUAGE.md section 10: entities as id strings or {"type","id"}, enums as
+/// strings, sets as arrays, null for none) to a value of type `t`. Returns false with a message.
+bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Type& t, ConstantResolver& r, Value& out,
+                        std::string& error);
+
 /// Edit distance, for "did you mean" suggestions.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The closest of `candidates` to `name`, when close enough to be a likely typo.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "treaty/check.hpp"
 #include "treaty/diagnostics.hpp"
 #include "treaty/program.hpp"
 
@@ -61,6 +62,19 @@ class Overlay {
   std::vector<Entity> entities_;
   std::deque<std::string> strings_;
   std::vector<std::unique_ptr<SetValue>> sets_;
+};
+
+/// Resolves entity ids in an overlay and then the world, and keeps new strings and sets in the
+/// overlay (for converting request arguments and inline entities).
+class OverlayResolver : public ConstantResolver {
+ public:
+  explicit OverlayResolver(Overlay& o) : o_(o) {}
+  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
+  const std::string* intern(std::string_view s) override { return o_.intern(s); }
+  const SetValue* make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
+
+ private:
+  Overlay& o_;
 };
 
 /// A resolved request: every entity exists and the action accepts its types.
