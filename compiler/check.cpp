@@ -95,7 +95,8 @@ class Checker {
     if (!opts_.facts) facts.clear();
     fact_decls_ = facts;
     detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{},
-                        opts_.facts ? opts_.data_texts : std::vector<std::pair<std::string, std::string>>{}, d_);
+                        opts_.facts ? opts_.data_texts : std::vector<std::pair<std::string, std::string>>{},
+                        opts_.max_facts, d_);
     mark_fact_enum_usage();
     check_predicates();
     check_rules();
@@ -553,6 +554,11 @@ class Checker {
       Type t = expected && expected->set ? expected->as_set() : Type::of(Base::empty_set);
       if (t.base == Base::empty_set) t.set = true;
       return Typed{lit(Value::setv(p_.world.make_set({})), e.span), t};
+    }
+    if (e.kids.size() > kMaxSetSize) {
+      d_.add(DiagId::set_too_large, e.span, "the set literal has " + std::to_string(e.kids.size()) +
+                                                " elements, more than the limit of " + std::to_string(kMaxSetSize));
+      return std::nullopt;
     }
     std::optional<Type> elem;
     if (expected && expected->set) elem = expected->element();

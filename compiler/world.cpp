@@ -41,6 +41,11 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
       error = "expected a set of type " + tick(schema.type_name(t)) + ", as in `{a, b}`";
       return false;
     }
+    if (e.kids.size() > kMaxSetSize) {
+      error = "the set has " + std::to_string(e.kids.size()) + " elements, more than the limit of " +
+              std::to_string(kMaxSetSize);
+      return false;
+    }
     std::vector<Value> items;
     const Type elem = t.element();
     for (const auto& k : e.kids) {
@@ -133,6 +138,11 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
   if (t.set) {
     if (!j.is_array()) {
       error = "expected an array for " + want + ", found " + json_kind(j);
+      return false;
+    }
+    if (j.size() > kMaxSetSize) {
+      error = "the set has " + std::to_string(j.size()) + " elements, more than the limit of " +
+              std::to_string(kMaxSetSize);
       return false;
     }
     std::vector<Value> items;
@@ -229,7 +239,17 @@ Span file_start(FileId f) { return Span{f, 0, 0}; }
 
 void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::FactDecl*>& facts,
                  const std::vector<std::string>& data_files,
-                 const std::vector<std::pair<std::string, std::string>>& data_texts, Diagnostics& d) {
+                 const std::vector<std::pair<std::string, std::string>>& data_texts, std::size_t max_facts,
+                 Diagnostics& d) {
+  bool full = false;
+  auto room = [&](Span where) {
+    if (p.world.size() < max_facts) return true;
+    if (!full)
+      d.add(DiagId::too_many_facts, where,
+            "the package and its data hold more than " + std::to_string(max_facts) + " facts, the limit");
+    full = true;
+    return false;
+  };
   const Schema& s = p.schema;
   World& w = p.world;
   std::vector<PendingFact> pending;
@@ -241,6 +261,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
       d.add(DiagId::unknown_type, f->type.span, "unknown entity type " + tick(f->type.name) + " for a fact");
       continue;
     }
+    if (!room(f->span)) break;
     auto e = w.add(*t, f->id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()), f->span);
     if (!e) {
       auto& diag = d.add(DiagId::duplicate_fact, f->id_span,
@@ -299,6 +320,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         continue;
       }
       const auto id = en["id"].get<std::string>();
+      if (!room(file_start(fid))) break;
       auto e = w.add(*t, id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()));
       if (!e) {
         d.add(DiagId::duplicate_fact, file_start(fid),
@@ -349,7 +371,9 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         Value v;
         if (!convert_constant(s, fi.value, et.attrs[static_cast<std::size_t>(col)].type, res, v, err, where)) {
           const bool dangling = err.find("exists in the package") != std::string::npos;
-          d.add(dangling ? DiagId::dangling_reference
+          const bool limit = err.find("more than the limit") != std::string::npos;
+          d.add(limit      ? DiagId::set_too_large
+                : dangling ? DiagId::dangling_reference
                          : (err.find("must be a literal") != std::string::npos ? DiagId::fact_value_not_constant
                                                                                 : DiagId::type_mismatch),
                 where, "attribute " + tick(fi.name.name) + " of " + fact_name + ": " + err);
@@ -373,7 +397,9 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         Value v;
         if (!convert_json_value(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, v, err)) {
           const bool dangling = err.find("exists in the package") != std::string::npos;
-          d.add(dangling ? DiagId::dangling_reference : DiagId::type_mismatch, file_start(pf.json_file),
+          const bool limit = err.find("more than the limit") != std::string::npos;
+          d.add(limit ? DiagId::set_too_large : dangling ? DiagId::dangling_reference : DiagId::type_mismatch,
+                file_start(pf.json_file),
                 "at " + at + ": " + err);
           continue;
         }

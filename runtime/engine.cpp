@@ -291,6 +291,10 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
     error = "`entities` must be an array";
     return false;
   }
+  if (ents.size() + entities_.size() > kMaxInlineEntities) {
+    error = "a request may bring at most " + std::to_string(kMaxInlineEntities) + " inline entities";
+    return false;
+  }
   const std::size_t first = entities_.size();
   for (std::size_t i = 0; i < ents.size(); ++i) {
     const auto& en = ents[i];

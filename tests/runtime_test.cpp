@@ -209,4 +209,45 @@ require named forall a: Account ensure a.name != "B" message "account {a} is cal
   EXPECT_EQ(l->sm.line_col(d.all()[0].span.file, d.all()[0].span.begin).line, 8u);
 }
 
+TEST(Limits, TooManyFactsIsAnError) {
+  SourceManager sm;
+  Diagnostics d;
+  Package pkg;
+  pkg.files.push_back(parse_file(sm, sm.add("f.treaty", std::string(kSchema)), d));
+  CheckOptions opts;
+  opts.max_facts = 5;  // kSchema holds 6 facts
+  (void)check_package(sm, pkg, d, opts);
+  ASSERT_TRUE(d.has_errors());
+  EXPECT_EQ(d.all()[0].code(), "E0800");
+  EXPECT_NE(d.all()[0].message.find("more than 5 facts"), std::string::npos) << d.all()[0].message;
+}
+
+TEST(Limits, SetLargerThanTheLimitIsAnError) {
+  SourceManager sm;
+  Diagnostics d;
+  Package pkg;
+  pkg.files.push_back(parse_file(sm, sm.add("f.treaty", std::string(kSchema)), d));
+  std::string roles;
+  for (std::size_t i = 0; i <= kMaxSetSize; ++i) roles += i ? ",\"admin\"" : "\"admin\"";
+  CheckOptions opts;
+  opts.data_texts.emplace_back(
+      "big.json", R"({"entities": [{"type": "Person", "id": "big", "attrs": {"account": "a", "roles": [)" + roles + "]}}]}");
+  (void)check_package(sm, pkg, d, opts);
+  bool found = false;
+  for (const auto& x : d.all()) found = found || (x.code() == "E0801" && x.message.find("more than the limit") != std::string::npos);
+  EXPECT_TRUE(found) << render_human(sm, d.all());
+}
+
+TEST(Limits, TooManyInlineEntitiesAreRefused) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine);
+  nlohmann::json ents = nlohmann::json::array();
+  for (std::size_t i = 0; i <= kMaxInlineEntities; ++i)
+    ents.push_back({{"type", "Account"}, {"id", "x" + std::to_string(i)}, {"attrs", {{"name", "n"}}}});
+  Overlay o(l->engine->program());
+  std::string error;
+  EXPECT_FALSE(o.add_json(ents, error));
+  EXPECT_NE(error.find("at most"), std::string::npos) << error;
+}
+
 }  // namespace

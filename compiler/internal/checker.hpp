@@ -12,7 +12,8 @@ namespace treaty::detail {
 /// their attributes and checks references and keys.
 void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::FactDecl*>& facts,
                  const std::vector<std::string>& data_files,
-                 const std::vector<std::pair<std::string, std::string>>& data_texts, Diagnostics& d);
+                 const std::vector<std::pair<std::string, std::string>>& data_texts, std::size_t max_facts,
+                 Diagnostics& d);
 
 /// Resolves entity references against a world, interning into it.
 class WorldResolver : public ConstantResolver {

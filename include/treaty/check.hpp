@@ -21,7 +21,14 @@ struct CheckOptions {
   /// Load the package's facts and data. `treaty verify` turns this off: it checks properties
   /// over generated worlds only.
   bool facts = true;
+  /// Most facts a package and its data may hold (E0800).
+  std::size_t max_facts = 50'000'000;
 };
+
+/// Most elements of one set value, in facts, data, requests and set literals (E0801).
+inline constexpr std::size_t kMaxSetSize = 100'000;
+/// Most inline entities of one request.
+inline constexpr std::size_t kMaxInlineEntities = 10'000;
 
 /// Resolves every name, checks every type, builds the world of facts and lowers rules,
 /// predicates, requirements, tests and properties to the IR. Every problem goes to `diags`; the
