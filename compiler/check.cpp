@@ -705,10 +705,43 @@ class Checker {
     if (!ok) return std::nullopt;
     if (current_predicate_) pred_calls_[*current_predicate_].insert(pid);
     pred_used_[pid] = true;
+    // Inline the body of an already lowered, small predicate: its parameters become the argument
+    // expressions (pure, so sharing them is safe) and its `exists` variables get slots of this
+    // frame. A call then costs no frame of its own.
+    if (pid < pred_lowered_.size() && pred_lowered_[pid] && subtree_size(p_.predicates[pid].body, 256) < 256) {
+      const auto& pred = p_.predicates[pid];
+      const std::uint32_t nparams = static_cast<std::uint32_t>(pred.params.size());
+      const std::uint32_t locals = pred.frame > nparams ? pred.frame - nparams : 0;
+      const std::uint32_t base = sc.next;
+      sc.next += locals;
+      sc.max = std::max(sc.max, sc.next);
+      const NodeId root = clone_inlined(pred.body, kids, nparams, base);
+      sc.next -= locals;
+      return Typed{root, Type::boolean()};
+    }
     NodeId id = node(Op::call, e.span);
     p_.nodes[id].a = pid;
     p_.nodes[id].kids = std::move(kids);
     return Typed{id, Type::boolean()};
+  }
+
+  std::size_t subtree_size(NodeId n, std::size_t cap) const {
+    std::size_t count = 1;
+    for (NodeId k : p_.nodes[n].kids) {
+      if (count >= cap) break;
+      count += subtree_size(k, cap - count);
+    }
+    return count;
+  }
+
+  NodeId clone_inlined(NodeId n, const std::vector<NodeId>& args, std::uint32_t nparams, std::uint32_t base) {
+    Node c = p_.nodes[n];  // a copy: cloning appends to p_.nodes
+    if (c.op == Op::var && c.slot < nparams) return args[c.slot];
+    if ((c.op == Op::var || c.op == Op::exists_type || c.op == Op::exists_set) && c.slot >= nparams)
+      c.slot = base + (c.slot - nparams);
+    for (auto& k : c.kids) k = clone_inlined(k, args, nparams, base);
+    p_.nodes.push_back(std::move(c));
+    return static_cast<NodeId>(p_.nodes.size() - 1);
   }
 
   std::optional<Typed> method(const Expr& e, Scope& sc) {
@@ -920,6 +953,7 @@ class Checker {
     }
     pred_calls_.resize(p_.predicates.size());
     pred_used_.assign(p_.predicates.size(), false);
+    pred_lowered_.assign(p_.predicates.size(), false);
     for (std::uint32_t i = 0; i < p_.predicates.size(); ++i) {
       const auto* decl = predicate_decls_.at(p_.predicates[i].name);
       Scope sc;
@@ -928,6 +962,7 @@ class Checker {
       auto body = expect_bool(decl->body, sc, "a predicate's formula");
       current_predicate_.reset();
       p_.predicates[i].body = body ? body->id : lit(Value::boolean(false), decl->body.span);
+      pred_lowered_[i] = body.has_value();
       p_.predicates[i].frame = sc.max;
     }
     // Cycles: depth-first search over the call graph.
@@ -1521,6 +1556,7 @@ class Checker {
   std::map<std::string, std::uint32_t> pred_index_;
   std::vector<std::set<std::uint32_t>> pred_calls_;
   std::vector<bool> pred_used_;
+  std::vector<bool> pred_lowered_;  ///< body lowered (so calls to it may be inlined)
   std::optional<std::uint32_t> current_predicate_;
   std::vector<std::vector<bool>> enum_used_;
   std::vector<bool> rule_ok_;
