@@ -468,6 +468,7 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
     }
     const auto d = l.engine->decide(r, true);
     print_decision(l, d, r, format, explain);
+    t.set_result(std::string("1 request: ") + (d.allow ? "allow" : "deny"));
     return kOk;
   }
   const std::string& path = request.empty() ? requests : request;
