@@ -24,6 +24,30 @@ std::string json_kind(const nlohmann::json& j) {
 std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 }  // namespace
 
+/// Resolves an entity reference (an id, and the type when the reference names one) against the
+/// types an attribute or parameter accepts.
+bool resolve_reference(const Schema& schema, const Type& t, const std::string& id, const std::string* type_name,
+                       ConstantResolver& r, Value& out, std::string& error) {
+  const std::string want = tick(schema.type_name(t.as_optional(false)));
+  std::optional<TypeId> only;
+  if (type_name) {
+    only = schema.find_entity(*type_name);
+    if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
+      error = "expected a reference to " + want + ", found one to " + tick(*type_name);
+      return false;
+    }
+  }
+  for (TypeId ty : t.entities) {
+    if (only && ty != *only) continue;
+    if (auto found = r.find(ty, id)) {
+      out = Value::entity(*found);
+      return true;
+    }
+  }
+  error = "no " + want + " with id " + quote_string(id) + " exists in the package or its data";
+  return false;
+}
+
 bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
                       std::string& error, Span& where) {
   using EK = syntax::Expr::Kind;
@@ -85,31 +109,10 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
       error = tick(name) + " is not a value of enum " + want;
       return false;
     }
-    case Base::entity: {
-      std::string id;
-      std::optional<TypeId> only;
-      if (e.kind == EK::string_lit) {
-        id = e.str;
-      } else if (e.kind == EK::entity_ref) {
-        id = e.str;
-        only = schema.find_entity(e.name);
-        if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
-          error = "expected a reference to " + want + ", found one to " + tick(e.name);
-          return false;
-        }
-      } else {
-        break;
-      }
-      for (TypeId ty : t.entities) {
-        if (only && ty != *only) continue;
-        if (auto found = r.find(ty, id)) {
-          out = Value::entity(*found);
-          return true;
-        }
-      }
-      error = "no " + want + " with id " + quote_string(id) + " exists in the package or its data";
-      return false;
-    }
+    case Base::entity:
+      if (e.kind == EK::string_lit) return resolve_reference(schema, t, e.str, nullptr, r, out, error);
+      if (e.kind == EK::entity_ref) return resolve_reference(schema, t, e.str, &e.name, r, out, error);
+      break;
     default: break;
   }
   if (e.kind == EK::name || e.kind == EK::attr || e.kind == EK::call || e.kind == EK::cmp || e.kind == EK::and_ ||
@@ -187,32 +190,13 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
       error = quote_string(name) + " is not a value of enum " + want;
       return false;
     }
-    case Base::entity: {
-      std::string id;
-      std::optional<TypeId> only;
-      if (j.is_string()) {
-        id = j.get<std::string>();
-      } else if (j.is_object() && j.contains("type") && j.contains("id") && j["type"].is_string() &&
-                 j["id"].is_string()) {
-        id = j["id"].get<std::string>();
-        only = schema.find_entity(j["type"].get<std::string>());
-        if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
-          error = "expected a reference to " + want + ", found one to " + tick(j["type"].get<std::string>());
-          return false;
-        }
-      } else {
-        break;
+    case Base::entity:
+      if (j.is_string()) return resolve_reference(schema, t, j.get<std::string>(), nullptr, w, out, error);
+      if (j.is_object() && j.contains("type") && j.contains("id") && j["type"].is_string() && j["id"].is_string()) {
+        const auto type = j["type"].get<std::string>();
+        return resolve_reference(schema, t, j["id"].get<std::string>(), &type, w, out, error);
       }
-      for (TypeId ty : t.entities) {
-        if (only && ty != *only) continue;
-        if (auto found = w.find(ty, id)) {
-          out = Value::entity(*found);
-          return true;
-        }
-      }
-      error = "no " + want + " with id " + quote_string(id) + " exists in the package or its data";
-      return false;
-    }
+      break;
     default: break;
   }
   error = "expected " + want + ", found " + json_kind(j);
