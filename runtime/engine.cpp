@@ -370,7 +370,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
       d.errors.push_back("invalid request: unknown entity or action");
       return d;
     }
-    std::vector<std::uint32_t> permits, forbids;
+    boost::container::small_vector<std::uint32_t, 4> permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
     // Forbids first: without `explain` a forbid that applies ends the decision.

@@ -5,6 +5,7 @@
 // brings (inline entities, their strings and sets) lives in the request's Overlay.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -94,7 +95,9 @@ struct Miss {
 
 struct Decision {
   bool allow = false;
-  std::vector<std::uint32_t> determining;  ///< forbids that applied (deny) or permits (allow)
+  /// Forbids that applied (deny) or permits (allow). Inline storage: a plain decision allocates
+  /// nothing on the heap.
+  boost::container::small_vector<std::uint32_t, 4> determining;
   std::vector<Miss> misses;                ///< default deny: each type-matching permit's failing condition
   std::vector<std::string> errors;         ///< non-empty => deny (fail closed)
 };
