@@ -680,13 +680,13 @@ int main(int argc, char** argv) {
                    "--action) that would be allowed, e.g. --mask field");
   eval->add_option("--format", format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
 
-  std::uint64_t runs = 200, seed = 0;
-  std::uint32_t max_size = 12;
+  std::uint64_t runs = 1000, seed = 0;
+  std::uint32_t max_size = 20;
   auto* verify = app.add_subcommand("verify", "Search random worlds for counterexamples to every `property`");
   verify->add_option("paths", paths, "Files or directories")->required();
-  verify->add_option("--runs", runs, "Worlds to try per property (default 200)")->check(CLI::Range(1, 10000000));
+  verify->add_option("--runs", runs, "Worlds to try per property (default 1000)")->check(CLI::Range(1, 10000000));
   verify->add_option("--seed", seed, "Random seed, to reproduce a run (default: from the clock, printed)");
-  verify->add_option("--max-size", max_size, "Most entities of one type in a world (default 12)")
+  verify->add_option("--max-size", max_size, "Most entities of one type in a world (default 20)")
       ->check(CLI::Range(1, 1000));
   verify->add_option("--format", format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
   verify->add_option("--filter", filter, "Verify only properties whose name contains TEXT");

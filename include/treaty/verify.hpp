@@ -19,9 +19,9 @@
 namespace treaty {
 
 struct VerifyOptions {
-  std::uint64_t runs = 200;      ///< worlds tried per property
+  std::uint64_t runs = 1000;     ///< worlds tried per property
   std::uint64_t seed = 0;        ///< 0: derived from the clock (and reported)
-  std::uint32_t max_size = 12;   ///< largest number of entities of one type
+  std::uint32_t max_size = 20;   ///< largest number of entities of one type
   std::uint32_t requests_per_world = 32;
   std::string filter;            ///< only properties whose name contains this
   /// Called after each world (property index, worlds tried so far); for progress displays.
