@@ -1,5 +1,6 @@
 // A plain decision (no explanation) makes no heap allocation: global operator new is counted
-// while a decision runs.
+// while a decision runs. Built as its own binary (it replaces the global allocation functions),
+// and not under sanitizers.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -23,6 +24,13 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t n) {
+  if (g_counting) ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 namespace {
