@@ -409,30 +409,10 @@ class Verifier {
     return r;
   }
 
-  /// Like evaluate() on a world already materialized and known valid.
-  int decide_in(const Overlay& ov, const std::vector<EntityId>& ids, const GRequest& q, const PropertyInfo& prop) const {
-    Request r;
-    r.principal = ids[q.principal];
-    r.resource = ids[q.resource];
-    r.action = q.action;
-    r.overlay = &ov;
-    for (const auto& a : q.args) {
-      if (a.k == GVal::K::ref && ids[static_cast<std::size_t>(a.i)] == kNone32) return -1;
-      r.args.push_back(to_value(a, const_cast<Overlay&>(ov), ids));
-    }
-    if (!e_.property_applies(prop, r)) return -1;
-    return e_.decide(r, false).allow != prop.expect_allow ? 1 : 0;
-  }
-
-  /// -1: the request is out of the property's scope (or the world is invalid); 0: the decision is
-  /// as expected; 1: a counterexample.
-  int evaluate(const GWorld& w, const GRequest& q, const PropertyInfo& prop, Decision* out = nullptr,
-               std::string* explanation = nullptr) const {
-    if (!w.ents[q.principal].alive || !w.ents[q.resource].alive || !keys_hold(w)) return -1;
-    Overlay ov(p_);
-    std::vector<EntityId> ids;
-    materialize(w, ov, ids);
-    if (e_.first_violation(&ov)) return -1;
+  /// Decides `q` in a world already materialized into `ov` and known valid: -1 when the request
+  /// is out of the property's scope, 0 when the decision is as expected, 1 for a counterexample.
+  int decide_in(Overlay& ov, const std::vector<EntityId>& ids, const GRequest& q, const PropertyInfo& prop,
+                std::string* explanation = nullptr) const {
     Request r;
     r.principal = ids[q.principal];
     r.resource = ids[q.resource];
@@ -443,11 +423,20 @@ class Verifier {
       r.args.push_back(to_value(a, ov, ids));
     }
     if (!e_.property_applies(prop, r)) return -1;
-    Decision d = e_.decide(r, explanation != nullptr);
-    const bool wrong = (d.allow != prop.expect_allow);
+    const Decision d = e_.decide(r, explanation != nullptr);
     if (explanation) *explanation = e_.explain(d, r, &sm_);
-    if (out) *out = std::move(d);
-    return wrong ? 1 : 0;
+    return d.allow != prop.expect_allow ? 1 : 0;
+  }
+
+  /// decide_in() on a world that is first checked (principal and resource alive, keys, requirements)
+  /// and materialized; -1 also when the world is invalid.
+  int evaluate(const GWorld& w, const GRequest& q, const PropertyInfo& prop, std::string* explanation = nullptr) const {
+    if (!w.ents[q.principal].alive || !w.ents[q.resource].alive || !keys_hold(w)) return -1;
+    Overlay ov(p_);
+    std::vector<EntityId> ids;
+    materialize(w, ov, ids);
+    if (e_.first_violation(&ov)) return -1;
+    return decide_in(ov, ids, q, prop, explanation);
   }
 
   /// Simpler versions of a value, simplest first. References move to earlier entities of an
@@ -545,7 +534,7 @@ class Verifier {
           }
         }
     }
-    evaluate(w, q, prop, nullptr, &cx.explanation);
+    evaluate(w, q, prop, &cx.explanation);
     cx.test_block = render_test(w, q, prop);
     for (const auto& g : w.ents) cx.entities += g.alive;
     return cx;
