@@ -102,7 +102,7 @@ std::unique_ptr<World> load_world(const std::string& name, const std::string& fa
     if (!w->engine->request_from_json(nlohmann::json::parse(line), none, r, error)) continue;
     r.overlay = nullptr;
     w->requests.push_back(r);
-    w->principal_ids.push_back(*w->engine->program().world.entity(r.principal).id);
+    w->principal_ids.emplace_back(w->engine->program().world.id(r.principal));
   }
   return w;
 }
@@ -131,7 +131,7 @@ void BM_Decide(benchmark::State& state, World* w) {
 void BM_HashProbeBaseline(benchmark::State& state, World* w) {
   std::unordered_map<std::string, std::uint32_t> table;
   const auto& world = w->engine->program().world;
-  for (treaty::EntityId e = 0; e < world.size(); ++e) table.emplace(*world.entity(e).id, e);
+  for (treaty::EntityId e = 0; e < world.size(); ++e) table.emplace(std::string(world.id(e)), e);
   std::vector<double> ns;
   ns.reserve(1 << 20);
   std::size_t i = 0;

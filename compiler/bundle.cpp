@@ -20,7 +20,7 @@ namespace treaty {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'E', 'A', 'T', 'Y', 'B', '\0'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 constexpr std::size_t kHeader = 8 + 4 + 8 + 8;
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -71,9 +71,10 @@ class Reader {
   std::int32_t i32() { return get<std::int32_t>(); }
   std::uint64_t u64() { return get<std::uint64_t>(); }
   std::int64_t i64() { return get<std::int64_t>(); }
-  std::string str() {
+  std::string str() { return std::string(view()); }
+  std::string_view view() {
     const auto n = u32();
-    return std::string(take(n));
+    return take(n);
   }
   /// A count of items that each take at least `min_bytes`: refuses counts the rest cannot hold.
   std::uint32_t count(std::size_t min_bytes = 1) {
@@ -196,9 +197,9 @@ class BundleCodec {
     const World& wd = p.world;
     std::unordered_map<const std::string*, std::uint32_t> str_index;
     w.u32(static_cast<std::uint32_t>(wd.string_store_.size()));
-    for (const auto& sp : wd.string_store_) {
-      str_index.emplace(sp.get(), static_cast<std::uint32_t>(str_index.size()));
-      w.str(*sp);
+    for (const auto& str : wd.string_store_) {
+      str_index.emplace(&str, static_cast<std::uint32_t>(str_index.size()));
+      w.str(str);
     }
     std::unordered_map<const SetValue*, std::uint32_t> set_index;
     for (const auto& sp : wd.sets_) set_index.emplace(sp.get(), static_cast<std::uint32_t>(set_index.size()));
@@ -215,6 +216,10 @@ class BundleCodec {
           break;
         case Tag::str: w.u32(str_index.at(v.s)); break;
         case Tag::set: w.u32(set_index.at(v.set)); break;
+        case Tag::enum_set:
+          w.u32(v.aux);
+          w.u64(v.bits);
+          break;
       }
       (void)self;
     };
@@ -223,12 +228,15 @@ class BundleCodec {
       w.u32(static_cast<std::uint32_t>(sp->items.size()));
       for (const auto& v : sp->items) value(v, value);
     }
+    w.str(wd.ids_);
     w.u32(static_cast<std::uint32_t>(wd.entities_.size()));
     for (const auto& e : wd.entities_) {
       w.u32(e.type);
-      w.u32(str_index.at(e.id));
-      w.span(e.span);
+      w.u32(e.id_off);
+      w.u32(e.id_len);
     }
+    w.u32(static_cast<std::uint32_t>(wd.spans_.size()));
+    for (const auto& sp : wd.spans_) w.span(sp);
     w.u32(static_cast<std::uint32_t>(wd.attrs_.size()));
     for (const auto& v : wd.attrs_) value(v, value);
 
@@ -367,21 +375,12 @@ class BundleCodec {
 
     World& wd = p->world;
     std::vector<const std::string*> strs(r.count(4));
-    for (auto& sp : strs) {
-      wd.string_store_.push_back(std::make_unique<std::string>(r.str()));
-      sp = wd.string_store_.back().get();
-      wd.strings_.emplace(std::string_view(*sp), sp);
-    }
-    const auto nsets = r.count(4);
-    std::vector<SetValue*> sets;
-    for (std::uint32_t i = 0; i < nsets; ++i) {
-      wd.sets_.push_back(std::make_unique<SetValue>());
-      sets.push_back(wd.sets_.back().get());
-    }
+    for (auto& sp : strs) sp = wd.intern(r.view());
+    std::vector<Value> sets(r.count(4));
     auto value = [&](bool allow_set) {
       Value v;
       const auto tag = r.u8();
-      if (tag > static_cast<std::uint8_t>(Tag::set)) throw BadBundle("unknown value tag");
+      if (tag > static_cast<std::uint8_t>(Tag::enum_set)) throw BadBundle("unknown value tag");
       v.tag = static_cast<Tag>(tag);
       switch (v.tag) {
         case Tag::none: break;
@@ -401,46 +400,47 @@ class BundleCodec {
         case Tag::set: {
           const auto i = r.u32();
           if (!allow_set || i >= sets.size()) throw BadBundle("set index out of range");
-          v.set = sets[i];
+          v = sets[i];
           break;
         }
+        case Tag::enum_set:
+          if (!allow_set) throw BadBundle("a set inside a set");
+          v.aux = r.u32();
+          v.bits = r.u64();
+          break;
       }
       return v;
     };
-    for (auto* set : sets) {
-      set->items.resize(r.count(1));
-      for (auto& v : set->items) v = value(false);
-      for (std::size_t i = 1; i < set->items.size(); ++i)
-        if (!value_less(set->items[i - 1], set->items[i])) throw BadBundle("a set is not sorted");
+    // Sets go through make_set, which sorts, shares equal sets and keeps enum sets as masks, so
+    // a bundle cannot smuggle in a set in a form the evaluator does not expect.
+    for (auto& set : sets) {
+      std::vector<Value> items(r.count(1));
+      for (auto& v : items) v = value(false);
+      set = wd.make_set(std::move(items));
     }
-    const auto nents = r.count(20);
+    wd.ids_ = r.str();
+    const auto nents = r.count(12);
     wd.entities_.resize(nents);
+    std::uint32_t next = 0;
     for (EntityId e = 0; e < nents; ++e) {
       auto& rec = wd.entities_[e];
       rec.type = r.u32();
       if (rec.type >= s.entities.size()) throw BadBundle("entity type out of range");
-      const auto id = r.u32();
-      if (id >= strs.size()) throw BadBundle("entity id out of range");
-      rec.id = strs[id];
-      rec.span = r.span();
-    }
-    wd.attrs_.resize(r.count(1));
-    for (auto& v : wd.attrs_) v = value(true);
-    std::uint32_t next = 0;
-    for (EntityId e = 0; e < nents; ++e) {
-      auto& rec = wd.entities_[e];
+      rec.id_off = r.u32();
+      rec.id_len = r.u32();
+      if (std::uint64_t{rec.id_off} + rec.id_len > wd.ids_.size()) throw BadBundle("entity id out of range");
       rec.first_attr = next;
       next += static_cast<std::uint32_t>(s.entities[rec.type].attrs.size());
-      if (next > wd.attrs_.size()) throw BadBundle("attribute table too short");
       if (wd.by_type_.size() <= rec.type) wd.by_type_.resize(rec.type + 1);
       wd.by_type_[rec.type].push_back(e);
-      std::string key(sizeof rec.type, '\0');
-      std::memcpy(key.data(), &rec.type, sizeof rec.type);
-      key.append(*rec.id);
-      const std::string* kp = wd.intern(key);
-      if (!wd.lookup_.emplace(std::string_view(*kp), e).second) throw BadBundle("duplicate entity");
+      if (!wd.insert_entity_slot(e)) throw BadBundle("duplicate entity");
     }
+    wd.spans_.resize(r.count(12));
+    if (wd.spans_.size() > nents) throw BadBundle("more entity spans than entities");
+    for (auto& sp : wd.spans_) sp = r.span();
+    wd.attrs_.resize(r.count(1));
     if (next != wd.attrs_.size()) throw BadBundle("attribute table size mismatch");
+    for (auto& v : wd.attrs_) v = value(true);
 
     p->nodes.resize(r.count(40));
     for (auto& n : p->nodes) {
@@ -547,6 +547,14 @@ class BundleCodec {
               "enum value out of range");
       if (v.tag == Tag::entity)
         check(v.i >= 0 && static_cast<std::size_t>(v.i) < p.world.size(), "entity reference out of range");
+      if (v.tag == Tag::enum_set)
+        check(v.bits != 0 && v.aux < s.enums.size() &&
+                  (s.enums[v.aux].values.size() >= 64 || (v.bits >> s.enums[v.aux].values.size()) == 0),
+              "enum set out of range");
+      if (v.tag == Tag::set) {
+        std::vector<Value> items = v.set->items;
+        check(!normalize_set(items), "an enum set not stored as a mask");
+      }
       if (v.tag == Tag::set)
         for (const auto& x : v.set->items) {
           if (x.tag == Tag::enum_)
@@ -570,6 +578,7 @@ class BundleCodec {
     }
     for (const auto& v : p.world.attrs_) check_value(v);
     for (const auto& sp : p.world.sets_) check_value(Value::setv(sp.get()));
+    for (EntityId e = 0; e < p.world.size(); ++e) check_span(p.world.span(e));
     // Nodes: kids point to earlier nodes (the checker creates children first), so the IR is
     // acyclic and evaluation terminates.
     for (std::size_t i = 0; i < n_nodes; ++i) {

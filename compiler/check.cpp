@@ -376,8 +376,10 @@ class Checker {
   }
   void mark_value(const Value& v) {
     if (v.tag == Tag::enum_) enum_used_[v.aux][static_cast<std::size_t>(v.i)] = true;
-    if (v.tag == Tag::set)
-      for (const auto& x : v.set->items) mark_value(x);
+    set_any(v, [&](const Value& x) {
+      mark_value(x);
+      return false;
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -553,7 +555,7 @@ class Checker {
     if (e.kids.empty()) {
       Type t = expected && expected->set ? expected->as_set() : Type::of(Base::empty_set);
       if (t.base == Base::empty_set) t.set = true;
-      return Typed{lit(Value::setv(p_.world.make_set({})), e.span), t};
+      return Typed{lit(p_.world.make_set({}), e.span), t};
     }
     if (e.kids.size() > kMaxSetSize) {
       d_.add(DiagId::set_too_large, e.span, "the set literal has " + std::to_string(e.kids.size()) +
@@ -601,7 +603,7 @@ class Checker {
     if (constant) {
       std::vector<Value> vals;
       for (NodeId k : kids) vals.push_back(p_.nodes[k].value);
-      return Typed{lit(Value::setv(p_.world.make_set(std::move(vals))), e.span), elem->as_set()};
+      return Typed{lit(p_.world.make_set(std::move(vals)), e.span), elem->as_set()};
     }
     NodeId id = node(Op::make_set, e.span);
     p_.nodes[id].kids = std::move(kids);

@@ -1,6 +1,7 @@
 // Values, the world of facts, and schema lookups.
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "treaty/program.hpp"
 
@@ -30,6 +31,9 @@ int compare(const Value& a, const Value& b) {
         if (int c = compare(x[i], y[i])) return c;
       return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
     }
+    case Tag::enum_set:
+      if (a.aux != b.aux) return a.aux < b.aux ? -1 : 1;
+      return a.bits < b.bits ? -1 : (a.bits > b.bits ? 1 : 0);
   }
   return 0;
 }
@@ -47,6 +51,7 @@ bool value_equal(const Value& a, const Value& b) {
     case Tag::enum_: return a.aux == b.aux && a.i == b.i;
     case Tag::str: return a.s == b.s || *a.s == *b.s;
     case Tag::set: return compare(a, b) == 0;
+    case Tag::enum_set: return a.aux == b.aux && a.bits == b.bits;
   }
   return false;
 }
@@ -61,6 +66,7 @@ std::size_t value_hash(const Value& v) {
       return h;
     }
     case Tag::enum_: return h ^ (static_cast<std::size_t>(v.aux) << 32) ^ static_cast<std::size_t>(v.i);
+    case Tag::enum_set: return (h ^ (static_cast<std::size_t>(v.aux) << 32)) * 31 + static_cast<std::size_t>(v.bits);
     default: return h ^ std::hash<std::int64_t>{}(v.i);
   }
 }
@@ -77,61 +83,164 @@ bool set_contains(const SetValue& s, const Value& v) {
   return it != s.items.end() && value_equal(*it, v);
 }
 
+std::size_t set_size(const Value& s) {
+  if (s.tag == Tag::enum_set) return static_cast<std::size_t>(__builtin_popcountll(s.bits));
+  return s.tag == Tag::set ? s.set->items.size() : 0;
+}
+
+std::optional<Value> normalize_set(std::vector<Value>& items) {
+  std::sort(items.begin(), items.end(), value_less);
+  items.erase(std::unique(items.begin(), items.end(), value_equal), items.end());
+  if (items.empty() || items.front().tag != Tag::enum_) return std::nullopt;
+  std::uint64_t mask = 0;
+  const std::uint32_t e = items.front().aux;
+  for (const auto& x : items) {
+    if (x.tag != Tag::enum_ || x.aux != e || x.i < 0 || x.i >= 64) return std::nullopt;
+    mask |= std::uint64_t{1} << x.i;
+  }
+  return Value::enum_set(e, mask);
+}
+
 // ---------------------------------------------------------------------------------------------
 const std::vector<EntityId> World::kEmpty;
 
-const std::string* World::intern(std::string_view s) {
-  if (auto it = strings_.find(s); it != strings_.end()) return it->second;
-  string_store_.push_back(std::make_unique<std::string>(s));
-  const std::string* p = string_store_.back().get();
-  strings_.emplace(std::string_view(*p), p);
-  return p;
-}
-
-const SetValue* World::make_set(std::vector<Value> items) {
-  std::sort(items.begin(), items.end(), value_less);
-  items.erase(std::unique(items.begin(), items.end(), value_equal), items.end());
-  auto set = std::make_unique<SetValue>();
-  set->items = std::move(items);
-  sets_.push_back(std::move(set));
-  return sets_.back().get();
-}
-
 namespace {
-std::string lookup_key(TypeId type, std::string_view id) {
-  std::string k(sizeof type, '\0');
-  std::memcpy(k.data(), &type, sizeof type);
-  k.append(id);
-  return k;
+std::uint32_t mix32(std::uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return static_cast<std::uint32_t>(h);
+}
+std::uint32_t text_hash(std::string_view s) { return mix32(std::hash<std::string_view>{}(s)); }
+std::uint32_t entity_hash(TypeId type, std::string_view id) {
+  return mix32(std::hash<std::string_view>{}(id) ^ (static_cast<std::uint64_t>(type) * 0x9e3779b97f4a7c15ull));
+}
+
+/// The slot holding an item equal to the key (`eq(item)`), or the empty slot where it would go.
+template <typename Eq>
+std::size_t find_slot(const std::vector<HashSlot>& slots, std::uint32_t h, Eq&& eq) {
+  const std::size_t mask = slots.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const HashSlot& sl = slots[i];
+    if (sl.item == kNone32 || (sl.hash == h && eq(sl.item))) return i;
+  }
+}
+
+/// Makes room for one more item: doubles the table (at least 16 slots) when it would pass 3/4.
+void grow_for(std::vector<HashSlot>& slots, std::size_t count) {
+  if ((count + 1) * 4 <= slots.size() * 3) return;
+  std::vector<HashSlot> bigger(std::max<std::size_t>(16, slots.size() * 2));
+  const std::size_t mask = bigger.size() - 1;
+  for (const HashSlot& sl : slots) {
+    if (sl.item == kNone32) continue;
+    std::size_t i = sl.hash & mask;
+    while (bigger[i].item != kNone32) i = (i + 1) & mask;
+    bigger[i] = sl;
+  }
+  slots.swap(bigger);
 }
 }  // namespace
 
+const std::string* World::intern(std::string_view s) {
+  const std::uint32_t h = text_hash(s);
+  if (!string_slots_.empty()) {
+    const std::size_t i = find_slot(string_slots_, h, [&](std::uint32_t k) { return string_store_[k] == s; });
+    if (string_slots_[i].item != kNone32) return &string_store_[string_slots_[i].item];
+  }
+  grow_for(string_slots_, string_store_.size());
+  const auto k = static_cast<std::uint32_t>(string_store_.size());
+  string_store_.emplace_back(s);
+  string_slots_[find_slot(string_slots_, h, [](std::uint32_t) { return false; })] = {k, h};
+  return &string_store_.back();
+}
+
+Value World::make_set(std::vector<Value> items) {
+  if (auto m = normalize_set(items)) return *m;
+  // Equal sets are shared: people of one account mostly belong to the same few teams.
+  std::size_t hv = items.size();
+  for (const auto& x : items) hv = hv * 31 + value_hash(x);
+  const std::uint32_t h = mix32(hv);
+  auto same = [&](std::uint32_t k) {
+    const auto& y = sets_[k]->items;
+    return y.size() == items.size() && std::equal(y.begin(), y.end(), items.begin(), value_equal);
+  };
+  if (!set_slots_.empty()) {
+    const std::size_t i = find_slot(set_slots_, h, same);
+    if (set_slots_[i].item != kNone32) return Value::setv(sets_[set_slots_[i].item].get());
+  }
+  grow_for(set_slots_, sets_.size());
+  auto set = std::make_unique<SetValue>();
+  set->items = std::move(items);
+  set->items.shrink_to_fit();
+  const auto k = static_cast<std::uint32_t>(sets_.size());
+  sets_.push_back(std::move(set));
+  set_slots_[find_slot(set_slots_, h, [](std::uint32_t) { return false; })] = {k, h};
+  return Value::setv(sets_.back().get());
+}
+
 std::optional<EntityId> World::find(TypeId type, std::string_view id) const {
-  auto it = lookup_.find(lookup_key(type, id));
-  if (it == lookup_.end()) return std::nullopt;
-  return it->second;
+  if (entity_slots_.empty()) return std::nullopt;
+  const std::size_t i = find_slot(entity_slots_, entity_hash(type, id), [&](std::uint32_t e) {
+    return entities_[e].type == type && this->id(e) == id;
+  });
+  if (entity_slots_[i].item == kNone32) return std::nullopt;
+  return entity_slots_[i].item;
 }
 
 const std::vector<EntityId>& World::of_type(TypeId t) const { return t < by_type_.size() ? by_type_[t] : kEmpty; }
 
+bool World::insert_entity_slot(EntityId e) {
+  const auto& r = entities_[e];
+  const std::uint32_t h = entity_hash(r.type, id(e));
+  grow_for(entity_slots_, e);
+  const std::size_t i = find_slot(entity_slots_, h, [&](std::uint32_t o) {
+    return entities_[o].type == r.type && id(o) == id(e);
+  });
+  if (entity_slots_[i].item != kNone32) return false;
+  entity_slots_[i] = {e, h};
+  return true;
+}
+
+void World::reserve(std::size_t entities, std::size_t attrs) {
+  entities_.reserve(entities_.size() + entities);
+  attrs_.reserve(attrs_.size() + attrs);
+}
+
 std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32_t ncols, Span span) {
-  auto key = lookup_key(type, id);
-  if (lookup_.count(key)) return std::nullopt;
+  if (find(type, id)) return std::nullopt;
+  if (ids_.size() + id.size() > 0xffffffffu || entities_.size() >= 0xfffffffeu)
+    throw std::length_error("the world's entity ids exceed 4 GiB");
   const auto e = static_cast<EntityId>(entities_.size());
-  const std::string* idp = intern(id);
-  // Keys live in string_store_ too, so the string_view stays valid as the map grows.
-  const std::string* kp = intern(key);
-  lookup_.emplace(std::string_view(*kp), e);
   EntityRecord r;
   r.type = type;
-  r.id = idp;
   r.first_attr = static_cast<std::uint32_t>(attrs_.size());
-  r.span = span;
+  r.id_off = static_cast<std::uint32_t>(ids_.size());
+  r.id_len = static_cast<std::uint32_t>(id.size());
+  ids_.append(id);
   entities_.push_back(r);
+  insert_entity_slot(e);
+  if (span.valid()) {
+    spans_.resize(e + 1);
+    spans_[e] = span;
+  }
   attrs_.resize(attrs_.size() + ncols);
   if (by_type_.size() <= type) by_type_.resize(type + 1);
   by_type_[type].push_back(e);
   return e;
+}
+
+std::size_t World::memory_bytes() const {
+  std::size_t n = entities_.capacity() * sizeof(EntityRecord) + attrs_.capacity() * sizeof(Value) + ids_.capacity() +
+                  (entity_slots_.size() + string_slots_.size() + set_slots_.size()) * sizeof(HashSlot) +
+                  spans_.capacity() * sizeof(Span);
+  for (const auto& str : string_store_) n += sizeof(std::string) + (str.capacity() > 15 ? str.capacity() + 1 : 0);
+  for (const auto& set : sets_) n += sizeof(void*) + sizeof(SetValue) + set->items.capacity() * sizeof(Value);
+  for (const auto& t : by_type_) n += t.capacity() * sizeof(EntityId);
+  for (const auto& [k, idx] : indexes_) {
+    n += idx.bucket_count() * sizeof(void*);
+    for (const auto& [v, ents] : idx) n += sizeof(Value) + sizeof(ents) + 2 * sizeof(void*) + ents.capacity() * sizeof(EntityId);
+  }
+  return n;
 }
 
 void World::build_index(TypeId type, std::uint32_t column) {
@@ -211,15 +320,19 @@ std::string format_value(const Schema& schema, const World& world, const Value& 
     case Tag::enum_: return schema.enums.at(v.aux).values.at(static_cast<std::size_t>(v.i));
     case Tag::entity: {
       if (static_cast<std::size_t>(v.i) >= world.size()) return "<inline entity>";
-      const auto& r = world.entity(static_cast<EntityId>(v.i));
-      return schema.entities.at(r.type).name + "::\"" + *r.id + "\"";
+      const auto e = static_cast<EntityId>(v.i);
+      return schema.entities.at(world.entity(e).type).name + "::\"" + std::string(world.id(e)) + "\"";
     }
-    case Tag::set: {
+    case Tag::set:
+    case Tag::enum_set: {
       std::string s = "{";
-      for (std::size_t i = 0; i < v.set->items.size(); ++i) {
-        if (i) s += ", ";
-        s += format_value(schema, world, v.set->items[i]);
-      }
+      bool first = true;
+      set_any(v, [&](const Value& x) {
+        if (!first) s += ", ";
+        first = false;
+        s += format_value(schema, world, x);
+        return false;
+      });
       return s + "}";
     }
   }

@@ -77,7 +77,7 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
       if (!convert_constant(schema, k, elem, r, v, error, where)) return false;
       items.push_back(v);
     }
-    out = Value::setv(r.make_set(std::move(items)));
+    out = r.make_set(std::move(items));
     return true;
   }
   const std::string want = tick(schema.type_name(t.as_optional(false)));
@@ -158,7 +158,7 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
       }
       items.push_back(v);
     }
-    out = Value::setv(w.make_set(std::move(items)));
+    out = w.make_set(std::move(items));
     return true;
   }
   switch (t.base) {
@@ -329,7 +329,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     const auto& rec = w.entity(pf.entity);
     const auto& et = s.entities[rec.type];
     std::vector<bool> given(et.attrs.size(), false);
-    const std::string fact_name = tick(et.name + "::" + quote_string(*rec.id));
+    const std::string fact_name = tick(et.name + "::" + quote_string(w.id(pf.entity)));
     if (pf.decl) {
       for (const auto& fi : pf.decl->fields) {
         int col = -1;
@@ -412,12 +412,11 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
           names += (i ? ", " : "") + s.entities[t].attrs[key[i]].name;
           vals += (i ? ", " : "") + k[i];
         }
-        const auto& rec = w.entity(e);
-        auto& diag = d.add(DiagId::key_violation, rec.span.valid() ? rec.span : Span{},
-                           tick(s.entities[t].name + "::" + quote_string(*rec.id)) + " and " +
-                               tick(s.entities[t].name + "::" + quote_string(*w.entity(it->second).id)) +
+        auto& diag = d.add(DiagId::key_violation, w.span(e),
+                           tick(s.entities[t].name + "::" + quote_string(w.id(e))) + " and " +
+                               tick(s.entities[t].name + "::" + quote_string(w.id(it->second))) +
                                " have the same key (" + names + ") = (" + vals + ")");
-        if (w.entity(it->second).span.valid()) diag.notes.push_back({w.entity(it->second).span, "the other fact"});
+        if (w.span(it->second).valid()) diag.notes.push_back({w.span(it->second), "the other fact"});
       }
     }
   }

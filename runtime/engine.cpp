@@ -45,19 +45,19 @@ class Evaluator {
       case Op::contains_any:
       case Op::contains_all: {
         const Value a = eval(n.kids[0], f), b = eval(n.kids[1], f);
-        if (a.tag != Tag::set || b.tag != Tag::set) return Value::boolean(false);
-        if (n.op == Op::contains_all) {
-          for (const auto& x : b.set->items)
-            if (!set_contains(*a.set, x)) return Value::boolean(false);
-          return Value::boolean(true);
+        if (!a.is_set() || !b.is_set()) return Value::boolean(false);
+        if (a.tag == Tag::enum_set && b.tag == Tag::enum_set) {
+          const bool same = a.aux == b.aux;
+          if (n.op == Op::contains_all) return Value::boolean(same && (b.bits & ~a.bits) == 0);
+          return Value::boolean(same && (a.bits & b.bits) != 0);
         }
-        for (const auto& x : b.set->items)
-          if (set_contains(*a.set, x)) return Value::boolean(true);
-        return Value::boolean(false);
+        if (n.op == Op::contains_all)
+          return Value::boolean(!set_any(b, [&](const Value& x) { return !set_contains(a, x); }));
+        return Value::boolean(set_any(b, [&](const Value& x) { return set_contains(a, x); }));
       }
       case Op::is_empty: {
         const Value a = eval(n.kids[0], f);
-        return Value::boolean(a.tag != Tag::set || a.set->items.empty());
+        return Value::boolean(set_size(a) == 0);
       }
       case Op::not_: return Value::boolean(!truth(n.kids[0], f));
       case Op::and_:
@@ -93,8 +93,7 @@ class Evaluator {
       }
       case Op::in: {
         const Value a = eval(n.kids[0], f), s = eval(n.kids[1], f);
-        if (s.tag != Tag::set || a.is_none()) return Value::boolean(false);
-        return Value::boolean(set_contains(*s.set, a));
+        return Value::boolean(set_contains(s, a));
       }
       case Op::is: {
         const Value a = eval(n.kids[0], f);
@@ -105,13 +104,11 @@ class Evaluator {
       case Op::exists_type: return Value::boolean(exists_type(n, f));
       case Op::exists_set: {
         const Value s = eval(n.kids[0], f);
-        if (s.tag != Tag::set) return Value::boolean(false);
-        for (const auto& x : s.set->items) {
+        return Value::boolean(set_any(s, [&](const Value& x) {
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = x;
-          if (truth(n.kids[1], f)) return Value::boolean(true);
-        }
-        return Value::boolean(false);
+          return truth(n.kids[1], f);
+        }));
       }
       case Op::make_set: {
         std::vector<Value> items;
@@ -119,8 +116,7 @@ class Evaluator {
           Value v = eval(k, f);
           if (!v.is_none()) items.push_back(v);
         }
-        std::sort(items.begin(), items.end(), value_less);
-        items.erase(std::unique(items.begin(), items.end(), value_equal), items.end());
+        if (auto m = normalize_set(items)) return *m;
         sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
         return Value::setv(sets_.back().get());
       }
@@ -191,11 +187,10 @@ const std::string* Overlay::intern(std::string_view s) {
   return &strings_.back();
 }
 
-const SetValue* Overlay::make_set(std::vector<Value> items) {
-  std::sort(items.begin(), items.end(), value_less);
-  items.erase(std::unique(items.begin(), items.end(), value_equal), items.end());
+Value Overlay::make_set(std::vector<Value> items) {
+  if (auto m = normalize_set(items)) return *m;
   sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
-  return sets_.back().get();
+  return Value::setv(sets_.back().get());
 }
 
 std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
@@ -628,7 +623,7 @@ void Engine::check_requirements(Diagnostics& diags) const {
         msg += text;
         if (node == kNone32) continue;
         const Value v = ev.eval(node, frame.data());
-        msg += v.tag == Tag::entity ? *p.world.entity(static_cast<EntityId>(v.i)).id
+        msg += v.tag == Tag::entity ? std::string(p.world.id(static_cast<EntityId>(v.i)))
                : v.tag == Tag::str  ? *v.s
                                     : format_value(p.schema, p.world, v);
       }
@@ -641,7 +636,7 @@ void Engine::check_requirements(Diagnostics& diags) const {
       for (EntityId e : p.world.of_type(*rq.forall_type)) {
         frame[0] = Value::entity(e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) continue;
-        if (!ev.truth(rq.ensure, frame.data())) report(p.world.entity(e).span, e);
+        if (!ev.truth(rq.ensure, frame.data())) report(p.world.span(e), e);
       }
     } else if (!ev.truth(rq.ensure, frame.data())) {
       report(Span{}, std::nullopt);

@@ -322,7 +322,7 @@ class Verifier {
           Value y = to_value(x, ov, ids);
           if (!y.is_none()) items.push_back(y);
         }
-        return Value::setv(ov.make_set(std::move(items)));
+        return ov.make_set(std::move(items));
       }
     }
     return Value::none();

@@ -251,3 +251,76 @@ TEST(Limits, TooManyInlineEntitiesAreRefused) {
 }
 
 }  // namespace
+
+// Sets of enum values are stored as an inline mask when every element's index is below 64 and as
+// a sorted array otherwise. An enum of 70 values puts sets of either kind side by side: every set
+// operation must answer the same whatever the representation, including after a bundle round
+// trip.
+TEST(Runtime, EnumSetsAnswerAlikeInEitherRepresentation) {
+  std::string big = "enum Big {";
+  for (int i = 0; i < 70; ++i) big += (i ? ", v" : " v") + std::to_string(i);
+  big += " }\n";
+  const std::string schema = big + R"(
+entity Person { has: Set<Big>, one: Big }
+entity Doc { needs: Set<Big>, one: Big }
+action same principal Person resource Doc;
+action member principal Person resource Doc;
+action overlap principal Person resource Doc;
+action all principal Person resource Doc;
+action literal principal Person resource Doc;
+action some principal Person resource Doc;
+action empty principal Person resource Doc;
+action built principal Person resource Doc;
+Person::"low" { has: {v1, v2}, one: v1 }
+Person::"high" { has: {v65, v1}, one: v65 }
+Person::"none" { has: {}, one: v3 }
+Doc::"d_low" { needs: {v2, v1}, one: v2 }
+Doc::"d_high" { needs: {v1, v65}, one: v65 }
+Doc::"d_top" { needs: {v66}, one: v66 }
+permit r_same principal p: Person action same resource d: Doc when p.has == d.needs;
+permit r_member principal p: Person action member resource d: Doc when d.one in p.has;
+permit r_any principal p: Person action overlap resource d: Doc when p.has.contains_any(d.needs);
+permit r_all principal p: Person action all resource d: Doc when p.has.contains_all(d.needs);
+permit r_literal principal p: Person action literal resource d: Doc when p.has == {v65, v1} or p.has == {v2, v1};
+permit r_some principal p: Person action some resource d: Doc when exists x in p.has where x == d.one;
+permit r_empty principal p: Person action empty resource d: Doc when p.has.is_empty();
+permit r_built principal p: Person action built resource d: Doc when {p.one, d.one} == d.needs;
+)";
+  auto l = engine_from_texts({schema});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  std::string error;
+  SourceManager sm2;
+  auto reread = read_bundle(write_bundle(l->engine->program(), l->sm), sm2, error);
+  ASSERT_TRUE(reread) << error;
+  const Engine from_bundle(std::move(reread));
+  struct Case {
+    const char* action;
+    const char* person;
+    const char* doc;
+    bool allow;
+  };
+  const Case cases[] = {
+      {"same", "low", "d_low", true},     {"same", "high", "d_high", true},  {"same", "low", "d_high", false},
+      {"same", "high", "d_low", false},   {"member", "low", "d_low", true},  {"member", "high", "d_high", true},
+      {"member", "low", "d_high", false}, {"member", "high", "d_top", false}, {"overlap", "low", "d_high", true},
+      {"overlap", "high", "d_low", true},     {"overlap", "low", "d_top", false},    {"overlap", "none", "d_low", false},
+      {"all", "high", "d_low", false},    {"all", "low", "d_low", true},     {"all", "high", "d_high", true},
+      {"all", "low", "d_high", false},    {"literal", "low", "d_top", true}, {"literal", "high", "d_top", true},
+      {"literal", "none", "d_top", false}, {"some", "high", "d_high", true}, {"some", "low", "d_high", false},
+      {"some", "low", "d_low", true},     {"empty", "none", "d_low", true},  {"empty", "low", "d_low", false},
+      {"built", "low", "d_low", true},    {"built", "high", "d_high", false}, {"built", "low", "d_high", true},
+  };
+  for (const Engine* e : {static_cast<const Engine*>(l->engine.get()), &from_bundle})
+    for (const auto& c : cases)
+      EXPECT_EQ(e->decide(request(*e, "Person", c.person, c.action, "Doc", c.doc)).allow, c.allow)
+          << c.action << " " << c.person << " " << c.doc << (e == &from_bundle ? " (bundle)" : "");
+  // The representation itself: a mask below 64, an array when an index reaches 64.
+  const auto& w = l->engine->program().world;
+  const auto low = w.find(*l->engine->program().schema.find_entity("Person"), "low");
+  const auto high = w.find(*l->engine->program().schema.find_entity("Person"), "high");
+  ASSERT_TRUE(low && high);
+  EXPECT_EQ(w.attr(*low, 0).tag, Tag::enum_set);
+  EXPECT_EQ(w.attr(*high, 0).tag, Tag::set);
+  EXPECT_EQ(format_value(l->engine->program().schema, w, w.attr(*low, 0)), "{v1, v2}");
+  EXPECT_EQ(format_value(l->engine->program().schema, w, w.attr(*high, 0)), "{v1, v65}");
+}

@@ -21,7 +21,7 @@ class WorldResolver : public ConstantResolver {
   explicit WorldResolver(World& w) : w_(w) {}
   std::optional<EntityId> find(TypeId type, std::string_view id) const override { return w_.find(type, id); }
   const std::string* intern(std::string_view s) override { return w_.intern(s); }
-  const SetValue* make_set(std::vector<Value> items) override { return w_.make_set(std::move(items)); }
+  Value make_set(std::vector<Value> items) override { return w_.make_set(std::move(items)); }
 
  private:
   World& w_;

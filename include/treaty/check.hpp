@@ -43,7 +43,7 @@ struct ConstantResolver {
   virtual ~ConstantResolver() = default;
   virtual std::optional<EntityId> find(TypeId type, std::string_view id) const = 0;
   virtual const std::string* intern(std::string_view s) = 0;
-  virtual const SetValue* make_set(std::vector<Value> items) = 0;
+  virtual Value make_set(std::vector<Value> items) = 0;  ///< a set value
 };
 bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
                       std::string& error, Span& where);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,19 +113,24 @@ struct Schema {
 // ---------------------------------------------------------------------------------------------
 // Values
 // ---------------------------------------------------------------------------------------------
-enum class Tag : std::uint8_t { none, bool_, int_, str, enum_, entity, set };
+enum class Tag : std::uint8_t { none, bool_, int_, str, enum_, entity, set, enum_set };
 
 struct SetValue;
 
 /// A runtime value in 16 bytes. Strings point into a string pool (interned within one world, so
-/// equal strings of one world share a pointer; comparison falls back to the text); sets point to
-/// a sorted, duplicate-free array.
+/// equal strings of one world share a pointer; comparison falls back to the text). A non-empty set
+/// of values of one enum whose indexes are all below 64 (roles, options, modules: almost every set
+/// of a trust policy) is stored inline as a bit mask (`Tag::enum_set`, `aux` the enum, `bits`);
+/// any other set points to a sorted, duplicate-free array (`Tag::set`). The choice depends only on
+/// the elements, so each set has exactly one representation and equality stays a tag-and-payload
+/// comparison.
 struct Value {
   Tag tag = Tag::none;
   std::uint32_t aux = 0;  ///< enum id for enums
   union {
     std::int64_t i;
     const std::string* s;
+    std::uint64_t bits;
     const SetValue* set;
   };
   Value() : i(0) {}
@@ -135,7 +141,9 @@ struct Value {
   static Value enumv(TypeId e, std::uint32_t idx) { Value v; v.tag = Tag::enum_; v.aux = e; v.i = idx; return v; }
   static Value entity(EntityId id) { Value v; v.tag = Tag::entity; v.i = id; return v; }
   static Value setv(const SetValue* p) { Value v; v.tag = Tag::set; v.set = p; return v; }
+  static Value enum_set(TypeId e, std::uint64_t mask) { Value v; v.tag = Tag::enum_set; v.aux = e; v.bits = mask; return v; }
   [[nodiscard]] bool is_none() const { return tag == Tag::none; }
+  [[nodiscard]] bool is_set() const { return tag == Tag::set || tag == Tag::enum_set; }
 };
 
 struct SetValue {
@@ -149,19 +157,56 @@ struct SetValue {
 [[nodiscard]] std::size_t value_hash(const Value& v);
 /// True when `v` is an element of `s` (binary search).
 [[nodiscard]] bool set_contains(const SetValue& s, const Value& v);
+/// True when `v` is an element of the set value `s` (either representation); false for non-sets.
+[[nodiscard]] inline bool set_contains(const Value& s, const Value& v) {
+  if (s.tag == Tag::enum_set)
+    return v.tag == Tag::enum_ && v.aux == s.aux && v.i >= 0 && v.i < 64 && ((s.bits >> v.i) & 1u) != 0;
+  return s.tag == Tag::set && set_contains(*s.set, v);
+}
+/// Number of elements of a set value (0 for non-sets).
+[[nodiscard]] std::size_t set_size(const Value& s);
+/// Calls `f(element)` for each element of a set value in order, until `f` returns true; returns
+/// whether it did.
+template <typename F>
+bool set_any(const Value& s, F&& f) {
+  if (s.tag == Tag::enum_set) {
+    for (std::uint64_t m = s.bits; m != 0; m &= m - 1)
+      if (f(Value::enumv(s.aux, static_cast<std::uint32_t>(__builtin_ctzll(m))))) return true;
+    return false;
+  }
+  if (s.tag == Tag::set)
+    for (const auto& x : s.set->items)
+      if (f(x)) return true;
+  return false;
+}
+/// Sorts and deduplicates `items`; when they are a non-empty set of values of one enum below 64,
+/// returns its inline mask value (the canonical representation), otherwise nullopt and the set
+/// must be stored as a SetValue of the sorted `items`.
+[[nodiscard]] std::optional<Value> normalize_set(std::vector<Value>& items);
 
 // ---------------------------------------------------------------------------------------------
 // World: the facts
 // ---------------------------------------------------------------------------------------------
 struct EntityRecord {
   TypeId type = 0;
-  const std::string* id = nullptr;
   std::uint32_t first_attr = 0;  ///< index into World::attrs of its first column
-  Span span;                     ///< where the fact was written (invalid for JSON data)
+  std::uint32_t id_off = 0;      ///< the id's text: World's id arena [id_off, id_off + id_len)
+  std::uint32_t id_len = 0;
+};
+
+/// A slot of an open-addressing hash table: an item index (kNone32 when empty) and 32 bits of
+/// its hash, so a probe compares items only when the hashes agree.
+struct HashSlot {
+  std::uint32_t item = kNone32;
+  std::uint32_t hash = 0;
 };
 
 /// Every entity of a package and its loaded data. Append-only while building; read-only (and so
 /// shareable across threads) afterwards.
+///
+/// Memory per entity: a 16-byte record, 16 bytes per attribute, the id's text in one arena, and
+/// an 8-byte slot (at most 3/4 full) of the (type, id) lookup table. Strings are interned once
+/// per world; sets of enum values are inline in their Value; other sets are shared when equal.
 class World {
  public:
   World() = default;
@@ -171,10 +216,15 @@ class World {
   World& operator=(World&&) = default;
 
   const std::string* intern(std::string_view s);
-  const SetValue* make_set(std::vector<Value> items);  ///< sorts and deduplicates
+  Value make_set(std::vector<Value> items);  ///< sorts and deduplicates; a set value
 
   [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
   [[nodiscard]] const EntityRecord& entity(EntityId e) const { return entities_[e]; }
+  [[nodiscard]] std::string_view id(EntityId e) const {
+    return {ids_.data() + entities_[e].id_off, entities_[e].id_len};
+  }
+  /// Where the fact was written; invalid for facts from JSON data.
+  [[nodiscard]] Span span(EntityId e) const { return e < spans_.size() ? spans_[e] : Span{}; }
   [[nodiscard]] std::size_t size() const { return entities_.size(); }
   [[nodiscard]] const Value& attr(EntityId e, std::uint32_t column) const {
     return attrs_[entities_[e].first_attr + column];
@@ -183,24 +233,21 @@ class World {
   [[nodiscard]] const std::vector<EntityId>& of_type(TypeId t) const;
   /// Adds an entity with `ncols` none attributes. Fails (nullopt) when (type, id) exists.
   std::optional<EntityId> add(TypeId type, std::string_view id, std::uint32_t ncols, Span span = {});
+  /// Reserves room for `entities` more entities with `attrs` attributes in all.
+  void reserve(std::size_t entities, std::size_t attrs);
 
   /// Hash index over (type, column): entities whose column equals a value.
   void build_index(TypeId type, std::uint32_t column);
   [[nodiscard]] const std::vector<EntityId>* probe(TypeId type, std::uint32_t column, const Value& v) const;
   [[nodiscard]] bool has_index(TypeId type, std::uint32_t column) const;
-  [[nodiscard]] std::size_t string_count() const { return strings_.size(); }
+  [[nodiscard]] std::size_t string_count() const { return string_store_.size(); }
   [[nodiscard]] std::size_t attr_count() const { return attrs_.size(); }
+  /// Bytes held by the world's tables (records, attributes, ids, strings, sets, lookups,
+  /// indexes), counted from their sizes; for reports and benchmarks.
+  [[nodiscard]] std::size_t memory_bytes() const;
 
  private:
   friend class BundleCodec;
-  struct StrHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct StrEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
   struct ValueHash {
     std::size_t operator()(const Value& v) const { return value_hash(v); }
   };
@@ -210,14 +257,18 @@ class World {
     }
   };
   using Index = std::unordered_map<Value, std::vector<EntityId>, ValueHash, ValueEq>;
+  bool insert_entity_slot(EntityId e);  ///< false when (type, id) of `e` is already there
 
-  std::vector<std::unique_ptr<std::string>> string_store_;
-  std::unordered_map<std::string_view, const std::string*, StrHash, StrEq> strings_;
+  std::deque<std::string> string_store_;
+  std::vector<HashSlot> string_slots_;  ///< text -> index into string_store_
   std::vector<std::unique_ptr<SetValue>> sets_;
+  std::vector<HashSlot> set_slots_;     ///< content -> index into sets_ (sets are shared)
   std::vector<EntityRecord> entities_;
+  std::string ids_;                     ///< every entity id's text, concatenated
+  std::vector<HashSlot> entity_slots_;  ///< (type, id) -> entity
+  std::vector<Span> spans_;             ///< by entity, up to the last one written in source
   std::vector<Value> attrs_;
   std::vector<std::vector<EntityId>> by_type_;
-  std::unordered_map<std::string_view, EntityId> lookup_;  ///< key: type id (4 bytes) + id text
   std::unordered_map<std::uint64_t, Index> indexes_;
   static const std::vector<EntityId> kEmpty;
 };

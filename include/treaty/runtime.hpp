@@ -55,7 +55,7 @@ class Overlay {
   }
 
   const std::string* intern(std::string_view s);
-  const SetValue* make_set(std::vector<Value> items);
+  Value make_set(std::vector<Value> items);
 
  private:
   bool begin_entity(TypeId type, std::string_view id, Span span, std::string& error);
@@ -72,7 +72,7 @@ class OverlayResolver : public ConstantResolver {
   explicit OverlayResolver(Overlay& o) : o_(o) {}
   std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
   const std::string* intern(std::string_view s) override { return o_.intern(s); }
-  const SetValue* make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
+  Value make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
 
  private:
   Overlay& o_;

@@ -83,8 +83,29 @@ class Reference {
     return v.tag == Tag::bool_ && v.i != 0;
   }
 
+  /// A set's elements, from either representation, decoded here rather than with the engine's
+  /// helpers; nullopt for a non-set.
+  static std::optional<std::vector<Value>> elements(const Value& s) {
+    if (s.tag == Tag::set) return s.set->items;
+    if (s.tag != Tag::enum_set) return std::nullopt;
+    std::vector<Value> out;
+    for (std::uint32_t i = 0; i < 64; ++i)
+      if ((s.bits >> i) & 1u) out.push_back(Value::enumv(s.aux, i));
+    return out;
+  }
+
   static bool equal(const Value& a, const Value& b) {
     if (a.is_none() || b.is_none()) return a.is_none() && b.is_none();
+    auto x = elements(a), y = elements(b);
+    if (x || y) {
+      if (!x || !y || x->size() != y->size()) return false;
+      for (const auto& v : *x) {
+        bool found = false;
+        for (const auto& w : *y) found = found || equal(v, w);
+        if (!found) return false;
+      }
+      return true;
+    }
     return value_equal(a, b);
   }
 
@@ -106,8 +127,9 @@ class Reference {
   }
 
   static bool contains(const Value& s, const Value& v) {
-    if (s.tag != Tag::set || v.is_none()) return false;
-    for (const auto& x : s.set->items)
+    auto xs = elements(s);
+    if (!xs || v.is_none()) return false;
+    for (const auto& x : *xs)
       if (equal(x, v)) return true;
     return false;
   }
@@ -161,15 +183,16 @@ class Reference {
       }
       case K::method: {
         const Value s = eval(e.kids[0], env);
-        if (e.name == "is_empty") return Value::boolean(s.tag != Tag::set || s.set->items.empty());
+        if (e.name == "is_empty") return Value::boolean(!elements(s) || elements(s)->empty());
         const Value t = eval(e.kids[1], env);
-        if (s.tag != Tag::set || t.tag != Tag::set) return Value::boolean(false);
+        auto ts = elements(t);
+        if (!elements(s) || !ts) return Value::boolean(false);
         if (e.name == "contains_all") {
-          for (const auto& x : t.set->items)
+          for (const auto& x : *ts)
             if (!contains(s, x)) return Value::boolean(false);
           return Value::boolean(true);
         }
-        for (const auto& x : t.set->items)
+        for (const auto& x : *ts)
           if (contains(s, x)) return Value::boolean(true);
         return Value::boolean(false);
       }
@@ -220,8 +243,8 @@ class Reference {
       case K::exists_in: {
         const Value s = eval(e.kids[0], env);
         bool found = false;
-        if (s.tag == Tag::set)
-          for (const auto& x : s.set->items) {
+        if (auto xs = elements(s))
+          for (const auto& x : *xs) {
             env[e.var.name] = x;
             if (holds(e.kids[1], env)) {
               found = true;
