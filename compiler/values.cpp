@@ -1,7 +1,11 @@
 // Values, the world of facts, and schema lookups.
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "treaty/program.hpp"
 
@@ -102,6 +106,41 @@ std::optional<Value> normalize_set(std::vector<Value>& items) {
 }
 
 // ---------------------------------------------------------------------------------------------
+namespace {
+constexpr std::size_t kBigBlock = std::size_t{4} << 20;
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+}  // namespace
+
+void* big_allocate(std::size_t bytes) {
+#ifdef __linux__
+  if (bytes >= kBigBlock) {
+    // Map one huge page more than needed and trim both ends, so the block starts on a 2 MiB
+    // boundary and every page of it can be a huge page.
+    const std::size_t len = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    const auto base = reinterpret_cast<std::uintptr_t>(raw);
+    const std::uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);
+    if (aligned > base) munmap(raw, aligned - base);
+    const std::uintptr_t tail = aligned + len, end = base + len + kHugePage;
+    if (end > tail) munmap(reinterpret_cast<void*>(tail), end - tail);
+    madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advice only: ignore failure
+    return reinterpret_cast<void*>(aligned);
+  }
+#endif
+  return ::operator new(bytes);
+}
+
+void big_deallocate(void* p, std::size_t bytes) noexcept {
+#ifdef __linux__
+  if (bytes >= kBigBlock) {
+    munmap(p, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+    return;
+  }
+#endif
+  ::operator delete(p);
+}
+
 const std::vector<EntityId> World::kEmpty;
 
 namespace {
@@ -117,8 +156,8 @@ std::uint32_t entity_hash(TypeId type, std::string_view id) {
 }
 
 /// The slot holding an item equal to the key (`eq(item)`), or the empty slot where it would go.
-template <typename Eq>
-std::size_t find_slot(const std::vector<HashSlot>& slots, std::uint32_t h, Eq&& eq) {
+template <typename Slots, typename Eq>
+std::size_t find_slot(const Slots& slots, std::uint32_t h, Eq&& eq) {
   const std::size_t mask = slots.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
     const HashSlot& sl = slots[i];
@@ -127,9 +166,10 @@ std::size_t find_slot(const std::vector<HashSlot>& slots, std::uint32_t h, Eq&& 
 }
 
 /// Makes room for one more item: doubles the table (at least 16 slots) when it would pass 3/4.
-void grow_for(std::vector<HashSlot>& slots, std::size_t count) {
+template <typename Slots>
+void grow_for(Slots& slots, std::size_t count) {
   if ((count + 1) * 4 <= slots.size() * 3) return;
-  std::vector<HashSlot> bigger(std::max<std::size_t>(16, slots.size() * 2));
+  Slots bigger(std::max<std::size_t>(16, slots.size() * 2));
   const std::size_t mask = bigger.size() - 1;
   for (const HashSlot& sl : slots) {
     if (sl.item == kNone32) continue;
@@ -236,29 +276,76 @@ std::size_t World::memory_bytes() const {
   for (const auto& str : string_store_) n += sizeof(std::string) + (str.capacity() > 15 ? str.capacity() + 1 : 0);
   for (const auto& set : sets_) n += sizeof(void*) + sizeof(SetValue) + set->items.capacity() * sizeof(Value);
   for (const auto& t : by_type_) n += t.capacity() * sizeof(EntityId);
-  for (const auto& [k, idx] : indexes_) {
-    n += idx.bucket_count() * sizeof(void*);
-    for (const auto& [v, ents] : idx) n += sizeof(Value) + sizeof(ents) + 2 * sizeof(void*) + ents.capacity() * sizeof(EntityId);
-  }
+  for (const auto& idx : indexes_) n += idx.slots.capacity() * sizeof(IndexSlot) + idx.entities.capacity() * sizeof(EntityId);
   return n;
 }
 
+namespace {
+bool same_key(const Value& a, const Value& b) { return a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b)); }
+}  // namespace
+
 void World::build_index(TypeId type, std::uint32_t column) {
-  const std::uint64_t k = (static_cast<std::uint64_t>(type) << 32) | column;
+  if (has_index(type, column)) return;
   Index idx;
-  for (EntityId e : of_type(type)) idx[attr(e, column)].push_back(e);
-  indexes_[k] = std::move(idx);
+  const auto& ents = of_type(type);
+  auto slot_of = [&](const Value& key) {
+    const std::size_t mask = idx.slots.size() - 1;
+    for (std::size_t i = mix32(value_hash(key)) & mask;; i = (i + 1) & mask)
+      if (idx.slots[i].count == 0 || same_key(idx.slots[i].key, key)) return i;
+  };
+  // Pass 1: distinct keys and their counts, growing the table at 3/4.
+  std::size_t keys = 0;
+  idx.slots.resize(16);
+  for (EntityId e : ents) {
+    if ((keys + 1) * 4 > idx.slots.size() * 3) {
+      BigVector<IndexSlot> old(idx.slots.size() * 2);
+      old.swap(idx.slots);
+      for (const auto& sl : old)
+        if (sl.count) idx.slots[slot_of(sl.key)] = sl;
+    }
+    auto& sl = idx.slots[slot_of(attr(e, column))];
+    if (sl.count == 0) {
+      sl.key = attr(e, column);
+      ++keys;
+    }
+    ++sl.count;
+  }
+  // Pass 2: runs of entities for keys held by more than one, in entity order.
+  std::size_t total = 0;
+  for (auto& sl : idx.slots)
+    if (sl.count > 1) {
+      sl.begin = static_cast<std::uint32_t>(total);
+      total += sl.count;
+    }
+  idx.entities.resize(total);
+  std::vector<std::uint32_t> filled(idx.slots.size(), 0);
+  for (EntityId e : ents) {
+    const std::size_t i = slot_of(attr(e, column));
+    auto& sl = idx.slots[i];
+    if (sl.count == 1) sl.begin = e;
+    else idx.entities[sl.begin + filled[i]++] = e;
+  }
+  if (index_at_.size() <= type) index_at_.resize(type + 1);
+  if (index_at_[type].size() <= column) index_at_[type].resize(column + 1, -1);
+  index_at_[type][column] = static_cast<std::int32_t>(indexes_.size());
+  indexes_.push_back(std::move(idx));
 }
 
 bool World::has_index(TypeId type, std::uint32_t column) const {
-  return indexes_.count((static_cast<std::uint64_t>(type) << 32) | column) > 0;
+  return type < index_at_.size() && column < index_at_[type].size() && index_at_[type][column] >= 0;
 }
 
-const std::vector<EntityId>* World::probe(TypeId type, std::uint32_t column, const Value& v) const {
-  auto it = indexes_.find((static_cast<std::uint64_t>(type) << 32) | column);
-  if (it == indexes_.end()) return nullptr;
-  auto jt = it->second.find(v);
-  return jt == it->second.end() ? &kEmpty : &jt->second;
+std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, const Value& v) const {
+  if (!has_index(type, column)) return std::nullopt;
+  const Index& idx = indexes_[static_cast<std::size_t>(index_at_[type][column])];
+  const std::size_t mask = idx.slots.size() - 1;
+  for (std::size_t i = mix32(value_hash(v)) & mask;; i = (i + 1) & mask) {
+    const IndexSlot& sl = idx.slots[i];
+    if (sl.count == 0) return EntityRange{};
+    if (!same_key(sl.key, v)) continue;
+    if (sl.count == 1) return EntityRange{&sl.begin, 1};
+    return EntityRange{idx.entities.data() + sl.begin, sl.count};
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,12 +36,7 @@ class Evaluator {
         if (b.tag != Tag::entity) return Value::none();
         return attr(static_cast<EntityId>(b.i), n.a);
       }
-      case Op::call: {
-        const auto& pred = p_.predicates[n.a];
-        Frame frame(std::max<std::size_t>(pred.frame, 1));
-        for (std::size_t i = 0; i < n.kids.size(); ++i) frame[i] = eval(n.kids[i], f);
-        return Value::boolean(truth(pred.body, frame.data()));
-      }
+      case Op::call: return Value::boolean(call(n, f));
       case Op::contains_any:
       case Op::contains_all: {
         const Value a = eval(n.kids[0], f), b = eval(n.kids[1], f);
@@ -110,18 +105,29 @@ class Evaluator {
           return truth(n.kids[1], f);
         }));
       }
-      case Op::make_set: {
-        std::vector<Value> items;
-        for (NodeId k : n.kids) {
-          Value v = eval(k, f);
-          if (!v.is_none()) items.push_back(v);
-        }
-        if (auto m = normalize_set(items)) return *m;
-        sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
-        return Value::setv(sets_.back().get());
-      }
+      case Op::make_set: return make_set(n, f);
     }
     return Value::none();
+  }
+
+  // The cases below keep their locals (a predicate's frame, a vector) out of eval's own stack
+  // frame, which every nested expression pays for.
+  [[gnu::noinline]] bool call(const Node& n, Value* f) {
+    const auto& pred = p_.predicates[n.a];
+    Frame frame(std::max<std::size_t>(pred.frame, 1));
+    for (std::size_t i = 0; i < n.kids.size(); ++i) frame[i] = eval(n.kids[i], f);
+    return truth(pred.body, frame.data());
+  }
+
+  [[gnu::noinline]] Value make_set(const Node& n, Value* f) {
+    std::vector<Value> items;
+    for (NodeId k : n.kids) {
+      Value v = eval(k, f);
+      if (!v.is_none()) items.push_back(v);
+    }
+    if (auto m = normalize_set(items)) return *m;
+    sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
+    return Value::setv(sets_.back().get());
   }
 
   TypeId type_of(EntityId e) const {
@@ -140,16 +146,19 @@ class Evaluator {
     return col < 0 ? Value::none() : oe->attrs[static_cast<std::size_t>(col)];
   }
 
-  bool exists_type(const Node& n, Value* f) {
+  [[gnu::noinline]] bool exists_type(const Node& n, Value* f) {
     std::optional<Value> key;
     if (n.probe_attr >= 0) key = eval(n.kids[1], f);
     for (TypeId t : n.types) {
-      const std::vector<EntityId>* range = nullptr;
+      std::optional<World::EntityRange> range;
       if (key) {
         const int col = p_.schema.entities[t].column(static_cast<std::uint32_t>(n.probe_attr));
         if (col >= 0) range = w_.probe(t, static_cast<std::uint32_t>(col), *key);
       }
-      if (!range) range = &w_.of_type(t);
+      if (!range) {
+        const auto& all = w_.of_type(t);
+        range = World::EntityRange{all.data(), all.size()};
+      }
       for (EntityId e : *range) {
         if (++steps_ > max_) throw LimitExceeded{};
         f[n.slot] = Value::entity(e);

@@ -194,6 +194,26 @@ struct EntityRecord {
   std::uint32_t id_len = 0;
 };
 
+/// Memory for the world's large tables. Blocks of 4 MiB or more are mapped separately and
+/// marked for transparent huge pages: decisions read attributes and index slots at random across
+/// hundreds of megabytes, and 2 MiB pages save most of the page-table walks that 4 KiB pages
+/// would cost on each of those reads. Smaller blocks come from the usual allocator.
+void* big_allocate(std::size_t bytes);
+void big_deallocate(void* p, std::size_t bytes) noexcept;
+template <typename T>
+struct BigAllocator {
+  using value_type = T;
+  BigAllocator() = default;
+  template <typename U>
+  BigAllocator(const BigAllocator<U>&) {}  // NOLINT: allocators convert implicitly
+  T* allocate(std::size_t n) { return static_cast<T*>(big_allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { big_deallocate(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const BigAllocator<U>&) const { return true; }
+};
+template <typename T>
+using BigVector = std::vector<T, BigAllocator<T>>;
+
 /// A slot of an open-addressing hash table: an item index (kNone32 when empty) and 32 bits of
 /// its hash, so a probe compares items only when the hashes agree.
 struct HashSlot {
@@ -236,9 +256,17 @@ class World {
   /// Reserves room for `entities` more entities with `attrs` attributes in all.
   void reserve(std::size_t entities, std::size_t attrs);
 
+  /// Entities of one index key: a run of ids, ascending.
+  struct EntityRange {
+    const EntityId* first = nullptr;
+    std::size_t count = 0;
+    [[nodiscard]] const EntityId* begin() const { return first; }
+    [[nodiscard]] const EntityId* end() const { return first + count; }
+  };
   /// Hash index over (type, column): entities whose column equals a value.
   void build_index(TypeId type, std::uint32_t column);
-  [[nodiscard]] const std::vector<EntityId>* probe(TypeId type, std::uint32_t column, const Value& v) const;
+  /// The entities of `type` whose `column` equals `v`; nullopt when that column has no index.
+  [[nodiscard]] std::optional<EntityRange> probe(TypeId type, std::uint32_t column, const Value& v) const;
   [[nodiscard]] bool has_index(TypeId type, std::uint32_t column) const;
   [[nodiscard]] std::size_t string_count() const { return string_store_.size(); }
   [[nodiscard]] std::size_t attr_count() const { return attrs_.size(); }
@@ -248,28 +276,32 @@ class World {
 
  private:
   friend class BundleCodec;
-  struct ValueHash {
-    std::size_t operator()(const Value& v) const { return value_hash(v); }
+  /// An index of one column: an open-addressing table of distinct keys (at most 3/4 full), each
+  /// with the run of its entities in `entities`; a key held by one entity keeps it in the slot
+  /// itself, so most probes touch one cache line.
+  struct IndexSlot {
+    Value key;
+    std::uint32_t begin = 0;  ///< offset into entities, or the entity itself when count == 1
+    std::uint32_t count = 0;  ///< 0: empty slot
   };
-  struct ValueEq {
-    bool operator()(const Value& a, const Value& b) const {
-      return a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b));
-    }
+  struct Index {
+    BigVector<IndexSlot> slots;
+    BigVector<EntityId> entities;
   };
-  using Index = std::unordered_map<Value, std::vector<EntityId>, ValueHash, ValueEq>;
   bool insert_entity_slot(EntityId e);  ///< false when (type, id) of `e` is already there
 
   std::deque<std::string> string_store_;
   std::vector<HashSlot> string_slots_;  ///< text -> index into string_store_
   std::vector<std::unique_ptr<SetValue>> sets_;
   std::vector<HashSlot> set_slots_;     ///< content -> index into sets_ (sets are shared)
-  std::vector<EntityRecord> entities_;
+  BigVector<EntityRecord> entities_;
   std::string ids_;                     ///< every entity id's text, concatenated
-  std::vector<HashSlot> entity_slots_;  ///< (type, id) -> entity
+  BigVector<HashSlot> entity_slots_;  ///< (type, id) -> entity
   std::vector<Span> spans_;             ///< by entity, up to the last one written in source
-  std::vector<Value> attrs_;
+  BigVector<Value> attrs_;
   std::vector<std::vector<EntityId>> by_type_;
-  std::unordered_map<std::uint64_t, Index> indexes_;
+  std::vector<Index> indexes_;
+  std::vector<std::vector<std::int32_t>> index_at_;  ///< [type][column] -> indexes_, or -1
   static const std::vector<EntityId> kEmpty;
 };
 
