@@ -256,7 +256,6 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     first_span[{*t, f->id}] = f->id_span;
     pending.push_back({*e, f, nullptr, {}, kNoFile});
   }
-  std::vector<std::unique_ptr<nlohmann::json>> docs;
   std::vector<std::pair<std::string, std::string>> sources;
   for (const auto& path : data_files) {
     std::string text, err;
@@ -267,11 +266,71 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     sources.emplace_back(path, std::move(text));
   }
   sources.insert(sources.end(), data_texts.begin(), data_texts.end());
+  // JSON data is read as a stream: each element of "entities" is handled as soon as it is parsed
+  // and then dropped, so a large file never exists as a whole document in memory. An entity whose
+  // attributes convert cleanly on arrival (every reference already known, no error, nothing
+  // missing) is complete at once; any other keeps its attributes for phase 2, which reports its
+  // errors in the same order as for facts in source.
+  WorldResolver res(w);
+  std::vector<std::unique_ptr<nlohmann::json>> kept;  // attributes waiting for phase 2
+  auto try_now = [&](EntityId e, const nlohmann::json& attrs) {
+    const auto& et = s.entities[w.entity(e).type];
+    std::vector<Value> vals(et.attrs.size());
+    std::vector<bool> given(et.attrs.size(), false);
+    for (auto it = attrs.begin(); it != attrs.end(); ++it) {
+      int col = -1;
+      for (std::size_t c = 0; c < et.attrs.size(); ++c)
+        if (et.attrs[c].name == it.key()) col = static_cast<int>(c);
+      if (col < 0) return false;
+      std::string err;
+      if (!convert_json_value(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, vals[static_cast<std::size_t>(col)], err))
+        return false;
+      given[static_cast<std::size_t>(col)] = true;
+    }
+    for (std::size_t c = 0; c < et.attrs.size(); ++c)
+      if (!given[c] && !et.attrs[c].type.optional) return false;
+    for (std::size_t c = 0; c < et.attrs.size(); ++c) w.attr_mut(e, static_cast<std::uint32_t>(c)) = vals[c];
+    return true;
+  };
+  auto entity = [&](nlohmann::json& en, std::size_t i, FileId fid) {
+    const std::string at = "entities[" + std::to_string(i) + "]";
+    if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") ||
+        !en["id"].is_string()) {
+      d.add(DiagId::bad_data, file_start(fid), "at " + at + ": an entity needs string fields \"type\" and \"id\"");
+      return;
+    }
+    const auto& tname = en["type"].get_ref<const std::string&>();
+    auto t = s.find_entity(tname);
+    if (!t) {
+      d.add(DiagId::unknown_type, file_start(fid), "at " + at + ".type: unknown entity type " + tick(tname));
+      return;
+    }
+    const auto& id = en["id"].get_ref<const std::string&>();
+    if (!room(file_start(fid))) return;
+    auto e = w.add(*t, id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()));
+    if (!e) {
+      d.add(DiagId::duplicate_fact, file_start(fid),
+            "at " + at + ": fact " + tick(tname + "::" + quote_string(id)) + " is declared twice");
+      return;
+    }
+    static const nlohmann::json kNoAttrs = nlohmann::json::object();
+    const nlohmann::json* attrs = &kNoAttrs;
+    if (en.contains("attrs")) {
+      if (!en["attrs"].is_object()) {
+        d.add(DiagId::bad_data, file_start(fid), "at " + at + ".attrs: expected an object");
+        return;
+      }
+      attrs = &en["attrs"];
+    }
+    if (try_now(*e, *attrs)) return;
+    kept.push_back(std::make_unique<nlohmann::json>(std::move(*const_cast<nlohmann::json*>(attrs))));
+    pending.push_back({*e, nullptr, kept.back().get(), at, fid});
+  };
   for (auto& [path, text] : sources) {
     const FileId fid = sm.add(path, text);
-    auto doc = std::make_unique<nlohmann::json>(nlohmann::json::parse(text, nullptr, false));
-    if (doc->is_discarded()) {
-      // Re-parse with exceptions to learn where the syntax error is.
+    // A file with a syntax error contributes nothing: check the whole text before handling any
+    // of its entities.
+    if (!nlohmann::json::accept(text)) {
       try {
         auto reparsed = nlohmann::json::parse(text);
         (void)reparsed;
@@ -283,48 +342,23 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
       }
       continue;
     }
-    const auto& j = *doc;
-    if (!j.is_object() || !j.contains("entities") || !j["entities"].is_array()) {
+    using Event = nlohmann::json::parse_event_t;
+    bool in_entities = false;  // inside the top-level "entities" array
+    std::string top_key;
+    std::size_t index = 0;
+    const auto doc = nlohmann::json::parse(text, [&](int depth, Event ev, nlohmann::json& parsed) {
+      if (depth == 1 && ev == Event::key) top_key = parsed.get<std::string>();
+      if (depth == 1 && ev == Event::array_start) in_entities = top_key == "entities";
+      if (depth == 1 && (ev == Event::array_end || ev == Event::object_end)) in_entities = false;
+      if (!in_entities || depth != 2 || !(ev == Event::object_end || ev == Event::value || ev == Event::array_end))
+        return true;
+      entity(parsed, index++, fid);
+      return false;  // handled: not kept in the document
+    });
+    if (!doc.is_object() || !doc.contains("entities") || !doc["entities"].is_array())
       d.add(DiagId::bad_data, file_start(fid), "a facts file is an object `{\"entities\": [...]}`");
-      continue;
-    }
-    const auto& ents = j["entities"];
-    for (std::size_t i = 0; i < ents.size(); ++i) {
-      const auto& en = ents[i];
-      const std::string at = "entities[" + std::to_string(i) + "]";
-      if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") ||
-          !en["id"].is_string()) {
-        d.add(DiagId::bad_data, file_start(fid), "at " + at + ": an entity needs string fields \"type\" and \"id\"");
-        continue;
-      }
-      const auto tname = en["type"].get<std::string>();
-      auto t = s.find_entity(tname);
-      if (!t) {
-        d.add(DiagId::unknown_type, file_start(fid), "at " + at + ".type: unknown entity type " + tick(tname));
-        continue;
-      }
-      const auto id = en["id"].get<std::string>();
-      if (!room(file_start(fid))) break;
-      auto e = w.add(*t, id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()));
-      if (!e) {
-        d.add(DiagId::duplicate_fact, file_start(fid),
-              "at " + at + ": fact " + tick(tname + "::" + quote_string(id)) + " is declared twice");
-        continue;
-      }
-      const nlohmann::json* attrs = nullptr;
-      if (en.contains("attrs")) {
-        if (!en["attrs"].is_object()) {
-          d.add(DiagId::bad_data, file_start(fid), "at " + at + ".attrs: expected an object");
-          continue;
-        }
-        attrs = &en["attrs"];
-      }
-      pending.push_back({*e, nullptr, attrs, at, fid});
-    }
-    docs.push_back(std::move(doc));
   }
   // Phase 2: attributes.
-  WorldResolver res(w);
   for (const auto& pf : pending) {
     const auto& rec = w.entity(pf.entity);
     const auto& et = s.entities[rec.type];

@@ -324,3 +324,46 @@ permit r_built principal p: Person action built resource d: Doc when {p.one, d.o
   EXPECT_EQ(format_value(l->engine->program().schema, w, w.attr(*low, 0)), "{v1, v2}");
   EXPECT_EQ(format_value(l->engine->program().schema, w, w.attr(*high, 0)), "{v1, v65}");
 }
+
+// JSON data is streamed entity by entity; references may point forward (to a later entity of the
+// same file, or of a later file), only the top-level "entities" array holds facts, and a file
+// with a syntax error contributes no fact at all.
+TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
+  auto load = [](std::vector<std::pair<std::string, std::string>> texts, Diagnostics& d, SourceManager& sm) {
+    Package pkg;
+    pkg.files.push_back(parse_file(sm, sm.add("f.treaty", "enum Role { admin, staff }\n"
+                                                          "entity Account { name: String }\n"
+                                                          "entity Person { account: Account, roles: Set<Role>, boss: Person? }\n"), d));
+    CheckOptions opts;
+    opts.data_texts = std::move(texts);
+    return check_package(sm, pkg, d, opts);
+  };
+  {
+    SourceManager sm;
+    Diagnostics d;
+    auto p = load({{"one.json", R"({"meta": {"entities": [{"type": "Account", "id": "ghost", "attrs": {"name": "G"}}]},
+                                   "entities": [
+      {"type": "Person", "id": "ann", "attrs": {"account": "a", "roles": ["admin"], "boss": "bob"}},
+      {"type": "Person", "id": "bob", "attrs": {"account": "b", "roles": []}},
+      {"type": "Account", "id": "a", "attrs": {"name": "A"}}]})"},
+                   {"two.json", R"({"entities": [{"type": "Account", "id": "b", "attrs": {"name": "B"}}]})"}},
+                  d, sm);
+    ASSERT_FALSE(d.has_errors()) << render_human(sm, d.all());
+    const auto& w = p->world;
+    const TypeId person = *p->schema.find_entity("Person"), account = *p->schema.find_entity("Account");
+    EXPECT_EQ(w.size(), 4u);
+    EXPECT_FALSE(w.find(account, "ghost"));
+    const auto ann = *w.find(person, "ann");
+    EXPECT_EQ(format_value(p->schema, w, w.attr(ann, 0)), "Account::\"a\"");
+    EXPECT_EQ(format_value(p->schema, w, w.attr(ann, 2)), "Person::\"bob\"");
+    EXPECT_EQ(format_value(p->schema, w, w.attr(*w.find(person, "bob"), 0)), "Account::\"b\"");
+  }
+  {
+    SourceManager sm;
+    Diagnostics d;
+    auto p = load({{"bad.json", R"({"entities": [{"type": "Account", "id": "a", "attrs": {"name": "A"}}, oops]})"}}, d, sm);
+    ASSERT_TRUE(d.has_errors());
+    EXPECT_NE(d.all()[0].message.find("invalid JSON"), std::string::npos) << d.all()[0].message;
+    EXPECT_EQ(p->world.size(), 0u);
+  }
+}
