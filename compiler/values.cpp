@@ -247,10 +247,17 @@ void World::reserve(std::size_t entities, std::size_t attrs) {
 }
 
 std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32_t ncols, Span span) {
-  if (find(type, id)) return std::nullopt;
   if (ids_.size() + id.size() > 0xffffffffu || entities_.size() >= 0xfffffffeu)
     throw std::length_error("the world's entity ids exceed 4 GiB");
+  // One probe both refuses a duplicate and finds the new entity's slot.
   const auto e = static_cast<EntityId>(entities_.size());
+  const std::uint32_t h = entity_hash(type, id);
+  grow_for(entity_slots_, e);
+  const std::size_t slot = find_slot(entity_slots_, h, [&](std::uint32_t o) {
+    return entities_[o].type == type && this->id(o) == id;
+  });
+  if (entity_slots_[slot].item != kNone32) return std::nullopt;
+  entity_slots_[slot] = {e, h};
   EntityRecord r;
   r.type = type;
   r.first_attr = static_cast<std::uint32_t>(attrs_.size());
@@ -258,7 +265,6 @@ std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32
   r.id_len = static_cast<std::uint32_t>(id.size());
   ids_.append(id);
   entities_.push_back(r);
-  insert_entity_slot(e);
   if (span.valid()) {
     spans_.resize(e + 1);
     spans_[e] = span;

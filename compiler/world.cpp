@@ -313,17 +313,14 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
             "at " + at + ": fact " + tick(tname + "::" + quote_string(id)) + " is declared twice");
       return;
     }
-    static const nlohmann::json kNoAttrs = nlohmann::json::object();
-    const nlohmann::json* attrs = &kNoAttrs;
-    if (en.contains("attrs")) {
-      if (!en["attrs"].is_object()) {
-        d.add(DiagId::bad_data, file_start(fid), "at " + at + ".attrs: expected an object");
-        return;
-      }
-      attrs = &en["attrs"];
+    if (!en.contains("attrs")) en["attrs"] = nlohmann::json::object();
+    nlohmann::json& attrs = en["attrs"];
+    if (!attrs.is_object()) {
+      d.add(DiagId::bad_data, file_start(fid), "at " + at + ".attrs: expected an object");
+      return;
     }
-    if (try_now(*e, *attrs)) return;
-    kept.push_back(std::make_unique<nlohmann::json>(std::move(*const_cast<nlohmann::json*>(attrs))));
+    if (try_now(*e, attrs)) return;
+    kept.push_back(std::make_unique<nlohmann::json>(std::move(attrs)));
     pending.push_back({*e, nullptr, kept.back().get(), at, fid});
   };
   for (auto& [path, text] : sources) {
