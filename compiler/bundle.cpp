@@ -442,7 +442,7 @@ class BundleCodec {
     if (next != wd.attrs_.size()) throw BadBundle("attribute table size mismatch");
     for (auto& v : wd.attrs_) v = value(true);
 
-    p->nodes.resize(r.count(40));
+    p->nodes.resize(r.count(34));  // op, an empty value, slot, a, types, probe, kids, span
     for (auto& n : p->nodes) {
       const auto op = r.u8();
       if (op > static_cast<std::uint8_t>(Op::make_set)) throw BadBundle("unknown operation");

@@ -67,6 +67,17 @@ void expect_same_decisions(const char* rel) {
 TEST(Bundle, RoundTripKeepsEveryDecisionOf4me) { expect_same_decisions("policies/4me"); }
 TEST(Bundle, RoundTripKeepsEveryDecisionOfBm365) { expect_same_decisions("policies/bm365"); }
 
+// Found by fuzz_check: a program without rules ends with a short node table, and the loader's
+// lower bound on a node's size (40 bytes, the real minimum is 34) refused the bundle it wrote.
+TEST(Bundle, ProgramsWithoutRulesLoadBack) {
+  auto l = engine_from_paths({"fuzz/regressions/check-bundle-short-node-table.treaty"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const std::string bytes = write_bundle(l->engine->program(), l->sm);
+  SourceManager sm2;
+  std::string error;
+  EXPECT_TRUE(read_bundle(bytes, sm2, error)) << error;
+}
+
 std::string small_bundle() {
   auto l = engine_from_paths({"docs/examples/quickstart.treaty"});
   EXPECT_TRUE(l->engine);
