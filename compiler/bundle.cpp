@@ -433,7 +433,7 @@ class BundleCodec {
       next += static_cast<std::uint32_t>(s.entities[rec.type].attrs.size());
       if (wd.by_type_.size() <= rec.type) wd.by_type_.resize(rec.type + 1);
       wd.by_type_[rec.type].push_back(e);
-      if (!wd.insert_entity_slot(e)) throw BadBundle("duplicate entity");
+      if (!wd.claim_entity_slot(rec.type, wd.id(e), e)) throw BadBundle("duplicate entity");
     }
     wd.spans_.resize(r.count(12));
     if (wd.spans_.size() > nents) throw BadBundle("more entity spans than entities");

@@ -183,15 +183,11 @@ void grow_for(Slots& slots, std::size_t count) {
 
 const std::string* World::intern(std::string_view s) {
   const std::uint32_t h = text_hash(s);
-  if (!string_slots_.empty()) {
-    const std::size_t i = find_slot(string_slots_, h, [&](std::uint32_t k) { return string_store_[k] == s; });
-    if (string_slots_[i].item != kNone32) return &string_store_[string_slots_[i].item];
-  }
   grow_for(string_slots_, string_store_.size());
-  const auto k = static_cast<std::uint32_t>(string_store_.size());
-  string_store_.emplace_back(s);
-  string_slots_[find_slot(string_slots_, h, [](std::uint32_t) { return false; })] = {k, h};
-  return &string_store_.back();
+  HashSlot& slot = string_slots_[find_slot(string_slots_, h, [&](std::uint32_t k) { return string_store_[k] == s; })];
+  if (slot.item != kNone32) return &string_store_[slot.item];
+  slot = {static_cast<std::uint32_t>(string_store_.size()), h};
+  return &string_store_.emplace_back(s);
 }
 
 Value World::make_set(std::vector<Value> items) {
@@ -200,22 +196,17 @@ Value World::make_set(std::vector<Value> items) {
   std::size_t hv = items.size();
   for (const auto& x : items) hv = hv * 31 + value_hash(x);
   const std::uint32_t h = mix32(hv);
-  auto same = [&](std::uint32_t k) {
+  grow_for(set_slots_, sets_.size());
+  HashSlot& slot = set_slots_[find_slot(set_slots_, h, [&](std::uint32_t k) {
     const auto& y = sets_[k]->items;
     return y.size() == items.size() && std::equal(y.begin(), y.end(), items.begin(), value_equal);
-  };
-  if (!set_slots_.empty()) {
-    const std::size_t i = find_slot(set_slots_, h, same);
-    if (set_slots_[i].item != kNone32) return Value::setv(sets_[set_slots_[i].item].get());
+  })];
+  if (slot.item == kNone32) {
+    slot = {static_cast<std::uint32_t>(sets_.size()), h};
+    items.shrink_to_fit();
+    sets_.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
   }
-  grow_for(set_slots_, sets_.size());
-  auto set = std::make_unique<SetValue>();
-  set->items = std::move(items);
-  set->items.shrink_to_fit();
-  const auto k = static_cast<std::uint32_t>(sets_.size());
-  sets_.push_back(std::move(set));
-  set_slots_[find_slot(set_slots_, h, [](std::uint32_t) { return false; })] = {k, h};
-  return Value::setv(sets_.back().get());
+  return Value::setv(sets_[slot.item].get());
 }
 
 std::optional<EntityId> World::find(TypeId type, std::string_view id) const {
@@ -229,35 +220,22 @@ std::optional<EntityId> World::find(TypeId type, std::string_view id) const {
 
 const std::vector<EntityId>& World::of_type(TypeId t) const { return t < by_type_.size() ? by_type_[t] : kEmpty; }
 
-bool World::insert_entity_slot(EntityId e) {
-  const auto& r = entities_[e];
-  const std::uint32_t h = entity_hash(r.type, id(e));
+bool World::claim_entity_slot(TypeId type, std::string_view id, EntityId e) {
+  const std::uint32_t h = entity_hash(type, id);
   grow_for(entity_slots_, e);
   const std::size_t i = find_slot(entity_slots_, h, [&](std::uint32_t o) {
-    return entities_[o].type == r.type && id(o) == id(e);
+    return entities_[o].type == type && this->id(o) == id;
   });
   if (entity_slots_[i].item != kNone32) return false;
   entity_slots_[i] = {e, h};
   return true;
 }
 
-void World::reserve(std::size_t entities, std::size_t attrs) {
-  entities_.reserve(entities_.size() + entities);
-  attrs_.reserve(attrs_.size() + attrs);
-}
-
 std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32_t ncols, Span span) {
   if (ids_.size() + id.size() > 0xffffffffu || entities_.size() >= 0xfffffffeu)
     throw std::length_error("the world's entity ids exceed 4 GiB");
-  // One probe both refuses a duplicate and finds the new entity's slot.
   const auto e = static_cast<EntityId>(entities_.size());
-  const std::uint32_t h = entity_hash(type, id);
-  grow_for(entity_slots_, e);
-  const std::size_t slot = find_slot(entity_slots_, h, [&](std::uint32_t o) {
-    return entities_[o].type == type && this->id(o) == id;
-  });
-  if (entity_slots_[slot].item != kNone32) return std::nullopt;
-  entity_slots_[slot] = {e, h};
+  if (!claim_entity_slot(type, id, e)) return std::nullopt;
   EntityRecord r;
   r.type = type;
   r.first_attr = static_cast<std::uint32_t>(attrs_.size());

@@ -278,9 +278,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     std::vector<Value> vals(et.attrs.size());
     std::vector<bool> given(et.attrs.size(), false);
     for (auto it = attrs.begin(); it != attrs.end(); ++it) {
-      int col = -1;
-      for (std::size_t c = 0; c < et.attrs.size(); ++c)
-        if (et.attrs[c].name == it.key()) col = static_cast<int>(c);
+      const int col = et.column_named(it.key());
       if (col < 0) return false;
       std::string err;
       if (!convert_json_value(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, vals[static_cast<std::size_t>(col)], err))
@@ -363,9 +361,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     const std::string fact_name = tick(et.name + "::" + quote_string(w.id(pf.entity)));
     if (pf.decl) {
       for (const auto& fi : pf.decl->fields) {
-        int col = -1;
-        for (std::size_t c = 0; c < et.attrs.size(); ++c)
-          if (et.attrs[c].name == fi.name.name) col = static_cast<int>(c);
+        const int col = et.column_named(fi.name.name);
         if (col < 0) {
           std::vector<std::string> cands;
           for (const auto& a : et.attrs) cands.push_back(a.name);
@@ -399,9 +395,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     } else if (pf.attrs) {
       for (auto it = pf.attrs->begin(); it != pf.attrs->end(); ++it) {
         const std::string at = pf.json_path + ".attrs." + it.key();
-        int col = -1;
-        for (std::size_t c = 0; c < et.attrs.size(); ++c)
-          if (et.attrs[c].name == it.key()) col = static_cast<int>(c);
+        const int col = et.column_named(it.key());
         if (col < 0) {
           d.add(DiagId::unknown_attribute, file_start(pf.json_file),
                 "at " + at + ": " + tick(et.name) + " has no attribute " + tick(it.key()));

@@ -259,9 +259,7 @@ bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics&
     const auto& et = p_->schema.entities[e.type];
     std::vector<bool> given(et.attrs.size(), false);
     for (const auto& field : facts[fi].fields) {
-      int col = -1;
-      for (std::size_t c = 0; c < et.attrs.size(); ++c)
-        if (et.attrs[c].name == field.name.name) col = static_cast<int>(c);
+      const int col = et.column_named(field.name.name);
       if (col < 0) {
         diags.add(DiagId::unknown_attribute, field.name.span, "`" + et.name + "` has no attribute `" + field.name.name + "`");
         ok = false;
@@ -329,9 +327,7 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
       }
       for (auto it = en["attrs"].begin(); it != en["attrs"].end(); ++it) {
         const std::string at = "entities[" + std::to_string(i) + "].attrs." + it.key();
-        int col = -1;
-        for (std::size_t c = 0; c < et.attrs.size(); ++c)
-          if (et.attrs[c].name == it.key()) col = static_cast<int>(c);
+        const int col = et.column_named(it.key());
         if (col < 0) {
           error = at + ": `" + et.name + "` has no attribute `" + it.key() + "`";
           return false;

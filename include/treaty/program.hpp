@@ -80,6 +80,12 @@ struct EntityTypeInfo {
   [[nodiscard]] int column(std::uint32_t name_id) const {
     return name_id < column_of.size() ? column_of[name_id] : -1;
   }
+  /// The column of the attribute called `attr_name`, or -1.
+  [[nodiscard]] int column_named(std::string_view attr_name) const {
+    for (std::size_t c = 0; c < attrs.size(); ++c)
+      if (attrs[c].name == attr_name) return static_cast<int>(c);
+    return -1;
+  }
 };
 
 struct ParamInfo {
@@ -253,8 +259,6 @@ class World {
   [[nodiscard]] const std::vector<EntityId>& of_type(TypeId t) const;
   /// Adds an entity with `ncols` none attributes. Fails (nullopt) when (type, id) exists.
   std::optional<EntityId> add(TypeId type, std::string_view id, std::uint32_t ncols, Span span = {});
-  /// Reserves room for `entities` more entities with `attrs` attributes in all.
-  void reserve(std::size_t entities, std::size_t attrs);
 
   /// Entities of one index key: a run of ids, ascending.
   struct EntityRange {
@@ -288,7 +292,8 @@ class World {
     BigVector<IndexSlot> slots;
     BigVector<EntityId> entities;
   };
-  bool insert_entity_slot(EntityId e);  ///< false when (type, id) of `e` is already there
+  /// Records `e` as the entity (type, id); false, recording nothing, when that pair is taken.
+  bool claim_entity_slot(TypeId type, std::string_view id, EntityId e);
 
   std::deque<std::string> string_store_;
   std::vector<HashSlot> string_slots_;  ///< text -> index into string_store_
