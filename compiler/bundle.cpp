@@ -441,6 +441,9 @@ class BundleCodec {
     wd.attrs_.resize(r.count(1));
     if (next != wd.attrs_.size()) throw BadBundle("attribute table size mismatch");
     for (auto& v : wd.attrs_) v = value(true);
+    std::vector<std::uint32_t> columns;
+    for (const auto& et : s.entities) columns.push_back(static_cast<std::uint32_t>(et.attrs.size()));
+    wd.compute_type_ranges(s.entities.size(), columns);
 
     p->nodes.resize(r.count(34));  // op, an empty value, slot, a, types, probe, kids, span
     for (auto& n : p->nodes) {

@@ -236,6 +236,7 @@ std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32
     throw std::length_error("the world's entity ids exceed 4 GiB");
   const auto e = static_cast<EntityId>(entities_.size());
   if (!claim_entity_slot(type, id, e)) return std::nullopt;
+  type_first_.clear();  // no longer known to be grouped by type
   EntityRecord r;
   r.type = type;
   r.first_attr = static_cast<std::uint32_t>(attrs_.size());
@@ -251,6 +252,90 @@ std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32
   if (by_type_.size() <= type) by_type_.resize(type + 1);
   by_type_[type].push_back(e);
   return e;
+}
+
+void World::group_by_type(std::size_t type_count, const std::vector<std::uint32_t>& columns_by_type) {
+  const std::size_t n = entities_.size();
+  std::vector<EntityId> new_id(n);
+  std::vector<EntityId> order;  // old ids in new order
+  order.reserve(n);
+  for (TypeId t = 0; t < by_type_.size(); ++t)
+    for (EntityId e : by_type_[t]) {
+      new_id[e] = static_cast<EntityId>(order.size());
+      order.push_back(e);
+    }
+  bool identity = true;
+  for (std::size_t i = 0; i < n && identity; ++i) identity = order[i] == i;
+  if (!identity) {
+    auto remap = [&](Value& v) {
+      if (v.tag == Tag::entity) v.i = new_id[static_cast<std::size_t>(v.i)];
+    };
+    BigVector<EntityRecord> records(n);
+    BigVector<Value> attrs(attrs_.size());
+    std::vector<Span> spans;
+    std::uint32_t next_attr = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const EntityRecord& old = entities_[order[i]];
+      const std::uint32_t ncols = order[i] + 1 < n ? entities_[order[i] + 1].first_attr - old.first_attr
+                                                   : static_cast<std::uint32_t>(attrs_.size()) - old.first_attr;
+      records[i] = old;
+      records[i].first_attr = next_attr;
+      for (std::uint32_t c = 0; c < ncols; ++c) {
+        attrs[next_attr + c] = attrs_[old.first_attr + c];
+        remap(attrs[next_attr + c]);
+      }
+      next_attr += ncols;
+      const Span sp = span(order[i]);
+      if (sp.valid()) {
+        spans.resize(i + 1);
+        spans[i] = sp;
+      }
+    }
+    entities_.swap(records);
+    attrs_.swap(attrs);
+    spans_.swap(spans);
+    for (auto& ids : by_type_)
+      for (auto& e : ids) e = new_id[e];
+    // Sets of entities: new ids, sorted again; rehash them all (a bijection keeps them distinct).
+    set_slots_.assign(set_slots_.size(), HashSlot{});
+    for (std::uint32_t k = 0; k < sets_.size(); ++k) {
+      auto& items = sets_[k]->items;
+      for (auto& x : items) remap(x);
+      std::sort(items.begin(), items.end(), value_less);
+      std::size_t hv = items.size();
+      for (const auto& x : items) hv = hv * 31 + value_hash(x);
+      const std::uint32_t h = mix32(hv);
+      set_slots_[find_slot(set_slots_, h, [](std::uint32_t) { return false; })] = {k, h};
+    }
+    entity_slots_.assign(entity_slots_.size(), HashSlot{});
+    for (EntityId e = 0; e < n; ++e) claim_entity_slot(entities_[e].type, id(e), e);
+  }
+  compute_type_ranges(type_count, columns_by_type);
+}
+
+void World::compute_type_ranges(std::size_t type_count, const std::vector<std::uint32_t>& columns_by_type) {
+  type_first_.clear();
+  type_attr_base_.clear();
+  type_ncols_.clear();
+  // Usable only when entities are contiguous by type, in type order, with contiguous attributes.
+  std::vector<EntityId> first(type_count + 1, 0);
+  std::vector<std::uint32_t> base(type_count + 1, 0);
+  std::size_t e = 0;
+  std::uint32_t a = 0;
+  for (TypeId t = 0; t < type_count; ++t) {
+    first[t] = static_cast<EntityId>(e);
+    base[t] = a;
+    for (; e < entities_.size() && entities_[e].type == t; ++e) {
+      if (entities_[e].first_attr != a) return;
+      a += columns_by_type[t];
+    }
+  }
+  if (e != entities_.size() || a != attrs_.size()) return;
+  first[type_count] = static_cast<EntityId>(e);
+  type_first_ = std::move(first);
+  type_attr_base_ = std::move(base);
+  type_ncols_.assign(columns_by_type.begin(), columns_by_type.end());
+  type_ncols_.resize(type_count + 1, 0);
 }
 
 std::size_t World::memory_bytes() const {

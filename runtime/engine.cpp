@@ -131,14 +131,15 @@ class Evaluator {
   }
 
   TypeId type_of(EntityId e) const {
-    if (e < w_.size()) return w_.entity(e).type;
+    if (e < w_.size()) return w_.type_of(e);
     return ov_ && ov_->get(e) ? ov_->get(e)->type : kNone32;
   }
 
   Value attr(EntityId e, std::uint32_t name_id) const {
     if (e < w_.size()) {
-      const int col = p_.schema.entities[w_.entity(e).type].column(name_id);
-      return col < 0 ? Value::none() : w_.attr(e, static_cast<std::uint32_t>(col));
+      const TypeId t = w_.type_of(e);
+      const int col = p_.schema.entities[t].column(name_id);
+      return col < 0 ? Value::none() : w_.attr_at(w_.first_attr(e, t) + static_cast<std::uint32_t>(col));
     }
     const Overlay::Entity* oe = ov_ ? ov_->get(e) : nullptr;
     if (!oe) return Value::none();
