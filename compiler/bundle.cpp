@@ -601,7 +601,11 @@ class BundleCodec {
         }
       }();
       check(n.kids.size() == want, "node has the wrong number of children");
-      if (n.op == Op::attr) check(n.a < s.attr_names.size(), "attribute out of range");
+      if (n.op == Op::attr) {
+        check(n.a < s.attr_names.size(), "attribute out of range");
+        check(n.types.size() != 1 || s.entities[n.types[0]].column(n.a) == static_cast<int>(n.slot),
+              "attribute column mismatch");
+      }
       if (n.op == Op::call) {
         check(n.a < p.predicates.size(), "predicate out of range");
         check(n.kids.size() == p.predicates[n.a].params.size(), "predicate arity mismatch");

@@ -668,6 +668,12 @@ class Checker {
     NodeId id = node(Op::attr, e.span);
     p_.nodes[id].a = *name_id;
     p_.nodes[id].kids = {b->id};
+    if (b->type.entities.size() == 1) {
+      // One possible type: the runtime may read the column directly (it still checks the type).
+      const TypeId t = b->type.entities[0];
+      p_.nodes[id].types = {t};
+      p_.nodes[id].slot = static_cast<std::uint32_t>(p_.schema.entities[t].column(*name_id));
+    }
     return Typed{id, *result};
   }
 

@@ -34,7 +34,12 @@ class Evaluator {
       case Op::attr: {
         const Value b = eval(n.kids[0], f);
         if (b.tag != Tag::entity) return Value::none();
-        return attr(static_cast<EntityId>(b.i), n.a);
+        const auto e = static_cast<EntityId>(b.i);
+        // The checker resolved the column for a single static type; the type is still checked,
+        // so a crafted bundle cannot make this read another entity's attributes.
+        if (n.types.size() == 1 && w_.in_type(e, n.types[0]))
+          return w_.attr_at(w_.first_attr(e, n.types[0]) + n.slot);
+        return attr(e, n.a);
       }
       case Op::call: return Value::boolean(call(n, f));
       case Op::contains_any:

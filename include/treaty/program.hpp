@@ -270,6 +270,10 @@ class World {
     return type_attr_base_[t] + (e - type_first_[t]) * type_ncols_[t];
   }
   [[nodiscard]] const Value& attr_at(std::uint32_t index) const { return attrs_[index]; }
+  /// True when `e` is an entity of type `t` of a world grouped by type.
+  [[nodiscard]] bool in_type(EntityId e, TypeId t) const {
+    return t + 1 < type_first_.size() && e >= type_first_[t] && e < type_first_[t + 1];
+  }
   /// True when type_of and first_attr use the per-type table (see group_by_type).
   [[nodiscard]] bool grouped_by_type() const { return !type_first_.empty(); }
   /// Renumbers the entities so that each type's are contiguous, in type order, keeping their
@@ -340,7 +344,7 @@ class World {
 enum class Op : std::uint8_t {
   lit,          ///< value
   var,          ///< slot
-  attr,         ///< kids[0].attr (a = attribute-name id)
+  attr,         ///< kids[0].attr (a = attribute-name id); with one type in `types`, slot is its column
   call,         ///< predicate a (kids: arguments)
   contains_any, contains_all, is_empty,
   not_, and_, or_,
