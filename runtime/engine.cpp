@@ -165,6 +165,10 @@ class Evaluator {
         const auto& all = w_.of_type(t);
         range = World::EntityRange{all.data(), all.size()};
       }
+      // The candidates' attributes are independent loads: start the first few together.
+      if (range->count > 1 && w_.grouped_by_type())
+        for (std::size_t i = 0; i < range->count && i < 8; ++i)
+          __builtin_prefetch(&w_.attr_at(w_.first_attr(range->first[i], t)));
       for (EntityId e : *range) {
         if (++steps_ > max_) throw LimitExceeded{};
         f[n.slot] = Value::entity(e);
@@ -376,6 +380,10 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
       d.errors.push_back("invalid request: unknown entity or action");
       return d;
     }
+    // Nearly every rule reads attributes of the principal and the resource: start both loads
+    // now, so their cache misses overlap instead of following each other.
+    if (r.principal < p.world.size()) __builtin_prefetch(&p.world.attr_at(p.world.first_attr(r.principal, pt)));
+    if (r.resource < p.world.size()) __builtin_prefetch(&p.world.attr_at(p.world.first_attr(r.resource, rt)));
     boost::container::small_vector<std::uint32_t, 4> permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
