@@ -365,9 +365,39 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
 // ---------------------------------------------------------------------------------------------
 // Engine
 // ---------------------------------------------------------------------------------------------
+namespace {
+/// The rules of `action` that accept a principal of type `pt` and a resource of type `rt`:
+/// forbids first, then permits, each in rule order; returns the number of forbids.
+template <typename Out>
+std::uint32_t candidate_rules(const Program& p, std::uint32_t action, TypeId pt, TypeId rt, Out& out) {
+  std::uint32_t forbids = 0;
+  for (int pass = 0; pass < 2; ++pass)
+    for (std::uint32_t ri : p.rules_by_action[action]) {
+      const RuleInfo& rule = p.rules[ri];
+      if (rule.forbid != (pass == 0) ||
+          !std::binary_search(rule.principals.begin(), rule.principals.end(), pt) ||
+          !std::binary_search(rule.resources.begin(), rule.resources.end(), rt))
+        continue;
+      out.push_back(ri);
+      forbids += rule.forbid ? 1 : 0;
+    }
+  return forbids;
+}
+}  // namespace
+
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
   for (const auto& [type, col] : p_->indexes)
     if (!p_->world.has_index(type, col)) p_->world.build_index(type, col);
+  const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
+  if (types == 0 || actions * types * types > (std::size_t{1} << 20)) return;
+  plan_offset_.reserve(actions * types * types + 1);
+  for (std::uint32_t a = 0; a < actions; ++a)
+    for (TypeId pt = 0; pt < types; ++pt)
+      for (TypeId rt = 0; rt < types; ++rt) {
+        plan_offset_.push_back(static_cast<std::uint32_t>(plan_rules_.size()));
+        plan_forbids_.push_back(candidate_rules(*p_, a, pt, rt, plan_rules_));
+      }
+  plan_offset_.push_back(static_cast<std::uint32_t>(plan_rules_.size()));
 }
 
 Decision Engine::decide(const Request& r, bool explain) const noexcept {
@@ -387,44 +417,52 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
     boost::container::small_vector<std::uint32_t, 4> permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
-    // Forbids first: without `explain` a forbid that applies ends the decision.
-    for (int pass = 0; pass < 2; ++pass) {
-      const bool want_forbid = pass == 0;
-      for (std::uint32_t ri : p.rules_by_action[r.action]) {
-        const RuleInfo& rule = p.rules[ri];
-        if (rule.forbid != want_forbid) continue;
-        if (!std::binary_search(rule.principals.begin(), rule.principals.end(), pt) ||
-            !std::binary_search(rule.resources.begin(), rule.resources.end(), rt))
-          continue;
-        frame.assign(std::max<std::size_t>(rule.frame, 2), Value::none());
-        frame[0] = Value::entity(r.principal);
-        frame[1] = Value::entity(r.resource);
-        for (std::size_t i = 0; i < action.params.size() && i < r.args.size(); ++i)
-          if (2 + action.param_ids[i] < frame.size()) frame[2 + action.param_ids[i]] = r.args[i];
-        bool applies = true;
-        for (const auto& c : rule.conditions) {
-          if (ev.truth(c.expr, frame.data()) != c.is_when) {
-            applies = false;
-            if (!rule.forbid && explain) {
-              // Quote the first conjunct that failed, not the whole `when A and B`.
-              Span at = c.span;
-              const Node& cn = p.nodes[c.expr];
-              if (c.is_when && cn.op == Op::and_)
-                for (NodeId k : cn.kids)
-                  if (!ev.truth(k, frame.data())) {
-                    at = p.nodes[k].span;
-                    break;
-                  }
-              d.misses.push_back({ri, at, !c.is_when});
-            }
-            break;
+    // The candidate rules, forbids first: without `explain` the first rule that applies decides.
+    const std::uint32_t* list;
+    std::size_t count, nforbid;
+    boost::container::small_vector<std::uint32_t, 16> own;  // when there is no precomputed plan
+    if (!plan_offset_.empty()) {
+      const std::size_t types = p.schema.entities.size();
+      const std::size_t k = (static_cast<std::size_t>(r.action) * types + pt) * types + rt;
+      list = plan_rules_.data() + plan_offset_[k];
+      count = plan_offset_[k + 1] - plan_offset_[k];
+      nforbid = plan_forbids_[k];
+    } else {
+      nforbid = candidate_rules(p, r.action, pt, rt, own);
+      list = own.data();
+      count = own.size();
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint32_t ri = list[i];
+      const RuleInfo& rule = p.rules[ri];
+      const bool forbid = i < nforbid;
+      frame.assign(std::max<std::size_t>(rule.frame, 2), Value::none());
+      frame[0] = Value::entity(r.principal);
+      frame[1] = Value::entity(r.resource);
+      for (std::size_t j = 0; j < action.params.size() && j < r.args.size(); ++j)
+        if (2 + action.param_ids[j] < frame.size()) frame[2 + action.param_ids[j]] = r.args[j];
+      bool applies = true;
+      for (const auto& c : rule.conditions) {
+        if (ev.truth(c.expr, frame.data()) != c.is_when) {
+          applies = false;
+          if (!forbid && explain) {
+            // Quote the first conjunct that failed, not the whole `when A and B`.
+            Span at = c.span;
+            const Node& cn = p.nodes[c.expr];
+            if (c.is_when && cn.op == Op::and_)
+              for (NodeId k : cn.kids)
+                if (!ev.truth(k, frame.data())) {
+                  at = p.nodes[k].span;
+                  break;
+                }
+            d.misses.push_back({ri, at, !c.is_when});
           }
+          break;
         }
-        if (!applies) continue;
-        (rule.forbid ? forbids : permits).push_back(ri);
-        if (!explain && (rule.forbid || pass == 1)) break;
       }
-      if (!explain && !forbids.empty()) break;
+      if (!applies) continue;
+      (forbid ? forbids : permits).push_back(ri);
+      if (!explain) break;
     }
     if (!forbids.empty()) {
       d.allow = false;

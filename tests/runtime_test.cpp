@@ -412,3 +412,33 @@ Team::"t2" { account: "a2" }
     EXPECT_TRUE(e->decide(request(*e, "Person", "p2", "view", "Account", "a1")).allow);
   }
 }
+
+// The engine precomputes each (action, principal type, resource type)'s candidate rules unless
+// that table would be too large; then decide filters the action's rules itself. Both paths must
+// decide alike: 10,000 actions over 11 types exceed the table's limit.
+TEST(Runtime, DecisionsWithoutAPrecomputedRulePlan) {
+  std::string text;
+  for (int t = 0; t < 11; ++t) text += "entity E" + std::to_string(t) + " { flag: Bool }\n";
+  for (int a = 0; a < 10000; ++a) text += "action a" + std::to_string(a) + " principal E0 resource E1;\n";
+  text += R"(
+E0::"p" { flag: false }
+E0::"q" { flag: true }
+E1::"open" { flag: true }
+E1::"shut" { flag: false }
+permit open_things principal x: E0 action a5 resource y: E1 when y.flag;
+forbid flagged_people principal x: E0 action a5 resource y: E1 when x.flag;
+)";
+  auto l = engine_from_texts({text});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Engine& e = *l->engine;
+  EXPECT_TRUE(e.decide(request(e, "E0", "p", "a5", "E1", "open")).allow);
+  EXPECT_FALSE(e.decide(request(e, "E0", "p", "a6", "E1", "open")).allow);
+  auto forbidden = e.decide(request(e, "E0", "q", "a5", "E1", "open"));
+  EXPECT_FALSE(forbidden.allow);
+  ASSERT_EQ(forbidden.determining.size(), 1u);
+  EXPECT_EQ(e.program().rules[forbidden.determining[0]].name, "flagged_people");
+  auto missed = e.decide(request(e, "E0", "p", "a5", "E1", "shut"), true);
+  EXPECT_FALSE(missed.allow);
+  ASSERT_EQ(missed.misses.size(), 1u);
+  EXPECT_EQ(l->sm.text(missed.misses[0].condition), "y.flag");
+}

@@ -152,6 +152,11 @@ class Engine {
  private:
   std::unique_ptr<Program> p_;
   EngineLimits limits_;
+  /// The rules a request can meet, by (action, principal type, resource type): forbids first,
+  /// then permits, each in rule order. Entry k = (action * T + principal) * T + resource spans
+  /// plan_rules_[plan_offset_[k], plan_offset_[k + 1]) of which the first plan_forbids_[k] are
+  /// forbids. Empty when the table would be too large; decide then filters the action's rules.
+  std::vector<std::uint32_t> plan_offset_, plan_rules_, plan_forbids_;
 };
 
 }  // namespace treaty
