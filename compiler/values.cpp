@@ -345,7 +345,9 @@ std::size_t World::memory_bytes() const {
   for (const auto& str : string_store_) n += sizeof(std::string) + (str.capacity() > 15 ? str.capacity() + 1 : 0);
   for (const auto& set : sets_) n += sizeof(void*) + sizeof(SetValue) + set->items.capacity() * sizeof(Value);
   for (const auto& t : by_type_) n += t.capacity() * sizeof(EntityId);
-  for (const auto& idx : indexes_) n += idx.slots.capacity() * sizeof(IndexSlot) + idx.entities.capacity() * sizeof(EntityId);
+  for (const auto& idx : indexes_)
+    n += idx.slots.capacity() * sizeof(IndexSlot) + idx.entities.capacity() * sizeof(EntityId) +
+         idx.referenced.capacity() * sizeof(std::uint64_t);
   return n;
 }
 
@@ -379,6 +381,14 @@ void World::build_index(TypeId type, std::uint32_t column) {
     }
     ++sl.count;
   }
+  bool entity_keys = true;
+  for (const auto& sl : idx.slots) entity_keys = entity_keys && (sl.count == 0 || sl.key.tag == Tag::entity);
+  if (entity_keys && keys > 0) {
+    idx.referenced.assign((entities_.size() + 63) / 64, 0);
+    for (const auto& sl : idx.slots)
+      if (sl.count && static_cast<std::uint64_t>(sl.key.i) < entities_.size())
+        idx.referenced[static_cast<std::size_t>(sl.key.i) / 64] |= std::uint64_t{1} << (sl.key.i % 64);
+  }
   // Pass 2: runs of entities for keys held by more than one, in entity order.
   std::size_t total = 0;
   for (auto& sl : idx.slots)
@@ -407,6 +417,10 @@ bool World::has_index(TypeId type, std::uint32_t column) const {
 std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, const Value& v) const {
   if (!has_index(type, column)) return std::nullopt;
   const Index& idx = indexes_[static_cast<std::size_t>(index_at_[type][column])];
+  if (!idx.referenced.empty() && v.tag == Tag::entity) {
+    const auto e = static_cast<std::uint64_t>(v.i);
+    if (e >= entities_.size() || !((idx.referenced[e / 64] >> (e % 64)) & 1u)) return EntityRange{};
+  }
   const std::size_t mask = idx.slots.size() - 1;
   for (std::size_t i = mix32(value_hash(v)) & mask;; i = (i + 1) & mask) {
     const IndexSlot& sl = idx.slots[i];

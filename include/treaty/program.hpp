@@ -314,6 +314,10 @@ class World {
   struct Index {
     BigVector<IndexSlot> slots;
     BigVector<EntityId> entities;
+    /// For a column of entity references: one bit per entity of the world, set when some key
+    /// refers to it. Small enough to stay in cache, it answers most probes that find nothing
+    /// ("does this person hold any role assignment?") without touching the table.
+    std::vector<std::uint64_t> referenced;
   };
   /// Records `e` as the entity (type, id); false, recording nothing, when that pair is taken.
   bool claim_entity_slot(TypeId type, std::string_view id, EntityId e);
