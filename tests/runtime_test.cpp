@@ -288,11 +288,10 @@ permit r_built principal p: Person action built resource d: Doc when {p.one, d.o
 )";
   auto l = engine_from_texts({schema});
   ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
-  std::string error;
   SourceManager sm2;
-  auto reread = read_bundle(write_bundle(l->engine->program(), l->sm), sm2, error);
-  ASSERT_TRUE(reread) << error;
-  const Engine from_bundle(std::move(reread));
+  const auto reloaded = through_bundle(*l, sm2);
+  ASSERT_TRUE(reloaded);
+  const Engine& from_bundle = *reloaded;
   struct Case {
     const char* action;
     const char* person;
@@ -387,11 +386,10 @@ Team::"t2" { account: "a2" }
 )";
   auto l = engine_from_texts({text});
   ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
-  std::string error;
   SourceManager sm2;
-  auto reread = read_bundle(write_bundle(l->engine->program(), l->sm), sm2, error);
-  ASSERT_TRUE(reread) << error;
-  const Engine from_bundle(std::move(reread));
+  const auto reloaded = through_bundle(*l, sm2);
+  ASSERT_TRUE(reloaded);
+  const Engine& from_bundle = *reloaded;
   for (const Engine* e : {static_cast<const Engine*>(l->engine.get()), &from_bundle}) {
     const auto& p = e->program();
     const auto& w = p.world;

@@ -35,6 +35,15 @@ inline std::unique_ptr<LoadedEngine> engine_from_texts(const std::vector<std::st
   return l;
 }
 
+/// The engine's program written to a bundle and read back into a new engine (its source text
+/// goes to `sm`); fails the test when the bundle does not load.
+inline std::unique_ptr<Engine> through_bundle(const LoadedEngine& l, SourceManager& sm) {
+  std::string error;
+  auto reread = read_bundle(write_bundle(l.engine->program(), l.sm), sm, error);
+  EXPECT_TRUE(reread) << error;
+  return reread ? std::make_unique<Engine>(std::move(reread)) : nullptr;
+}
+
 /// Loads policy directories of the source tree.
 inline std::unique_ptr<LoadedEngine> engine_from_paths(const std::vector<std::string>& rel_paths) {
   auto l = std::make_unique<LoadedEngine>();
