@@ -20,7 +20,7 @@ namespace treaty {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'E', 'A', 'T', 'Y', 'B', '\0'};
-constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kVersion = 3;
 constexpr std::size_t kHeader = 8 + 4 + 8 + 8;
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -249,6 +249,7 @@ class BundleCodec {
       w.u32(n.a);
       w.ids(n.types);
       w.i32(n.probe_attr);
+      w.i32(n.probe_attr2);
       w.ids(n.kids);
       w.span(n.span);
     }
@@ -308,9 +309,10 @@ class BundleCodec {
     w.u32(static_cast<std::uint32_t>(p.rules_by_action.size()));
     for (const auto& v : p.rules_by_action) w.ids(v);
     w.u32(static_cast<std::uint32_t>(p.indexes.size()));
-    for (const auto& [t, c] : p.indexes) {
-      w.u32(t);
-      w.u32(c);
+    for (const auto& ix : p.indexes) {
+      w.u32(ix.type);
+      w.u32(ix.column);
+      w.i32(ix.column2);
     }
   }
 
@@ -445,7 +447,7 @@ class BundleCodec {
     for (const auto& et : s.entities) columns.push_back(static_cast<std::uint32_t>(et.attrs.size()));
     wd.compute_type_ranges(s.entities.size(), columns);
 
-    p->nodes.resize(r.count(34));  // op, an empty value, slot, a, types, probe, kids, span
+    p->nodes.resize(r.count(38));  // op, an empty value, slot, a, types, two probes, kids, span
     for (auto& n : p->nodes) {
       const auto op = r.u8();
       if (op > static_cast<std::uint8_t>(Op::make_set)) throw BadBundle("unknown operation");
@@ -455,6 +457,7 @@ class BundleCodec {
       n.a = r.u32();
       n.types = r.ids();
       n.probe_attr = r.i32();
+      n.probe_attr2 = r.i32();
       n.kids = r.ids();
       n.span = r.span();
     }
@@ -515,10 +518,11 @@ class BundleCodec {
     }
     p->rules_by_action.resize(r.count(4));
     for (auto& v : p->rules_by_action) v = r.ids();
-    p->indexes.resize(r.count(8));
-    for (auto& [t, c] : p->indexes) {
-      t = r.u32();
-      c = r.u32();
+    p->indexes.resize(r.count(12));
+    for (auto& ix : p->indexes) {
+      ix.type = r.u32();
+      ix.column = r.u32();
+      ix.column2 = r.i32();
     }
     if (!r.done()) throw BadBundle("trailing bytes after the program");
     validate(*p, fresh);
@@ -596,7 +600,7 @@ class BundleCodec {
           case Op::attr: case Op::not_: case Op::is_empty: case Op::is: return 1;
           case Op::contains_any: case Op::contains_all: case Op::eq: case Op::ne: case Op::lt: case Op::le:
           case Op::gt: case Op::ge: case Op::in: case Op::exists_set: return 2;
-          case Op::exists_type: return n.probe_attr >= 0 ? 2 : 1;
+          case Op::exists_type: return std::size_t{1} + (n.probe_attr >= 0) + (n.probe_attr2 >= 0);
           default: return n.kids.size();
         }
       }();
@@ -613,6 +617,8 @@ class BundleCodec {
       if (n.op == Op::exists_type) {
         check(!n.types.empty(), "exists without a type");
         if (n.probe_attr >= 0) check(static_cast<std::size_t>(n.probe_attr) < s.attr_names.size(), "probe out of range");
+        if (n.probe_attr2 >= 0)
+          check(n.probe_attr >= 0 && static_cast<std::size_t>(n.probe_attr2) < s.attr_names.size(), "probe out of range");
       }
     }
     // Slots: every var and binder of a body must be below the frame of its owner.
@@ -681,8 +687,10 @@ class BundleCodec {
     check(p.rules_by_action.size() == s.actions.size(), "rule index mismatch");
     for (const auto& v : p.rules_by_action)
       for (auto ri : v) check(ri < p.rules.size(), "rule index out of range");
-    for (const auto& [t, c] : p.indexes)
-      check(t < s.entities.size() && c < s.entities[t].attrs.size(), "index out of range");
+    for (const auto& ix : p.indexes)
+      check(ix.type < s.entities.size() && ix.column < s.entities[ix.type].attrs.size() && ix.column2 >= -1 &&
+                (ix.column2 < 0 || static_cast<std::size_t>(ix.column2) < s.entities[ix.type].attrs.size()),
+            "index out of range");
   }
 };
 

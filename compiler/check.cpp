@@ -869,29 +869,47 @@ class Checker {
     return false;
   }
 
-  /// Chooses an equality conjunct `x.a == key` (key free of x) to answer through a hash index.
+  /// Chooses equality conjuncts `x.a == key` (key free of x) to answer through a hash index: the
+  /// first two on distinct attributes become a composite probe (`t.grantor == c and t.grantee ==
+  /// p` finds the pair's trust in one step), a single one a probe on its column. The conjuncts
+  /// stay in the body, which the runtime evaluates for every candidate the probe returns.
   void choose_probe(NodeId ex, TypeId type, std::uint32_t slot) {
     const NodeId body = p_.nodes[ex].kids[0];
     std::vector<NodeId> conj;
     if (p_.nodes[body].op == Op::and_) conj = p_.nodes[body].kids; else conj = {body};
+    struct Found {
+      std::uint32_t attr, column;
+      NodeId key;
+    };
+    std::vector<Found> found;
     for (NodeId c : conj) {
       const Node& cn = p_.nodes[c];
       if (cn.op != Op::eq) continue;
-      for (int side = 0; side < 2; ++side) {
+      for (int side = 0; side < 2 && found.size() < 2; ++side) {
         const NodeId a = cn.kids[side], k = cn.kids[1 - side];
         const Node& an = p_.nodes[a];
         if (an.op != Op::attr) continue;
         const Node& base = p_.nodes[an.kids[0]];
         if (base.op != Op::var || base.slot != slot || uses_slot(k, slot)) continue;
         const int col = p_.schema.entities[type].column(an.a);
-        if (col < 0) continue;
-        p_.nodes[ex].probe_attr = static_cast<std::int32_t>(an.a);
-        p_.nodes[ex].kids.push_back(k);
-        auto key = std::make_pair(type, static_cast<std::uint32_t>(col));
-        if (std::find(p_.indexes.begin(), p_.indexes.end(), key) == p_.indexes.end()) p_.indexes.push_back(key);
-        return;
+        if (col < 0 || (!found.empty() && found[0].attr == an.a)) continue;
+        found.push_back({an.a, static_cast<std::uint32_t>(col), k});
+        break;
       }
     }
+    if (found.empty()) return;
+    // One order per pair of attributes, so `a == x and b == y` and `b == y and a == x` share an index.
+    if (found.size() == 2 && found[1].attr < found[0].attr) std::swap(found[0], found[1]);
+    Node& n = p_.nodes[ex];
+    IndexSpec spec{type, found[0].column, -1};
+    n.probe_attr = static_cast<std::int32_t>(found[0].attr);
+    n.kids.push_back(found[0].key);
+    if (found.size() == 2) {
+      n.probe_attr2 = static_cast<std::int32_t>(found[1].attr);
+      n.kids.push_back(found[1].key);
+      spec.column2 = static_cast<std::int32_t>(found[1].column);
+    }
+    if (std::find(p_.indexes.begin(), p_.indexes.end(), spec) == p_.indexes.end()) p_.indexes.push_back(spec);
   }
 
   bool bind_check(const syntax::Ident& var, Scope& sc) {

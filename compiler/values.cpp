@@ -347,7 +347,7 @@ std::size_t World::memory_bytes() const {
   for (const auto& t : by_type_) n += t.capacity() * sizeof(EntityId);
   for (const auto& idx : indexes_)
     n += idx.slots.capacity() * sizeof(IndexSlot) + idx.entities.capacity() * sizeof(EntityId) +
-         idx.referenced.capacity() * sizeof(std::uint64_t);
+         (idx.referenced.capacity() + idx.filter.capacity()) * sizeof(std::uint64_t);
   return n;
 }
 
@@ -355,14 +355,13 @@ namespace {
 bool same_key(const Value& a, const Value& b) { return a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b)); }
 }  // namespace
 
-void World::build_index(TypeId type, std::uint32_t column) {
-  if (has_index(type, column)) return;
+template <typename KeyOf>
+World::Index World::build_index_by(const std::vector<EntityId>& ents, KeyOf key) {
   Index idx;
-  const auto& ents = of_type(type);
-  auto slot_of = [&](const Value& key) {
+  auto slot_of = [&](const Value& k) {
     const std::size_t mask = idx.slots.size() - 1;
-    for (std::size_t i = mix32(value_hash(key)) & mask;; i = (i + 1) & mask)
-      if (idx.slots[i].count == 0 || same_key(idx.slots[i].key, key)) return i;
+    for (std::size_t i = mix32(value_hash(k)) & mask;; i = (i + 1) & mask)
+      if (idx.slots[i].count == 0 || same_key(idx.slots[i].key, k)) return i;
   };
   // Pass 1: distinct keys and their counts, growing the table at 3/4.
   std::size_t keys = 0;
@@ -374,20 +373,13 @@ void World::build_index(TypeId type, std::uint32_t column) {
       for (const auto& sl : old)
         if (sl.count) idx.slots[slot_of(sl.key)] = sl;
     }
-    auto& sl = idx.slots[slot_of(attr(e, column))];
+    const Value k = key(e);
+    auto& sl = idx.slots[slot_of(k)];
     if (sl.count == 0) {
-      sl.key = attr(e, column);
+      sl.key = k;
       ++keys;
     }
     ++sl.count;
-  }
-  bool entity_keys = true;
-  for (const auto& sl : idx.slots) entity_keys = entity_keys && (sl.count == 0 || sl.key.tag == Tag::entity);
-  if (entity_keys && keys > 0) {
-    idx.referenced.assign((entities_.size() + 63) / 64, 0);
-    for (const auto& sl : idx.slots)
-      if (sl.count && static_cast<std::uint64_t>(sl.key.i) < entities_.size())
-        idx.referenced[static_cast<std::size_t>(sl.key.i) / 64] |= std::uint64_t{1} << (sl.key.i % 64);
   }
   // Pass 2: runs of entities for keys held by more than one, in entity order.
   std::size_t total = 0;
@@ -399,10 +391,28 @@ void World::build_index(TypeId type, std::uint32_t column) {
   idx.entities.resize(total);
   std::vector<std::uint32_t> filled(idx.slots.size(), 0);
   for (EntityId e : ents) {
-    const std::size_t i = slot_of(attr(e, column));
+    const std::size_t i = slot_of(key(e));
     auto& sl = idx.slots[i];
     if (sl.count == 1) sl.begin = e;
     else idx.entities[sl.begin + filled[i]++] = e;
+  }
+  return idx;
+}
+
+void World::build_index(TypeId type, std::uint32_t column) {
+  if (has_index(type, column)) return;
+  Index idx = build_index_by(of_type(type), [&](EntityId e) { return attr(e, column); });
+  bool entity_keys = true;
+  std::size_t keys = 0;
+  for (const auto& sl : idx.slots) {
+    entity_keys = entity_keys && (sl.count == 0 || sl.key.tag == Tag::entity);
+    keys += sl.count != 0;
+  }
+  if (entity_keys && keys > 0) {
+    idx.referenced.assign((entities_.size() + 63) / 64, 0);
+    for (const auto& sl : idx.slots)
+      if (sl.count && static_cast<std::uint64_t>(sl.key.i) < entities_.size())
+        idx.referenced[static_cast<std::size_t>(sl.key.i) / 64] |= std::uint64_t{1} << (sl.key.i % 64);
   }
   if (index_at_.size() <= type) index_at_.resize(type + 1);
   if (index_at_[type].size() <= column) index_at_[type].resize(column + 1, -1);
@@ -421,6 +431,10 @@ std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column
     const auto e = static_cast<std::uint64_t>(v.i);
     if (e >= entities_.size() || !((idx.referenced[e / 64] >> (e % 64)) & 1u)) return EntityRange{};
   }
+  return find_run(idx, v);
+}
+
+std::optional<World::EntityRange> World::find_run(const Index& idx, const Value& v) {
   const std::size_t mask = idx.slots.size() - 1;
   for (std::size_t i = mix32(value_hash(v)) & mask;; i = (i + 1) & mask) {
     const IndexSlot& sl = idx.slots[i];
@@ -429,6 +443,57 @@ std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column
     if (sl.count == 1) return EntityRange{&sl.begin, 1};
     return EntityRange{idx.entities.data() + sl.begin, sl.count};
   }
+}
+
+namespace {
+/// The key of a pair in a composite index: 64 bits of the pair's hash, as an int value.
+Value pair_key(const Value& a, const Value& b) {
+  std::uint64_t h = value_hash(a) * 0x9e3779b97f4a7c15ull ^ value_hash(b);
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  return Value::integer(static_cast<std::int64_t>(h));
+}
+/// The filter bit of a pair key, from bits of the hash that the table's slot choice mixes away.
+std::size_t filter_bit(const Value& key, std::size_t bits) {
+  return static_cast<std::size_t>(static_cast<std::uint64_t>(key.i) >> 20) & (bits - 1);
+}
+}  // namespace
+
+void World::build_index(TypeId type, std::uint32_t column, std::uint32_t column2) {
+  if (has_index(type, column, column2)) return;
+  Index idx = build_index_by(of_type(type), [&](EntityId e) { return pair_key(attr(e, column), attr(e, column2)); });
+  std::size_t keys = 0;
+  for (const auto& sl : idx.slots) keys += sl.count != 0;
+  std::size_t bits = 64;
+  while (bits < keys * 16) bits *= 2;
+  idx.filter.assign(bits / 64, 0);
+  for (const auto& sl : idx.slots)
+    if (sl.count) {
+      const std::size_t b = filter_bit(sl.key, bits);
+      idx.filter[b / 64] |= std::uint64_t{1} << (b % 64);
+    }
+  composite_.push_back({type, column, column2, indexes_.size()});
+  indexes_.push_back(std::move(idx));
+}
+
+bool World::has_index(TypeId type, std::uint32_t column, std::uint32_t column2) const {
+  for (const auto& c : composite_)
+    if (c.type == type && c.column == column && c.column2 == column2) return true;
+  return false;
+}
+
+std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, std::uint32_t column2,
+                                               const Value& v, const Value& v2) const {
+  for (const auto& c : composite_) {
+    if (c.type != type || c.column != column || c.column2 != column2) continue;
+    const Index& idx = indexes_[c.index];
+    const Value key = pair_key(v, v2);
+    const std::size_t b = filter_bit(key, idx.filter.size() * 64);
+    if (!((idx.filter[b / 64] >> (b % 64)) & 1u)) return EntityRange{};
+    return find_run(idx, key);
+  }
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------

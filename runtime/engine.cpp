@@ -153,13 +153,18 @@ class Evaluator {
   }
 
   [[gnu::noinline]] bool exists_type(const Node& n, Value* f) {
-    std::optional<Value> key;
+    std::optional<Value> key, key2;
     if (n.probe_attr >= 0) key = eval(n.kids[1], f);
+    if (n.probe_attr2 >= 0) key2 = eval(n.kids[2], f);
     for (TypeId t : n.types) {
       std::optional<World::EntityRange> range;
       if (key) {
-        const int col = p_.schema.entities[t].column(static_cast<std::uint32_t>(n.probe_attr));
-        if (col >= 0) range = w_.probe(t, static_cast<std::uint32_t>(col), *key);
+        const auto& et = p_.schema.entities[t];
+        const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));
+        const int col2 = key2 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1;
+        if (col >= 0 && col2 >= 0)
+          range = w_.probe(t, static_cast<std::uint32_t>(col), static_cast<std::uint32_t>(col2), *key, *key2);
+        if (!range && col >= 0) range = w_.probe(t, static_cast<std::uint32_t>(col), *key);
       }
       if (!range) {
         const auto& all = w_.of_type(t);
@@ -386,8 +391,8 @@ std::uint32_t candidate_rules(const Program& p, std::uint32_t action, TypeId pt,
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
-  for (const auto& [type, col] : p_->indexes)
-    if (!p_->world.has_index(type, col)) p_->world.build_index(type, col);
+  for (const auto& spec : p_->indexes)
+    if (!p_->world.has_index(spec)) p_->world.build_index(spec);
   const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
   if (types == 0 || actions * types * types > (std::size_t{1} << 20)) return;
   plan_offset_.reserve(actions * types * types + 1);

@@ -94,7 +94,7 @@ class ProgramGen {
   std::string int_expr(Ctx& c) { return pick(0, 2) == 0 ? std::to_string(pick(0, 3)) : org(c) + ".tier"; }
 
   std::string atom(Ctx& c) {
-    switch (pick(0, 17)) {
+    switch (pick(0, 19)) {
       case 0: return person(c) + (pick(0, 1) ? " == " : " != ") + person(c);
       case 1: return org(c) + " == " + org(c);
       case 2: return level_expr(c) + " == " + (pick(0, 1) ? level() : level_expr(c));
@@ -110,12 +110,17 @@ class ProgramGen {
       case 12: return "senior(" + person(c) + ")";
       case 13: return "same_org(" + person(c) + ", r)";
       case 14: return person(c) + " == none";
-      case 15: {
+      case 15: case 18: case 19: {  // weighted: probes are where the indexes are
         const std::string x = "x" + std::to_string(c.fresh++);
         Ctx inner = c;
         inner.persons.push_back(x);
-        // Often of the shape the compiler turns into an index probe.
-        const std::string probe = pick(0, 1) ? x + ".org == " + org(c) + " and " : "";
+        // Often of the shapes the compiler turns into an index probe: on one attribute, or on a
+        // pair (a composite probe; `manager` is optional, so its key may be none).
+        const std::string on_org = x + ".org == " + org(c) + " and ";
+        const std::string on_level = level_expr(c) + " == " + x + ".level and ";
+        const std::string on_manager = x + ".manager == " + person(c) + " and ";
+        const std::string probe = std::vector<std::string>{
+            "", on_org, on_org + on_level, on_manager + on_org, on_level + on_manager}[static_cast<std::size_t>(pick(0, 4))];
         return "(exists " + x + ": Person where " + probe + cond(inner, 1) + ")";
       }
       case 16: {
@@ -225,6 +230,8 @@ RC_GTEST_PROP(Oracle, RuntimeAgreesWithReferenceAndBundles, ()) {
   RC_CLASSIFY(allowed == 0, "nothing allowed");
   RC_CLASSIFY(allowed == total, "everything allowed");
   RC_CLASSIFY(allowed > 0 && allowed < total, "mixed decisions");
+  RC_CLASSIFY(std::any_of(p.indexes.begin(), p.indexes.end(), [](const IndexSpec& s) { return s.column2 >= 0; }),
+              "composite probe");
 }
 
 // Decisions do not depend on rule or fact order, and adding a permit never turns an allow into

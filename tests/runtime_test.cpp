@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "support/engine_util.hpp"
@@ -192,9 +193,51 @@ TEST(Runtime, ExistsEqualityUsesAnIndex) {
   EXPECT_FALSE(l->engine->program().indexes.empty());
   const auto& p = l->engine->program();
   const auto trust = p.schema.find_entity("Trust").value();
-  bool has = false;
-  for (const auto& [t, c] : p.indexes) has = has || t == trust;
-  EXPECT_TRUE(has) << "trust lookups by grantor or grantee should be index probes";
+  const auto& et = p.schema.entities[trust];
+  const auto grantor = static_cast<std::uint32_t>(et.column(p.schema.find_attr_name("grantor").value()));
+  const auto grantee = static_cast<std::int32_t>(et.column(p.schema.find_attr_name("grantee").value()));
+  // `t.grantor == c and t.grantee == p`: one composite probe on the pair, not a walk of c's trusts.
+  const IndexSpec pair{trust, grantor, grantee};
+  EXPECT_NE(std::find(p.indexes.begin(), p.indexes.end(), pair), p.indexes.end());
+  EXPECT_TRUE(p.world.has_index(pair));
+}
+
+TEST(Runtime, CompositeProbesFindEveryEntityOfAPair) {
+  // Two links share the pair (a, b); one link's `to` is none; the second rule writes the pair in
+  // the other order and must share the first rule's index.
+  auto l = engine_from_texts({R"(
+entity Account { name: String }
+entity Link { from: Account, to: Account?, on: Bool }
+action use principal Account resource Account;
+action peek principal Account resource Account;
+Account::"a" { name: "A" }
+Account::"b" { name: "B" }
+Account::"c" { name: "C" }
+Link::"ab1" { from: "a", to: "b", on: false }
+Link::"ab2" { from: "a", to: "b", on: true }
+Link::"ac" { from: "a", to: "c", on: false }
+Link::"ba" { from: "b", to: "a", on: true }
+Link::"cx" { from: "c", to: none, on: true }
+permit linked principal x: Account action use resource y: Account
+  when exists k: Link where k.from == x and k.to == y and k.on;
+permit reverse principal x: Account action peek resource y: Account
+  when exists k: Link where k.to == x and k.from == y;
+)"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const auto& p = l->engine->program();
+  ASSERT_EQ(p.indexes.size(), 1u);
+  EXPECT_GE(p.indexes[0].column2, 0);
+  SourceManager sm;
+  auto reread = through_bundle(*l, sm);
+  ASSERT_TRUE(reread);
+  const std::set<std::pair<std::string, std::string>> use = {{"a", "b"}, {"b", "a"}};
+  const std::set<std::pair<std::string, std::string>> peek = {{"b", "a"}, {"c", "a"}, {"a", "b"}};
+  for (const Engine* e : {l->engine.get(), reread.get()})
+    for (const char* x : {"a", "b", "c"})
+      for (const char* y : {"a", "b", "c"}) {
+        EXPECT_EQ(e->decide(request(*e, "Account", x, "use", "Account", y)).allow, use.count({x, y}) == 1) << x << y;
+        EXPECT_EQ(e->decide(request(*e, "Account", x, "peek", "Account", y)).allow, peek.count({x, y}) == 1) << x << y;
+      }
 }
 
 TEST(Runtime, RequirementsReportEachViolatingFact) {

@@ -194,6 +194,15 @@ bool set_any(const Value& s, F&& f) {
 // ---------------------------------------------------------------------------------------------
 // World: the facts
 // ---------------------------------------------------------------------------------------------
+/// An index over the entities of `type`: by `column`, or by the pair (column, column2) when
+/// column2 >= 0.
+struct IndexSpec {
+  TypeId type = 0;
+  std::uint32_t column = 0;
+  std::int32_t column2 = -1;
+  bool operator==(const IndexSpec&) const = default;
+};
+
 struct EntityRecord {
   TypeId type = 0;
   std::uint32_t first_attr = 0;  ///< index into World::attrs of its first column
@@ -295,6 +304,22 @@ class World {
   /// The entities of `type` whose `column` equals `v`; nullopt when that column has no index.
   [[nodiscard]] std::optional<EntityRange> probe(TypeId type, std::uint32_t column, const Value& v) const;
   [[nodiscard]] bool has_index(TypeId type, std::uint32_t column) const;
+  /// Composite hash index over (type, column, column2), for `exists` bodies that fix two
+  /// attributes: `t.grantor == c and t.grantee == p` finds the one trust of the pair.
+  void build_index(TypeId type, std::uint32_t column, std::uint32_t column2);
+  /// A superset of the entities of `type` whose `column` equals `v` and `column2` equals `v2`
+  /// (pairs whose 64-bit hashes collide share a run; callers test the attributes themselves,
+  /// as `exists` does by evaluating its whole body); nullopt when there is no such index.
+  [[nodiscard]] std::optional<EntityRange> probe(TypeId type, std::uint32_t column, std::uint32_t column2,
+                                                 const Value& v, const Value& v2) const;
+  [[nodiscard]] bool has_index(TypeId type, std::uint32_t column, std::uint32_t column2) const;
+  [[nodiscard]] bool has_index(const IndexSpec& s) const {
+    return s.column2 < 0 ? has_index(s.type, s.column) : has_index(s.type, s.column, static_cast<std::uint32_t>(s.column2));
+  }
+  void build_index(const IndexSpec& s) {
+    if (s.column2 < 0) build_index(s.type, s.column);
+    else build_index(s.type, s.column, static_cast<std::uint32_t>(s.column2));
+  }
   [[nodiscard]] std::size_t string_count() const { return string_store_.size(); }
   [[nodiscard]] std::size_t attr_count() const { return attrs_.size(); }
   /// Bytes held by the world's tables (records, attributes, ids, strings, sets, lookups,
@@ -318,7 +343,22 @@ class World {
     /// refers to it. Small enough to stay in cache, it answers most probes that find nothing
     /// ("does this person hold any role assignment?") without touching the table.
     std::vector<std::uint64_t> referenced;
+    /// For a composite index: a one-bit-per-key filter of the pairs' hashes, about 16 bits per
+    /// key, so most probes for a pair that holds no entity (an untrusted pair of accounts) end
+    /// in cache. Keys are the 64-bit hashes of the pairs, as int values.
+    std::vector<std::uint64_t> filter;
   };
+  /// Pass 1 and 2 of building an index whose key of entity `e` is key(e).
+  template <typename KeyOf>
+  static Index build_index_by(const std::vector<EntityId>& ents, KeyOf key);
+  /// The run of key `v` in `idx` (empty when absent).
+  static std::optional<EntityRange> find_run(const Index& idx, const Value& v);
+  struct CompositeIndex {
+    TypeId type;
+    std::uint32_t column, column2;
+    std::size_t index;  ///< into indexes_
+  };
+  std::vector<CompositeIndex> composite_;
   /// Records `e` as the entity (type, id); false, recording nothing, when that pair is taken.
   bool claim_entity_slot(TypeId type, std::string_view id, EntityId e);
 
@@ -355,7 +395,7 @@ enum class Op : std::uint8_t {
   eq, ne, lt, le, gt, ge,
   in,           ///< kids[0] in kids[1]
   is,           ///< kids[0] is one of `types`
-  exists_type,  ///< slot; types; kids[0] body; probe: index_column/kids[1] key
+  exists_type,  ///< slot; types; kids[0] body; probe: kids[1] key of probe_attr, kids[2] of probe_attr2
   exists_set,   ///< slot; kids[0] set; kids[1] body
   make_set,     ///< kids: elements
 };
@@ -367,6 +407,7 @@ struct Node {
   std::uint32_t a = 0;          ///< attr name id; predicate id
   std::vector<TypeId> types;    ///< is, exists_type
   std::int32_t probe_attr = -1; ///< exists_type: attribute-name id probed through an index, or -1
+  std::int32_t probe_attr2 = -1;  ///< exists_type: a second attribute of a composite probe, or -1
   std::vector<std::uint32_t> kids;
   Span span;
 };
@@ -467,8 +508,8 @@ struct Program {
   std::vector<PropertyInfo> properties;
   /// Rules by action: candidates[action] lists the rules whose action pattern can match it.
   std::vector<std::vector<std::uint32_t>> rules_by_action;
-  /// (type, column) pairs the runtime should index for `exists` probes.
-  std::vector<std::pair<TypeId, std::uint32_t>> indexes;
+  /// The indexes the runtime should build for `exists` probes.
+  std::vector<IndexSpec> indexes;
 
   [[nodiscard]] std::optional<std::uint32_t> find_rule(std::string_view name) const;
 };
