@@ -466,7 +466,7 @@ void World::build_index(TypeId type, std::uint32_t column, std::uint32_t column2
   std::size_t keys = 0;
   for (const auto& sl : idx.slots) keys += sl.count != 0;
   std::size_t bits = 64;
-  while (bits < keys * 16) bits *= 2;
+  while (bits < keys * 4) bits *= 2;
   idx.filter.assign(bits / 64, 0);
   for (const auto& sl : idx.slots)
     if (sl.count) {
