@@ -15,6 +15,14 @@ using Frame = boost::container::small_vector<Value, 24>;
 
 struct LimitExceeded {};
 
+/// `==` (value_equal), without a call for the values compared as one word: entities, enums,
+/// Booleans, integers, enum sets.
+inline bool equal(const Value& a, const Value& b) {
+  if (a.tag != b.tag) return false;
+  if (a.tag == Tag::str || a.tag == Tag::set || a.tag == Tag::none) return value_equal(a, b);
+  return a.i == b.i && (a.aux == b.aux || (a.tag != Tag::enum_ && a.tag != Tag::enum_set));
+}
+
 /// Walks the IR. One Evaluator per decision; it holds no state shared between threads.
 class Evaluator {
  public:
@@ -90,7 +98,7 @@ class Evaluator {
       case Op::eq:
       case Op::ne: {
         const Value a = operand(n.kids[0], f), b = operand(n.kids[1], f);
-        const bool eq = a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b));
+        const bool eq = equal(a, b);
         return Value::boolean(n.op == Op::eq ? eq : !eq);
       }
       case Op::lt:
@@ -412,6 +420,9 @@ std::uint32_t candidate_rules(const Program& p, std::uint32_t action, TypeId pt,
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
   for (const auto& spec : p_->indexes)
     if (!p_->world.has_index(spec)) p_->world.build_index(spec);
+  for (const auto& rule : p_->rules) max_frame_ = std::max<std::size_t>(max_frame_, rule.frame);
+  for (const auto& action : p_->schema.actions)
+    for (auto id : action.param_ids) max_frame_ = std::max<std::size_t>(max_frame_, 2 + std::size_t{id} + 1);
   const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
   if (types == 0 || actions * types * types > (std::size_t{1} << 20)) return;
   plan_offset_.reserve(actions * types * types + 1);
@@ -456,15 +467,17 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
       list = own.data();
       count = own.size();
     }
+    // One frame serves every rule: slots 0 and 1 and the action's parameters are the same for
+    // all of them, and a rule's other slots (its `exists` variables) are written before read.
+    frame.assign(max_frame_, Value::none());
+    frame[0] = Value::entity(r.principal);
+    frame[1] = Value::entity(r.resource);
+    for (std::size_t j = 0; j < action.params.size() && j < r.args.size(); ++j)
+      if (2 + action.param_ids[j] < frame.size()) frame[2 + action.param_ids[j]] = r.args[j];
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint32_t ri = list[i];
       const RuleInfo& rule = p.rules[ri];
       const bool forbid = i < nforbid;
-      frame.assign(std::max<std::size_t>(rule.frame, 2), Value::none());
-      frame[0] = Value::entity(r.principal);
-      frame[1] = Value::entity(r.resource);
-      for (std::size_t j = 0; j < action.params.size() && j < r.args.size(); ++j)
-        if (2 + action.param_ids[j] < frame.size()) frame[2 + action.param_ids[j]] = r.args[j];
       bool applies = true;
       for (const auto& c : rule.conditions) {
         if (ev.truth(c.expr, frame.data()) != c.is_when) {

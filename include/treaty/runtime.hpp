@@ -157,6 +157,7 @@ class Engine {
   /// plan_rules_[plan_offset_[k], plan_offset_[k + 1]) of which the first plan_forbids_[k] are
   /// forbids. Empty when the table would be too large; decide then filters the action's rules.
   std::vector<std::uint32_t> plan_offset_, plan_rules_, plan_forbids_;
+  std::size_t max_frame_ = 2;  ///< slots of the largest rule frame (principal, resource, parameters, variables)
 };
 
 }  // namespace treaty
