@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <boost/container/small_vector.hpp>
 #include <exception>
+#include <span>
 
 #include "treaty/check.hpp"
 #include "treaty/parse.hpp"
@@ -26,24 +27,30 @@ inline bool equal(const Value& a, const Value& b) {
 /// Walks the IR. One Evaluator per decision; it holds no state shared between threads.
 class Evaluator {
  public:
-  Evaluator(const Program& p, const Overlay* ov, std::uint64_t max_steps) : p_(p), w_(p.world), ov_(ov), max_(max_steps) {}
+  using Ins = Engine::Code::Ins;
+  Evaluator(const Program& p, const Engine::Code& code, const Overlay* ov, std::uint64_t max_steps)
+      : p_(p), c_(code), w_(p.world), ov_(ov), max_(max_steps) {}
 
   bool truth(NodeId n, Value* f) {
     const Value v = eval(n, f);
     return v.tag == Tag::bool_ && v.i != 0;
   }
 
+  NodeId kid(const Ins& n, std::size_t i) const { return c_.kids[n.kids + i]; }
+  std::span<const std::uint32_t> kids(const Ins& n) const { return {c_.kids.data() + n.kids, n.nkids}; }
+  std::span<const TypeId> types(const Ins& n) const { return {c_.types.data() + n.types, n.ntypes}; }
+
   /// The value of a kid. Leaves (literals, variables, and attributes of variables: most
   /// operands) are read here instead of through a recursive eval, so they cost no call and no
   /// dispatch; they count as evaluation steps all the same.
   [[gnu::always_inline]] Value operand(NodeId id, Value* f) {
-    const Node& n = p_.nodes[id];
+    const Ins& n = c_.ins[id];
     if (n.op == Op::var || n.op == Op::lit) {
       if (++steps_ > max_) throw LimitExceeded{};
-      return n.op == Op::var ? f[n.slot] : n.value;
+      return n.op == Op::var ? f[n.slot] : c_.values[n.a];
     }
     if (n.op == Op::attr) {
-      const Node& b = p_.nodes[n.kids[0]];
+      const Ins& b = c_.ins[kid(n, 0)];
       if (b.op == Op::var) {
         if ((steps_ += 2) > max_) throw LimitExceeded{};
         return read_attr(n, f[b.slot]);
@@ -52,26 +59,29 @@ class Evaluator {
     return eval(id, f);
   }
 
-  [[gnu::always_inline]] Value read_attr(const Node& n, const Value& b) const {
+  [[gnu::always_inline]] Value read_attr(const Ins& n, const Value& b) const {
     if (b.tag != Tag::entity) return Value::none();
     const auto e = static_cast<EntityId>(b.i);
     // The checker resolved the column for a single static type; the type is still checked,
     // so a crafted bundle cannot make this read another entity's attributes.
-    if (n.types.size() == 1 && w_.in_type(e, n.types[0])) return w_.attr_at(w_.first_attr(e, n.types[0]) + n.slot);
+    if (n.ntypes == 1) {
+      const TypeId t = c_.types[n.types];
+      if (w_.in_type(e, t)) return w_.attr_at(w_.first_attr(e, t) + n.slot);
+    }
     return attr(e, n.a);
   }
 
   Value eval(NodeId id, Value* f) {
     if (++steps_ > max_) throw LimitExceeded{};
-    const Node& n = p_.nodes[id];
+    const Ins& n = c_.ins[id];
     switch (n.op) {
-      case Op::lit: return n.value;
+      case Op::lit: return c_.values[n.a];
       case Op::var: return f[n.slot];
-      case Op::attr: return read_attr(n, operand(n.kids[0], f));
+      case Op::attr: return read_attr(n, operand(kid(n, 0), f));
       case Op::call: return Value::boolean(call(n, f));
       case Op::contains_any:
       case Op::contains_all: {
-        const Value a = operand(n.kids[0], f), b = operand(n.kids[1], f);
+        const Value a = operand(kid(n, 0), f), b = operand(kid(n, 1), f);
         if (!a.is_set() || !b.is_set()) return Value::boolean(false);
         if (a.tag == Tag::enum_set && b.tag == Tag::enum_set) {
           const bool same = a.aux == b.aux;
@@ -83,21 +93,21 @@ class Evaluator {
         return Value::boolean(set_any(b, [&](const Value& x) { return set_contains(a, x); }));
       }
       case Op::is_empty: {
-        const Value a = operand(n.kids[0], f);
+        const Value a = operand(kid(n, 0), f);
         return Value::boolean(set_size(a) == 0);
       }
-      case Op::not_: return Value::boolean(!truth(n.kids[0], f));
+      case Op::not_: return Value::boolean(!truth(kid(n, 0), f));
       case Op::and_:
-        for (NodeId k : n.kids)
+        for (NodeId k : kids(n))
           if (!truth(k, f)) return Value::boolean(false);
         return Value::boolean(true);
       case Op::or_:
-        for (NodeId k : n.kids)
+        for (NodeId k : kids(n))
           if (truth(k, f)) return Value::boolean(true);
         return Value::boolean(false);
       case Op::eq:
       case Op::ne: {
-        const Value a = operand(n.kids[0], f), b = operand(n.kids[1], f);
+        const Value a = operand(kid(n, 0), f), b = operand(kid(n, 1), f);
         const bool eq = equal(a, b);
         return Value::boolean(n.op == Op::eq ? eq : !eq);
       }
@@ -105,7 +115,7 @@ class Evaluator {
       case Op::le:
       case Op::gt:
       case Op::ge: {
-        const Value a = operand(n.kids[0], f), b = operand(n.kids[1], f);
+        const Value a = operand(kid(n, 0), f), b = operand(kid(n, 1), f);
         if (a.tag != b.tag || a.is_none()) return Value::boolean(false);
         int c;
         if (a.tag == Tag::int_) c = a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
@@ -119,22 +129,23 @@ class Evaluator {
         }
       }
       case Op::in: {
-        const Value a = operand(n.kids[0], f), s = operand(n.kids[1], f);
+        const Value a = operand(kid(n, 0), f), s = operand(kid(n, 1), f);
         return Value::boolean(set_contains(s, a));
       }
       case Op::is: {
-        const Value a = operand(n.kids[0], f);
+        const Value a = operand(kid(n, 0), f);
         if (a.tag != Tag::entity) return Value::boolean(false);
         const TypeId t = type_of(static_cast<EntityId>(a.i));
-        return Value::boolean(std::binary_search(n.types.begin(), n.types.end(), t));
+        const auto ts = types(n);
+        return Value::boolean(std::binary_search(ts.begin(), ts.end(), t));
       }
       case Op::exists_type: return Value::boolean(exists_type(n, f));
       case Op::exists_set: {
-        const Value s = operand(n.kids[0], f);
+        const Value s = operand(kid(n, 0), f);
         return Value::boolean(set_any(s, [&](const Value& x) {
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = x;
-          return truth(n.kids[1], f);
+          return truth(kid(n, 1), f);
         }));
       }
       case Op::make_set: return make_set(n, f);
@@ -144,16 +155,16 @@ class Evaluator {
 
   // The cases below keep their locals (a predicate's frame, a vector) out of eval's own stack
   // frame, which every nested expression pays for.
-  [[gnu::noinline]] bool call(const Node& n, Value* f) {
+  [[gnu::noinline]] bool call(const Ins& n, Value* f) {
     const auto& pred = p_.predicates[n.a];
     Frame frame(std::max<std::size_t>(pred.frame, 1));
-    for (std::size_t i = 0; i < n.kids.size(); ++i) frame[i] = operand(n.kids[i], f);
+    for (std::size_t i = 0; i < n.nkids && i < frame.size(); ++i) frame[i] = operand(kid(n, i), f);
     return truth(pred.body, frame.data());
   }
 
-  [[gnu::noinline]] Value make_set(const Node& n, Value* f) {
+  [[gnu::noinline]] Value make_set(const Ins& n, Value* f) {
     std::vector<Value> items;
-    for (NodeId k : n.kids) {
+    for (NodeId k : kids(n)) {
       Value v = operand(k, f);
       if (!v.is_none()) items.push_back(v);
     }
@@ -179,11 +190,11 @@ class Evaluator {
     return col < 0 ? Value::none() : oe->attrs[static_cast<std::size_t>(col)];
   }
 
-  [[gnu::noinline]] bool exists_type(const Node& n, Value* f) {
+  [[gnu::noinline]] bool exists_type(const Ins& n, Value* f) {
     std::optional<Value> key, key2;
-    if (n.probe_attr >= 0) key = operand(n.kids[1], f);
-    if (n.probe_attr2 >= 0) key2 = operand(n.kids[2], f);
-    for (TypeId t : n.types) {
+    if (n.probe_attr >= 0) key = operand(kid(n, 1), f);
+    if (n.probe_attr2 >= 0) key2 = operand(kid(n, 2), f);
+    for (TypeId t : types(n)) {
       std::optional<World::EntityRange> range;
       if (key) {
         const auto& et = p_.schema.entities[t];
@@ -204,7 +215,7 @@ class Evaluator {
       for (EntityId e : *range) {
         if (++steps_ > max_) throw LimitExceeded{};
         f[n.slot] = Value::entity(e);
-        if (truth(n.kids[0], f)) return true;
+        if (truth(kid(n, 0), f)) return true;
       }
       if (ov_) {
         const EntityId base = static_cast<EntityId>(w_.size());
@@ -212,7 +223,7 @@ class Evaluator {
           if (ov_->entities()[i].type != t) continue;
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = Value::entity(base + static_cast<EntityId>(i));
-          if (truth(n.kids[0], f)) return true;
+          if (truth(kid(n, 0), f)) return true;
         }
       }
     }
@@ -221,6 +232,7 @@ class Evaluator {
 
  private:
   const Program& p_;
+  const Engine::Code& c_;
   const World& w_;
   const Overlay* ov_;
   std::uint64_t steps_ = 0;
@@ -420,6 +432,25 @@ std::uint32_t candidate_rules(const Program& p, std::uint32_t action, TypeId pt,
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
   for (const auto& spec : p_->indexes)
     if (!p_->world.has_index(spec)) p_->world.build_index(spec);
+  code_.ins.reserve(p_->nodes.size());
+  for (const Node& n : p_->nodes) {
+    Code::Ins& in = code_.ins.emplace_back();
+    in.op = n.op;
+    in.slot = n.slot;
+    in.a = n.a;
+    if (n.op == Op::lit) {
+      in.a = static_cast<std::uint32_t>(code_.values.size());
+      code_.values.push_back(n.value);
+    }
+    in.probe_attr = n.probe_attr;
+    in.probe_attr2 = n.probe_attr2;
+    in.kids = static_cast<std::uint32_t>(code_.kids.size());
+    in.nkids = static_cast<std::uint32_t>(n.kids.size());
+    code_.kids.insert(code_.kids.end(), n.kids.begin(), n.kids.end());
+    in.types = static_cast<std::uint32_t>(code_.types.size());
+    in.ntypes = static_cast<std::uint32_t>(n.types.size());
+    code_.types.insert(code_.types.end(), n.types.begin(), n.types.end());
+  }
   for (const auto& rule : p_->rules) max_frame_ = std::max<std::size_t>(max_frame_, rule.frame);
   for (const auto& action : p_->schema.actions)
     for (auto id : action.param_ids) max_frame_ = std::max<std::size_t>(max_frame_, 2 + std::size_t{id} + 1);
@@ -439,7 +470,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
   Decision d;
   try {
     const Program& p = *p_;
-    Evaluator ev(p, r.overlay, limits_.max_steps);
+    Evaluator ev(p, code_, r.overlay, limits_.max_steps);
     const TypeId pt = ev.type_of(r.principal), rt = ev.type_of(r.resource);
     if (pt == kNone32 || rt == kNone32 || r.action >= p.rules_by_action.size()) {
       d.errors.push_back("invalid request: unknown entity or action");
@@ -667,7 +698,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
   try {
     for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
       const auto& rq = p.requirements[i];
-      Evaluator ev(p, overlay, limits_.max_steps);
+      Evaluator ev(p, code_, overlay, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       if (!rq.forall_type) {
         if (!ev.truth(rq.ensure, frame.data())) return Violation{i, std::nullopt};
@@ -691,7 +722,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
   const Program& p = *p_;
   try {
-    Evaluator ev(p, r.overlay, limits_.max_steps);
+    Evaluator ev(p, code_, r.overlay, limits_.max_steps);
     Frame frame(std::max<std::size_t>(prop.frame, 2), Value::none());
     frame[0] = Value::entity(r.principal);
     frame[1] = Value::entity(r.resource);
@@ -709,7 +740,7 @@ bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const 
 void Engine::check_requirements(Diagnostics& diags) const {
   const Program& p = *p_;
   for (const auto& rq : p.requirements) {
-    Evaluator ev(p, nullptr, UINT64_MAX);
+    Evaluator ev(p, code_, nullptr, UINT64_MAX);
     Frame frame(std::max<std::size_t>(rq.frame, 1));
     auto report = [&](Span at, std::optional<EntityId> subject) {
       std::string msg;

@@ -158,6 +158,30 @@ class Engine {
   /// forbids. Empty when the table would be too large; decide then filters the action's rules.
   std::vector<std::uint32_t> plan_offset_, plan_rules_, plan_forbids_;
   std::size_t max_frame_ = 2;  ///< slots of the largest rule frame (principal, resource, parameters, variables)
+
+ public:
+  /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 40 bytes
+  /// per node (a Node is 104, with its children and types on the heap), children and types in
+  /// two shared arrays, so the nodes of a rule share a few cache lines.
+  struct Code {
+    struct Ins {
+      Op op = Op::lit;
+      std::uint32_t nkids = 0, ntypes = 0;
+      std::uint32_t slot = 0;         ///< Node::slot
+      std::uint32_t a = 0;            ///< Node::a; for a literal, its index in Code::values
+      std::int32_t probe_attr = -1;   ///< Node::probe_attr
+      std::int32_t probe_attr2 = -1;  ///< Node::probe_attr2
+      std::uint32_t kids = 0;         ///< first child in Code::kids
+      std::uint32_t types = 0;        ///< first type in Code::types
+    };
+    std::vector<Ins> ins;  ///< by NodeId
+    std::vector<std::uint32_t> kids;
+    std::vector<TypeId> types;
+    std::vector<Value> values;
+  };
+
+ private:
+  Code code_;
 };
 
 }  // namespace treaty
