@@ -426,15 +426,10 @@ bool World::has_index(TypeId type, std::uint32_t column) const {
 
 std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, const Value& v) const {
   if (!has_index(type, column)) return std::nullopt;
-  const Index& idx = indexes_[static_cast<std::size_t>(index_at_[type][column])];
-  if (!idx.referenced.empty() && v.tag == Tag::entity) {
-    const auto e = static_cast<std::uint64_t>(v.i);
-    if (e >= entities_.size() || !((idx.referenced[e / 64] >> (e % 64)) & 1u)) return EntityRange{};
-  }
-  return find_run(idx, v);
+  return probe_index(index_at_[type][column], v, v);
 }
 
-std::optional<World::EntityRange> World::find_run(const Index& idx, const Value& v) {
+World::EntityRange World::find_run(const Index& idx, const Value& v) {
   const std::size_t mask = idx.slots.size() - 1;
   for (std::size_t i = mix32(value_hash(v)) & mask;; i = (i + 1) & mask) {
     const IndexSlot& sl = idx.slots[i];
@@ -485,15 +480,32 @@ bool World::has_index(TypeId type, std::uint32_t column, std::uint32_t column2) 
 
 std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, std::uint32_t column2,
                                                const Value& v, const Value& v2) const {
-  for (const auto& c : composite_) {
-    if (c.type != type || c.column != column || c.column2 != column2) continue;
-    const Index& idx = indexes_[c.index];
+  const std::int32_t number = index_number({type, column, static_cast<std::int32_t>(column2)});
+  if (number < 0) return std::nullopt;
+  return probe_index(number, v, v2);
+}
+
+std::int32_t World::index_number(const IndexSpec& s) const {
+  if (s.column2 < 0) return has_index(s.type, s.column) ? index_at_[s.type][s.column] : -1;
+  for (const auto& c : composite_)
+    if (c.type == s.type && c.column == s.column && static_cast<std::int32_t>(c.column2) == s.column2)
+      return static_cast<std::int32_t>(c.index);
+  return -1;
+}
+
+World::EntityRange World::probe_index(std::int32_t number, const Value& v, const Value& v2) const {
+  const Index& idx = indexes_[static_cast<std::size_t>(number)];
+  if (!idx.filter.empty()) {  // composite
     const Value key = pair_key(v, v2);
     const std::size_t b = filter_bit(key, idx.filter.size() * 64);
     if (!((idx.filter[b / 64] >> (b % 64)) & 1u)) return EntityRange{};
     return find_run(idx, key);
   }
-  return std::nullopt;
+  if (!idx.referenced.empty() && v.tag == Tag::entity) {
+    const auto e = static_cast<std::uint64_t>(v.i);
+    if (e >= entities_.size() || !((idx.referenced[e / 64] >> (e % 64)) & 1u)) return EntityRange{};
+  }
+  return find_run(idx, v);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -196,7 +196,9 @@ class Evaluator {
     if (n.probe_attr2 >= 0) key2 = operand(kid(n, 2), f);
     for (TypeId t : types(n)) {
       std::optional<World::EntityRange> range;
-      if (key) {
+      if (key && n.index >= 0 && t == c_.types[n.types]) {
+        range = w_.probe_index(n.index, *key, key2 ? *key2 : *key);
+      } else if (key) {
         const auto& et = p_.schema.entities[t];
         const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));
         const int col2 = key2 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1;
@@ -450,6 +452,13 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     in.types = static_cast<std::uint32_t>(code_.types.size());
     in.ntypes = static_cast<std::uint32_t>(n.types.size());
     code_.types.insert(code_.types.end(), n.types.begin(), n.types.end());
+    if (n.op == Op::exists_type && n.probe_attr >= 0 && !n.types.empty()) {
+      const auto& et = p_->schema.entities[n.types[0]];
+      const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));
+      const int col2 = n.probe_attr2 >= 0 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1;
+      if (col >= 0 && (n.probe_attr2 < 0 || col2 >= 0))
+        in.index = p_->world.index_number({n.types[0], static_cast<std::uint32_t>(col), col2});
+    }
   }
   for (const auto& rule : p_->rules) max_frame_ = std::max<std::size_t>(max_frame_, rule.frame);
   for (const auto& action : p_->schema.actions)

@@ -316,6 +316,11 @@ class World {
   [[nodiscard]] bool has_index(const IndexSpec& s) const {
     return s.column2 < 0 ? has_index(s.type, s.column) : has_index(s.type, s.column, static_cast<std::uint32_t>(s.column2));
   }
+  /// The number of index `s` for probe_index, or -1 when it is not built.
+  [[nodiscard]] std::int32_t index_number(const IndexSpec& s) const;
+  /// The probe of index `number` (from index_number) for `v`, or for the pair (v, v2) when the
+  /// index is composite: what probe() answers, without looking the index up.
+  [[nodiscard]] EntityRange probe_index(std::int32_t number, const Value& v, const Value& v2) const;
   void build_index(const IndexSpec& s) {
     if (s.column2 < 0) build_index(s.type, s.column);
     else build_index(s.type, s.column, static_cast<std::uint32_t>(s.column2));
@@ -353,7 +358,7 @@ class World {
   template <typename KeyOf>
   static Index build_index_by(const std::vector<EntityId>& ents, KeyOf key);
   /// The run of key `v` in `idx` (empty when absent).
-  static std::optional<EntityRange> find_run(const Index& idx, const Value& v);
+  static EntityRange find_run(const Index& idx, const Value& v);
   struct CompositeIndex {
     TypeId type;
     std::uint32_t column, column2;

@@ -160,7 +160,7 @@ class Engine {
   std::size_t max_frame_ = 2;  ///< slots of the largest rule frame (principal, resource, parameters, variables)
 
  public:
-  /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 40 bytes
+  /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 44 bytes
   /// per node (a Node is 104, with its children and types on the heap), children and types in
   /// two shared arrays, so the nodes of a rule share a few cache lines.
   struct Code {
@@ -173,6 +173,7 @@ class Engine {
       std::int32_t probe_attr2 = -1;  ///< Node::probe_attr2
       std::uint32_t kids = 0;         ///< first child in Code::kids
       std::uint32_t types = 0;        ///< first type in Code::types
+      std::int32_t index = -1;        ///< exists: World::index_number of its probe on its first type
     };
     std::vector<Ins> ins;  ///< by NodeId
     std::vector<std::uint32_t> kids;
