@@ -138,6 +138,37 @@ TEST(Runtime, ExceededLimitDeniesWithAReason) {
   EXPECT_NE(d.errors[0].find("evaluation limit exceeded"), std::string::npos);
 }
 
+TEST(Runtime, DecideAllAnswersAsDecideDoes) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine);
+  const Engine& e = *l->engine;
+  std::vector<Request> rs;
+  for (const char* p : {"ann", "bob"})
+    for (const char* d : {"d1", "d2"}) rs.push_back(request(e, "Person", p, "view", "Doc", d));
+  Request bad;  // ids that exist nowhere: fails closed in a batch too
+  bad.principal = 100000;
+  bad.resource = 100001;
+  rs.insert(rs.begin() + 2, bad);
+  for (bool explain : {false, true}) {
+    const auto all = e.decide_all(rs, explain);
+    ASSERT_EQ(all.size(), rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+      const Decision one = e.decide(rs[i], explain);
+      EXPECT_EQ(all[i].allow, one.allow) << i;
+      EXPECT_EQ(std::vector<std::uint32_t>(all[i].determining.begin(), all[i].determining.end()),
+                std::vector<std::uint32_t>(one.determining.begin(), one.determining.end()));
+      EXPECT_EQ(all[i].misses.size(), one.misses.size());
+      EXPECT_EQ(all[i].errors, one.errors);
+    }
+  }
+  // ann may view d1 and d2 (admin), bob neither (another account): the batch is not all alike.
+  const auto all = e.decide_all(rs, false);
+  EXPECT_TRUE(all[0].allow);
+  EXPECT_FALSE(all[2].allow);
+  EXPECT_FALSE(all[3].allow);
+  EXPECT_TRUE(e.decide_all({}, false).empty());
+}
+
 TEST(Runtime, InvalidRequestFailsClosed) {
   auto l = engine_from_texts({kSchema, kRules});
   ASSERT_TRUE(l->engine);

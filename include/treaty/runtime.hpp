@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,11 @@ class Engine {
   /// collected; without, evaluation stops as soon as the answer is known. Never throws: an
   /// internal error or an exceeded limit yields deny with the reason in `errors`.
   [[nodiscard]] Decision decide(const Request& r, bool explain = true) const noexcept;
+  /// decide() for each request, in order. While deciding one it starts loading the principal's
+  /// and resource's attributes of a few requests ahead, so on a world larger than the cache
+  /// their first misses overlap with work instead of following it: more decisions per second,
+  /// the same decisions.
+  [[nodiscard]] std::vector<Decision> decide_all(std::span<const Request> rs, bool explain = true) const;
 
   /// The values of enum parameter `param` for which `r` (with that argument replaced) is
   /// allowed: a field mask in one call.
