@@ -449,14 +449,15 @@ Value pair_key(const Value& a, const Value& b) {
   h ^= h >> 32;
   return Value::integer(static_cast<std::int64_t>(h));
 }
-/// The filter bit of a pair key, from bits of the hash that the table's slot choice mixes away.
+/// The filter bit of a pair key: a slice of the pair's hash (the table's slot comes from all of
+/// it, remixed).
 std::size_t filter_bit(const Value& key, std::size_t bits) {
   return static_cast<std::size_t>(static_cast<std::uint64_t>(key.i) >> 20) & (bits - 1);
 }
 }  // namespace
 
 void World::build_index(TypeId type, std::uint32_t column, std::uint32_t column2) {
-  if (has_index(type, column, column2)) return;
+  if (has_index({type, column, static_cast<std::int32_t>(column2)})) return;
   Index idx = build_index_by(of_type(type), [&](EntityId e) { return pair_key(attr(e, column), attr(e, column2)); });
   std::size_t keys = 0;
   for (const auto& sl : idx.slots) keys += sl.count != 0;
@@ -470,12 +471,6 @@ void World::build_index(TypeId type, std::uint32_t column, std::uint32_t column2
     }
   composite_.push_back({type, column, column2, indexes_.size()});
   indexes_.push_back(std::move(idx));
-}
-
-bool World::has_index(TypeId type, std::uint32_t column, std::uint32_t column2) const {
-  for (const auto& c : composite_)
-    if (c.type == type && c.column == column && c.column2 == column2) return true;
-  return false;
 }
 
 std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, std::uint32_t column2,

@@ -312,10 +312,7 @@ class World {
   /// as `exists` does by evaluating its whole body); nullopt when there is no such index.
   [[nodiscard]] std::optional<EntityRange> probe(TypeId type, std::uint32_t column, std::uint32_t column2,
                                                  const Value& v, const Value& v2) const;
-  [[nodiscard]] bool has_index(TypeId type, std::uint32_t column, std::uint32_t column2) const;
-  [[nodiscard]] bool has_index(const IndexSpec& s) const {
-    return s.column2 < 0 ? has_index(s.type, s.column) : has_index(s.type, s.column, static_cast<std::uint32_t>(s.column2));
-  }
+  [[nodiscard]] bool has_index(const IndexSpec& s) const { return index_number(s) >= 0; }
   /// The number of index `s` for probe_index, or -1 when it is not built.
   [[nodiscard]] std::int32_t index_number(const IndexSpec& s) const;
   /// The probe of index `number` (from index_number) for `v`, or for the pair (v, v2) when the
