@@ -16,6 +16,12 @@ using Frame = boost::container::small_vector<Value, 24>;
 
 struct LimitExceeded {};
 
+/// Starts loading the attributes of `e` (of type `t`) when it is an entity of the world, so the
+/// miss overlaps with other work instead of stalling the first read.
+void prefetch_row(const World& w, EntityId e, TypeId t) {
+  if (e < w.size()) __builtin_prefetch(&w.attr_at(w.first_attr(e, t)));
+}
+
 /// `==` (value_equal), without a call for the values compared as one word: entities, enums,
 /// Booleans, integers, enum sets.
 inline bool equal(const Value& a, const Value& b) {
@@ -487,8 +493,8 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
     }
     // Nearly every rule reads attributes of the principal and the resource: start both loads
     // now, so their cache misses overlap instead of following each other.
-    if (r.principal < p.world.size()) __builtin_prefetch(&p.world.attr_at(p.world.first_attr(r.principal, pt)));
-    if (r.resource < p.world.size()) __builtin_prefetch(&p.world.attr_at(p.world.first_attr(r.resource, rt)));
+    prefetch_row(p.world, r.principal, pt);
+    prefetch_row(p.world, r.resource, rt);
     boost::container::small_vector<std::uint32_t, 4> permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
@@ -568,9 +574,8 @@ std::vector<Decision> Engine::decide_all(std::span<const Request> rs, bool expla
   constexpr std::size_t kAhead = 4;
   const World& w = p_->world;
   auto prefetch = [&](const Request& r) {
-    if (!w.grouped_by_type()) return;
-    if (r.principal < w.size()) __builtin_prefetch(&w.attr_at(w.first_attr(r.principal, w.type_of(r.principal))));
-    if (r.resource < w.size()) __builtin_prefetch(&w.attr_at(w.first_attr(r.resource, w.type_of(r.resource))));
+    for (EntityId e : {r.principal, r.resource})
+      if (e < w.size()) prefetch_row(w, e, w.type_of(e));
   };
   std::vector<Decision> out;
   out.reserve(rs.size());

@@ -167,8 +167,8 @@ class Engine {
 
  public:
   /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 44 bytes
-  /// per node (a Node is 104, with its children and types on the heap), children and types in
-  /// two shared arrays, so the nodes of a rule share a few cache lines.
+  /// per node (a Node is 104, with its children and types on the heap), children, types and
+  /// literal values in shared arrays, so the nodes of a rule share a few cache lines.
   struct Code {
     struct Ins {
       Op op = Op::lit;
