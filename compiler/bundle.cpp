@@ -237,8 +237,11 @@ class BundleCodec {
     }
     w.u32(static_cast<std::uint32_t>(wd.spans_.size()));
     for (const auto& sp : wd.spans_) w.span(sp);
-    w.u32(static_cast<std::uint32_t>(wd.attrs_.size()));
-    for (const auto& v : wd.attrs_) value(v, value);
+    std::uint64_t nattrs = 0;
+    for (EntityId e = 0; e < wd.size(); ++e) nattrs += s.entities[wd.entity(e).type].attrs.size();
+    w.u32(static_cast<std::uint32_t>(nattrs));
+    for (EntityId e = 0; e < wd.size(); ++e)
+      for (std::uint32_t c = 0; c < s.entities[wd.entity(e).type].attrs.size(); ++c) value(wd.attr(e, c), value);
 
     // IR.
     w.u32(static_cast<std::uint32_t>(p.nodes.size()));
@@ -440,12 +443,22 @@ class BundleCodec {
     wd.spans_.resize(r.count(12));
     if (wd.spans_.size() > nents) throw BadBundle("more entity spans than entities");
     for (auto& sp : wd.spans_) sp = r.span();
-    wd.attrs_.resize(r.count(1));
-    if (next != wd.attrs_.size()) throw BadBundle("attribute table size mismatch");
-    for (auto& v : wd.attrs_) v = value(true);
-    std::vector<std::uint32_t> columns;
-    for (const auto& et : s.entities) columns.push_back(static_cast<std::uint32_t>(et.attrs.size()));
-    wd.compute_type_ranges(s.entities.size(), columns);
+    const auto nattrs = r.count(1);
+    if (next != nattrs) throw BadBundle("attribute table size mismatch");
+    // Entities grouped by type (as compile writes them) load straight into sealed cells;
+    // others into values.
+    if (wd.compute_type_ranges(column_kinds(s), nattrs)) {
+      wd.aside_.assign(1, Value::none());
+      wd.cells_.resize(nattrs);
+      std::uint32_t i = 0;
+      for (TypeId t = 0; t < s.entities.size(); ++t)
+        for (EntityId e = wd.type_first_[t]; e < wd.type_first_[t + 1]; ++e)
+          for (std::uint32_t c = 0; c < wd.type_ncols_[t]; ++c, ++i)
+            wd.cells_[i] = wd.encode(value(true), wd.kinds_[wd.type_kind_base_[t] + c]);
+    } else {
+      wd.attrs_.resize(nattrs);
+      for (auto& v : wd.attrs_) v = value(true);
+    }
 
     p->nodes.resize(r.count(38));  // op, an empty value, slot, a, types, two probes, kids, span
     for (auto& n : p->nodes) {
@@ -583,7 +596,15 @@ class BundleCodec {
       for (auto t : a.principals) check(t < s.entities.size(), "principal type out of range");
       for (auto t : a.resources) check(t < s.entities.size(), "resource type out of range");
     }
-    for (const auto& v : p.world.attrs_) check_value(v);
+    const World& wd = p.world;
+    if (wd.sealed()) {
+      std::uint32_t i = 0;
+      for (TypeId t = 0; t + 1 < wd.type_first_.size(); ++t)
+        for (EntityId e = wd.type_first_[t]; e < wd.type_first_[t + 1]; ++e)
+          for (std::uint32_t c = 0; c < wd.type_ncols_[t]; ++c, ++i) check_value(wd.sealed_attr(i, t, c));
+    } else {
+      for (const auto& v : wd.attrs_) check_value(v);
+    }
     for (const auto& sp : p.world.sets_) check_value(Value::setv(sp.get()));
     for (EntityId e = 0; e < p.world.size(); ++e) check_span(p.world.span(e));
     // Nodes: kids point to earlier nodes (the checker creates children first), so the IR is

@@ -236,7 +236,7 @@ std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32
     throw std::length_error("the world's entity ids exceed 4 GiB");
   const auto e = static_cast<EntityId>(entities_.size());
   if (!claim_entity_slot(type, id, e)) return std::nullopt;
-  type_first_.clear();  // no longer known to be grouped by type
+  unseal();  // no longer known to be grouped by type
   EntityRecord r;
   r.type = type;
   r.first_attr = static_cast<std::uint32_t>(attrs_.size());
@@ -254,7 +254,8 @@ std::optional<EntityId> World::add(TypeId type, std::string_view id, std::uint32
   return e;
 }
 
-void World::group_by_type(std::size_t type_count, const std::vector<std::uint32_t>& columns_by_type) {
+void World::group_by_type(const std::vector<std::vector<ColumnKind>>& kinds_by_type) {
+  unseal();
   const std::size_t n = entities_.size();
   std::vector<EntityId> new_id(n);
   std::vector<EntityId> order;  // old ids in new order
@@ -310,36 +311,104 @@ void World::group_by_type(std::size_t type_count, const std::vector<std::uint32_
     entity_slots_.assign(entity_slots_.size(), HashSlot{});
     for (EntityId e = 0; e < n; ++e) claim_entity_slot(entities_[e].type, id(e), e);
   }
-  compute_type_ranges(type_count, columns_by_type);
+  if (compute_type_ranges(kinds_by_type, attrs_.size())) seal();
 }
 
-void World::compute_type_ranges(std::size_t type_count, const std::vector<std::uint32_t>& columns_by_type) {
+bool World::compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t attr_total) {
   type_first_.clear();
   type_attr_base_.clear();
   type_ncols_.clear();
+  const std::size_t type_count = kinds_by_type.size();
   // Usable only when entities are contiguous by type, in type order, with contiguous attributes.
   std::vector<EntityId> first(type_count + 1, 0);
-  std::vector<std::uint32_t> base(type_count + 1, 0);
+  std::vector<std::uint32_t> base(type_count + 1, 0), ncols(type_count + 1, 0), kind_base(type_count + 1, 0);
   std::size_t e = 0;
-  std::uint32_t a = 0;
+  std::uint64_t a = 0;
   for (TypeId t = 0; t < type_count; ++t) {
     first[t] = static_cast<EntityId>(e);
-    base[t] = a;
+    base[t] = static_cast<std::uint32_t>(a);
+    ncols[t] = static_cast<std::uint32_t>(kinds_by_type[t].size());
+    kind_base[t + 1] = kind_base[t] + ncols[t];
     for (; e < entities_.size() && entities_[e].type == t; ++e) {
-      if (entities_[e].first_attr != a) return;
-      a += columns_by_type[t];
+      if (entities_[e].first_attr != a) return false;
+      a += ncols[t];
     }
   }
-  if (e != entities_.size() || a != attrs_.size()) return;
+  if (e != entities_.size() || a != attr_total) return false;
   first[type_count] = static_cast<EntityId>(e);
   type_first_ = std::move(first);
   type_attr_base_ = std::move(base);
-  type_ncols_.assign(columns_by_type.begin(), columns_by_type.end());
-  type_ncols_.resize(type_count + 1, 0);
+  type_ncols_ = std::move(ncols);
+  type_kind_base_ = std::move(kind_base);
+  kinds_.clear();
+  for (const auto& ks : kinds_by_type) kinds_.insert(kinds_.end(), ks.begin(), ks.end());
+  return true;
+}
+
+std::uint64_t World::encode(const Value& v, const ColumnKind& k) {
+  if (v.tag == k.tag && v.aux == k.aux && (v.bits & kAsideBit) == 0 && v.tag != Tag::none) return v.bits;
+  if (v.is_none()) return kAsideBit;  // aside_[0]
+  if (aside_.empty()) aside_.push_back(Value::none());
+  aside_.push_back(v);
+  return kAsideBit | (aside_.size() - 1);
+}
+
+void World::seal() {
+  if (aside_.empty()) aside_.push_back(Value::none());
+  cells_.resize(attrs_.size());
+  for (TypeId t = 0; t + 1 < type_first_.size(); ++t) {
+    const std::uint32_t nc = type_ncols_[t];
+    std::uint32_t i = type_attr_base_[t];
+    for (EntityId e = type_first_[t]; e < type_first_[t + 1]; ++e)
+      for (std::uint32_t c = 0; c < nc; ++c, ++i) cells_[i] = encode(attrs_[i], kinds_[type_kind_base_[t] + c]);
+  }
+  BigVector<Value>().swap(attrs_);
+}
+
+void World::unseal() {
+  if (!sealed()) return;
+  BigVector<Value> attrs(cells_.size());
+  for (TypeId t = 0; t + 1 < type_first_.size(); ++t) {
+    const std::uint32_t nc = type_ncols_[t];
+    std::uint32_t i = type_attr_base_[t];
+    for (EntityId e = type_first_[t]; e < type_first_[t + 1]; ++e)
+      for (std::uint32_t c = 0; c < nc; ++c, ++i) attrs[i] = sealed_attr(i, t, c);
+  }
+  attrs_.swap(attrs);
+  BigVector<std::uint64_t>().swap(cells_);
+  aside_.clear();
+  type_first_.clear();
+}
+
+std::vector<std::vector<ColumnKind>> column_kinds(const Schema& s) {
+  std::vector<std::vector<ColumnKind>> out;
+  for (const auto& et : s.entities) {
+    auto& ks = out.emplace_back();
+    for (const auto& a : et.attrs) {
+      ColumnKind k;
+      const Type& ty = a.type;
+      if (ty.set) {
+        k.tag = ty.base == Base::enum_ ? Tag::enum_set : Tag::set;
+        if (ty.base == Base::enum_) k.aux = ty.enum_id;
+      } else {
+        switch (ty.base) {
+          case Base::bool_: k.tag = Tag::bool_; break;
+          case Base::int_: k.tag = Tag::int_; break;
+          case Base::string: k.tag = Tag::str; break;
+          case Base::enum_: k.tag = Tag::enum_; k.aux = ty.enum_id; break;
+          case Base::entity: k.tag = Tag::entity; break;
+          default: break;
+        }
+      }
+      ks.push_back(k);
+    }
+  }
+  return out;
 }
 
 std::size_t World::memory_bytes() const {
-  std::size_t n = entities_.capacity() * sizeof(EntityRecord) + attrs_.capacity() * sizeof(Value) + ids_.capacity() +
+  std::size_t n = entities_.capacity() * sizeof(EntityRecord) + attrs_.capacity() * sizeof(Value) +
+                  cells_.capacity() * sizeof(std::uint64_t) + aside_.capacity() * sizeof(Value) + ids_.capacity() +
                   (entity_slots_.size() + string_slots_.size() + set_slots_.size()) * sizeof(HashSlot) +
                   spans_.capacity() * sizeof(Span);
   for (const auto& str : string_store_) n += sizeof(std::string) + (str.capacity() > 15 ? str.capacity() + 1 : 0);

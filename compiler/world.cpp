@@ -424,10 +424,8 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     }
   }
   // Entities of one type side by side, so the runtime locates attributes without per-entity
-  // records (World::type_of, World::first_attr).
-  std::vector<std::uint32_t> columns;
-  for (const auto& et : s.entities) columns.push_back(static_cast<std::uint32_t>(et.attrs.size()));
-  w.group_by_type(s.entities.size(), columns);
+  // records (World::type_of, World::first_attr), and attributes in 8-byte cells.
+  w.group_by_type(column_kinds(s));
   // Keys.
   for (TypeId t = 0; t < s.entities.size(); ++t) {
     for (const auto& key : s.entities[t].keys) {

@@ -19,7 +19,7 @@ struct LimitExceeded {};
 /// Starts loading the attributes of `e` (of type `t`) when it is an entity of the world, so the
 /// miss overlaps with other work instead of stalling the first read.
 void prefetch_row(const World& w, EntityId e, TypeId t) {
-  if (e < w.size()) __builtin_prefetch(&w.attr_at(w.first_attr(e, t)));
+  if (e < w.size() && w.in_type(e, t)) __builtin_prefetch(w.row_address(e, t));
 }
 
 /// `==` (value_equal), without a call for the values compared as one word: entities, enums,
@@ -72,7 +72,7 @@ class Evaluator {
     // so a crafted bundle cannot make this read another entity's attributes.
     if (n.ntypes == 1) {
       const TypeId t = c_.types[n.types];
-      if (w_.in_type(e, t)) return w_.attr_at(w_.first_attr(e, t) + n.slot);
+      if (w_.in_type(e, t)) return w_.sealed_attr(w_.first_attr(e, t) + n.slot, t, n.slot);
     }
     return attr(e, n.a);
   }
@@ -188,7 +188,7 @@ class Evaluator {
     if (e < w_.size()) {
       const TypeId t = w_.type_of(e);
       const int col = p_.schema.entities[t].column(name_id);
-      return col < 0 ? Value::none() : w_.attr_at(w_.first_attr(e, t) + static_cast<std::uint32_t>(col));
+      return col < 0 ? Value::none() : w_.attr(e, static_cast<std::uint32_t>(col));
     }
     const Overlay::Entity* oe = ov_ ? ov_->get(e) : nullptr;
     if (!oe) return Value::none();
@@ -217,9 +217,9 @@ class Evaluator {
         range = World::EntityRange{all.data(), all.size()};
       }
       // The candidates' attributes are independent loads: start the first few together.
-      if (range->count > 1 && w_.grouped_by_type())
+      if (range->count > 1 && w_.sealed())
         for (std::size_t i = 0; i < range->count && i < 8; ++i)
-          __builtin_prefetch(&w_.attr_at(w_.first_attr(range->first[i], t)));
+          __builtin_prefetch(w_.row_address(range->first[i], t));
       for (EntityId e : *range) {
         if (++steps_ > max_) throw LimitExceeded{};
         f[n.slot] = Value::entity(e);

@@ -194,6 +194,18 @@ bool set_any(const Value& s, F&& f) {
 // ---------------------------------------------------------------------------------------------
 // World: the facts
 // ---------------------------------------------------------------------------------------------
+/// The value a column of a sealed world holds in its 8-byte cells: the tag and enum id its
+/// declared type gives every value, so a cell keeps only the payload (an entity id, an enum
+/// index, an enum set's mask, a string or set pointer). Values of another form (none, a
+/// negative integer, an empty set of an enum-set column) are kept aside, the cell naming them.
+struct ColumnKind {
+  Tag tag = Tag::none;
+  std::uint32_t aux = 0;
+  bool operator==(const ColumnKind&) const = default;
+};
+/// The column kinds of every entity type of `s`, by type and column.
+[[nodiscard]] std::vector<std::vector<ColumnKind>> column_kinds(const Schema& s);
+
 /// An index over the entities of `type`: by `column`, or by the pair (column, column2) when
 /// column2 >= 0.
 struct IndexSpec {
@@ -240,9 +252,15 @@ struct HashSlot {
 /// Every entity of a package and its loaded data. Append-only while building; read-only (and so
 /// shareable across threads) afterwards.
 ///
-/// Memory per entity: a 16-byte record, 16 bytes per attribute, the id's text in one arena, and
-/// an 8-byte slot (at most 3/4 full) of the (type, id) lookup table. Strings are interned once
-/// per world; sets of enum values are inline in their Value; other sets are shared when equal.
+/// Memory per entity: a 16-byte record, 8 bytes per attribute once sealed (16 while building),
+/// the id's text in one arena, and an 8-byte slot (at most 3/4 full) of the (type, id) lookup
+/// table. Strings are interned once per world; sets of enum values are inline in their Value;
+/// other sets are shared when equal.
+///
+/// Building appends entities with attributes as 16-byte Values; group_by_type then seals the
+/// world: entities of a type become contiguous and their attributes move into 8-byte cells
+/// whose tag follows from the column (ColumnKind). Halving the rows matters because decisions
+/// read rows at random among millions of entities: more of them stay in cache.
 class World {
  public:
   World() = default;
@@ -262,10 +280,16 @@ class World {
   /// Where the fact was written; invalid for facts from JSON data.
   [[nodiscard]] Span span(EntityId e) const { return e < spans_.size() ? spans_[e] : Span{}; }
   [[nodiscard]] std::size_t size() const { return entities_.size(); }
-  [[nodiscard]] const Value& attr(EntityId e, std::uint32_t column) const {
+  [[nodiscard]] Value attr(EntityId e, std::uint32_t column) const {
+    if (!sealed()) return attrs_[entities_[e].first_attr + column];
+    const TypeId t = type_of(e);
+    return sealed_attr(first_attr(e, t) + column, t, column);
+  }
+  /// A writable attribute; unseals a sealed world first (group_by_type seals it again).
+  Value& attr_mut(EntityId e, std::uint32_t column) {
+    unseal();
     return attrs_[entities_[e].first_attr + column];
   }
-  Value& attr_mut(EntityId e, std::uint32_t column) { return attrs_[entities_[e].first_attr + column]; }
   [[nodiscard]] const std::vector<EntityId>& of_type(TypeId t) const;
   /// The type of entity `e` and the index of its first attribute. Once the world is grouped by
   /// type this reads no per-entity record: both follow from a small per-type table, so an
@@ -278,18 +302,34 @@ class World {
     if (type_first_.empty()) return entities_[e].first_attr;
     return type_attr_base_[t] + (e - type_first_[t]) * type_ncols_[t];
   }
-  [[nodiscard]] const Value& attr_at(std::uint32_t index) const { return attrs_[index]; }
+  /// Attribute `column` of an entity of type `t` in a sealed world, whose attributes start at
+  /// `index` (first_attr): one cell read, and a read aside only for values of another form.
+  [[nodiscard]] Value sealed_attr(std::uint32_t index, TypeId t, std::uint32_t column) const {
+    const std::uint64_t cell = cells_[index];
+    if (cell & kAsideBit) return aside_[cell & ~kAsideBit];
+    const ColumnKind k = kinds_[type_kind_base_[t] + column];
+    Value v;
+    v.tag = k.tag;
+    v.aux = k.aux;
+    v.bits = cell;
+    return v;
+  }
+  /// The address of an entity's first attribute cell in a sealed world, to prefetch it.
+  [[nodiscard]] const void* row_address(EntityId e, TypeId t) const { return &cells_[first_attr(e, t)]; }
+  /// True once group_by_type (or a bundle) grouped the entities by type and stored their
+  /// attributes in cells; type_of and first_attr then use the per-type tables.
+  [[nodiscard]] bool sealed() const { return !type_first_.empty(); }
   /// True when `e` is an entity of type `t` of a world grouped by type.
   [[nodiscard]] bool in_type(EntityId e, TypeId t) const {
     return t + 1 < type_first_.size() && e >= type_first_[t] && e < type_first_[t + 1];
   }
-  /// True when type_of and first_attr use the per-type table (see group_by_type).
-  [[nodiscard]] bool grouped_by_type() const { return !type_first_.empty(); }
   /// Renumbers the entities so that each type's are contiguous, in type order, keeping their
-  /// relative order, and rewrites every entity reference in attributes and sets to match. Called
-  /// once the world is complete (ids given out before are invalid afterwards).
-  void group_by_type(std::size_t type_count, const std::vector<std::uint32_t>& columns_by_type);
-  /// Adds an entity with `ncols` none attributes. Fails (nullopt) when (type, id) exists.
+  /// relative order, rewrites every entity reference in attributes and sets to match, and seals
+  /// the world (attributes in cells of the kinds given by type and column). Called once the
+  /// world is complete (ids given out before are invalid afterwards).
+  void group_by_type(const std::vector<std::vector<ColumnKind>>& kinds_by_type);
+  /// Adds an entity with `ncols` none attributes (unsealing a sealed world). Fails (nullopt)
+  /// when (type, id) exists.
   std::optional<EntityId> add(TypeId type, std::string_view id, std::uint32_t ncols, Span span = {});
 
   /// Entities of one index key: a run of ids, ascending.
@@ -323,7 +363,6 @@ class World {
     else build_index(s.type, s.column, static_cast<std::uint32_t>(s.column2));
   }
   [[nodiscard]] std::size_t string_count() const { return string_store_.size(); }
-  [[nodiscard]] std::size_t attr_count() const { return attrs_.size(); }
   /// Bytes held by the world's tables (records, attributes, ids, strings, sets, lookups,
   /// indexes), counted from their sizes; for reports and benchmarks.
   [[nodiscard]] std::size_t memory_bytes() const;
@@ -373,13 +412,29 @@ class World {
   std::string ids_;                     ///< every entity id's text, concatenated
   BigVector<HashSlot> entity_slots_;  ///< (type, id) -> entity
   std::vector<Span> spans_;             ///< by entity, up to the last one written in source
-  BigVector<Value> attrs_;
+  BigVector<Value> attrs_;  ///< while building (unsealed); empty once sealed
+  /// Once sealed: one cell per attribute, a payload of the column's kind or, with kAsideBit
+  /// set, an index into aside_ (aside_[0] is none).
+  static constexpr std::uint64_t kAsideBit = std::uint64_t{1} << 63;
+  BigVector<std::uint64_t> cells_;
+  std::vector<Value> aside_;
+  std::vector<ColumnKind> kinds_;  ///< type t's columns at [type_kind_base_[t], ...)
+  std::vector<std::uint32_t> type_kind_base_;
   std::vector<std::vector<EntityId>> by_type_;
   /// When grouped by type (else empty): type t's entities are [type_first_[t], type_first_[t+1])
   /// and their attributes start at type_attr_base_[t], type_ncols_[t] each.
   std::vector<EntityId> type_first_;
   std::vector<std::uint32_t> type_attr_base_, type_ncols_;
-  void compute_type_ranges(std::size_t type_count, const std::vector<std::uint32_t>& columns_by_type);
+  /// Fills the per-type tables when entities are contiguous by type, in type order, with
+  /// contiguous attributes, `attr_total` of them in all; false (leaving the world unsealed)
+  /// otherwise.
+  bool compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t attr_total);
+  /// The cell of `v` in a column of kind `k`, setting `v` aside when it has another form.
+  std::uint64_t encode(const Value& v, const ColumnKind& k);
+  /// Moves attrs_ into cells (after compute_type_ranges succeeded).
+  void seal();
+  /// Moves the cells back into attrs_ and forgets the per-type tables.
+  void unseal();
   std::vector<Index> indexes_;
   std::vector<std::vector<std::int32_t>> index_at_;  ///< [type][column] -> indexes_, or -1
   static const std::vector<EntityId> kEmpty;
