@@ -304,7 +304,7 @@ class World {
   }
   /// Attribute `column` of an entity of type `t` in a sealed world, whose attributes start at
   /// `index` (first_attr): one cell read, and a read aside only for values of another form.
-  [[nodiscard]] Value sealed_attr(std::uint32_t index, TypeId t, std::uint32_t column) const {
+  [[nodiscard, gnu::always_inline]] Value sealed_attr(std::uint32_t index, TypeId t, std::uint32_t column) const {
     const std::uint64_t cell = cells_[index];
     if (cell & kAsideBit) return aside_[cell & ~kAsideBit];
     const ColumnKind k = kinds_[type_kind_base_[t] + column];
