@@ -450,11 +450,9 @@ class BundleCodec {
     if (wd.compute_type_ranges(column_kinds(s), nattrs)) {
       wd.aside_.assign(1, Value::none());
       wd.cells_.resize(nattrs);
-      std::uint32_t i = 0;
-      for (TypeId t = 0; t < s.entities.size(); ++t)
-        for (EntityId e = wd.type_first_[t]; e < wd.type_first_[t + 1]; ++e)
-          for (std::uint32_t c = 0; c < wd.type_ncols_[t]; ++c, ++i)
-            wd.cells_[i] = wd.encode(value(true), wd.kinds_[wd.type_kind_base_[t] + c]);
+      wd.for_each_cell([&](std::uint32_t i, TypeId t, std::uint32_t c) {
+        wd.cells_[i] = wd.encode(value(true), wd.kinds_[wd.type_kind_base_[t] + c]);
+      });
     } else {
       wd.attrs_.resize(nattrs);
       for (auto& v : wd.attrs_) v = value(true);
@@ -598,10 +596,7 @@ class BundleCodec {
     }
     const World& wd = p.world;
     if (wd.sealed()) {
-      std::uint32_t i = 0;
-      for (TypeId t = 0; t + 1 < wd.type_first_.size(); ++t)
-        for (EntityId e = wd.type_first_[t]; e < wd.type_first_[t + 1]; ++e)
-          for (std::uint32_t c = 0; c < wd.type_ncols_[t]; ++c, ++i) check_value(wd.sealed_attr(i, t, c));
+      wd.for_each_cell([&](std::uint32_t i, TypeId t, std::uint32_t c) { check_value(wd.sealed_attr(i, t, c)); });
     } else {
       for (const auto& v : wd.attrs_) check_value(v);
     }

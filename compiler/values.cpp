@@ -356,24 +356,16 @@ std::uint64_t World::encode(const Value& v, const ColumnKind& k) {
 void World::seal() {
   if (aside_.empty()) aside_.push_back(Value::none());
   cells_.resize(attrs_.size());
-  for (TypeId t = 0; t + 1 < type_first_.size(); ++t) {
-    const std::uint32_t nc = type_ncols_[t];
-    std::uint32_t i = type_attr_base_[t];
-    for (EntityId e = type_first_[t]; e < type_first_[t + 1]; ++e)
-      for (std::uint32_t c = 0; c < nc; ++c, ++i) cells_[i] = encode(attrs_[i], kinds_[type_kind_base_[t] + c]);
-  }
+  for_each_cell([&](std::uint32_t i, TypeId t, std::uint32_t c) {
+    cells_[i] = encode(attrs_[i], kinds_[type_kind_base_[t] + c]);
+  });
   BigVector<Value>().swap(attrs_);
 }
 
 void World::unseal() {
   if (!sealed()) return;
   BigVector<Value> attrs(cells_.size());
-  for (TypeId t = 0; t + 1 < type_first_.size(); ++t) {
-    const std::uint32_t nc = type_ncols_[t];
-    std::uint32_t i = type_attr_base_[t];
-    for (EntityId e = type_first_[t]; e < type_first_[t + 1]; ++e)
-      for (std::uint32_t c = 0; c < nc; ++c, ++i) attrs[i] = sealed_attr(i, t, c);
-  }
+  for_each_cell([&](std::uint32_t i, TypeId t, std::uint32_t c) { attrs[i] = sealed_attr(i, t, c); });
   attrs_.swap(attrs);
   BigVector<std::uint64_t>().swap(cells_);
   aside_.clear();

@@ -431,6 +431,14 @@ class World {
   bool compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t attr_total);
   /// The cell of `v` in a column of kind `k`, setting `v` aside when it has another form.
   std::uint64_t encode(const Value& v, const ColumnKind& k);
+  /// Calls f(index, type, column) for each attribute of a world grouped by type, in order.
+  template <typename F>
+  void for_each_cell(F&& f) const {
+    std::uint32_t i = 0;
+    for (TypeId t = 0; t + 1 < type_first_.size(); ++t)
+      for (EntityId e = type_first_[t]; e < type_first_[t + 1]; ++e)
+        for (std::uint32_t c = 0; c < type_ncols_[t]; ++c, ++i) f(i, t, c);
+  }
   /// Moves attrs_ into cells (after compute_type_ranges succeeded).
   void seal();
   /// Moves the cells back into attrs_ and forgets the per-type tables.
