@@ -466,7 +466,26 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
         in.index = p_->world.index_number({n.types[0], static_cast<std::uint32_t>(col), col2});
     }
   }
-  for (const auto& rule : p_->rules) max_frame_ = std::max<std::size_t>(max_frame_, rule.frame);
+  for (const auto& rule : p_->rules) {
+    max_frame_ = std::max<std::size_t>(max_frame_, rule.frame);
+    tests_first_.push_back(static_cast<std::uint32_t>(tests_.size()));
+    for (const auto& c : rule.conditions) {
+      if (!c.is_when) {
+        tests_.push_back({c.expr, false});
+        continue;
+      }
+      // Conjuncts in order, nested `and`s flattened (the checker builds children first, so
+      // this walk ends).
+      std::vector<NodeId> todo{c.expr};
+      while (!todo.empty()) {
+        const NodeId n = todo.back();
+        todo.pop_back();
+        if (p_->nodes[n].op == Op::and_) todo.insert(todo.end(), p_->nodes[n].kids.rbegin(), p_->nodes[n].kids.rend());
+        else tests_.push_back({n, true});
+      }
+    }
+  }
+  tests_first_.push_back(static_cast<std::uint32_t>(tests_.size()));
   for (const auto& action : p_->schema.actions)
     for (auto id : action.param_ids) max_frame_ = std::max<std::size_t>(max_frame_, 2 + std::size_t{id} + 1);
   const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
@@ -525,6 +544,16 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
       const RuleInfo& rule = p.rules[ri];
       const bool forbid = i < nforbid;
       bool applies = true;
+      if (!explain) {
+        for (std::uint32_t k = tests_first_[ri]; k < tests_first_[ri + 1]; ++k)
+          if (ev.truth(tests_[k].expr, frame.data()) != tests_[k].want) {
+            applies = false;
+            break;
+          }
+        if (!applies) continue;
+        (forbid ? forbids : permits).push_back(ri);
+        break;
+      }
       for (const auto& c : rule.conditions) {
         if (ev.truth(c.expr, frame.data()) != c.is_when) {
           applies = false;

@@ -164,6 +164,15 @@ class Engine {
   /// forbids. Empty when the table would be too large; decide then filters the action's rules.
   std::vector<std::uint32_t> plan_offset_, plan_rules_, plan_forbids_;
   std::size_t max_frame_ = 2;  ///< slots of the largest rule frame (principal, resource, parameters, variables)
+  /// Each rule's conditions as tests that must all hold, for decisions without an explanation:
+  /// rule r's are tests_[tests_first_[r], tests_first_[r + 1]). A `when A and B` is split into
+  /// its conjuncts (same order, same short circuit), so the `and` costs no dispatch.
+  struct Test {
+    NodeId expr = 0;
+    bool want = true;  ///< false for an `unless`
+  };
+  std::vector<Test> tests_;
+  std::vector<std::uint32_t> tests_first_;
 
  public:
   /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 44 bytes
