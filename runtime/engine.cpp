@@ -55,12 +55,9 @@ class Evaluator {
       if (++steps_ > max_) throw LimitExceeded{};
       return n.op == Op::var ? f[n.slot] : c_.values[n.a];
     }
-    if (n.op == Op::attr) {
-      const Ins& b = c_.ins[kid(n, 0)];
-      if (b.op == Op::var) {
-        if ((steps_ += 2) > max_) throw LimitExceeded{};
-        return read_attr(n, f[b.slot]);
-      }
+    if (n.op == Op::attr && n.var >= 0) {
+      if ((steps_ += 2) > max_) throw LimitExceeded{};
+      return read_attr(n, f[n.var]);
     }
     return eval(id, f);
   }
@@ -68,12 +65,10 @@ class Evaluator {
   [[gnu::always_inline]] Value read_attr(const Ins& n, const Value& b) const {
     if (b.tag != Tag::entity) return Value::none();
     const auto e = static_cast<EntityId>(b.i);
-    // The checker resolved the column for a single static type; the type is still checked,
-    // so a crafted bundle cannot make this read another entity's attributes.
-    if (n.ntypes == 1) {
-      const TypeId t = c_.types[n.types];
-      if (w_.in_type(e, t)) return w_.sealed_attr(w_.first_attr(e, t) + n.slot, t, n.slot);
-    }
+    // The column the checker resolved for a single static type, located at load; the read still
+    // checks the entity's type, so a crafted bundle cannot make it read another entity's row.
+    Value v;
+    if (n.index >= 0 && w_.read(c_.columns[static_cast<std::size_t>(n.index)], e, v)) return v;
     return attr(e, n.a);
   }
 
@@ -458,6 +453,14 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     in.types = static_cast<std::uint32_t>(code_.types.size());
     in.ntypes = static_cast<std::uint32_t>(n.types.size());
     code_.types.insert(code_.types.end(), n.types.begin(), n.types.end());
+    if (n.op == Op::attr) {
+      if (p_->nodes[n.kids[0]].op == Op::var) in.var = static_cast<std::int32_t>(p_->nodes[n.kids[0]].slot);
+      const auto ref = n.types.size() == 1 ? p_->world.column_ref(n.types[0], n.slot) : std::nullopt;
+      if (ref) {
+        in.index = static_cast<std::int32_t>(code_.columns.size());
+        code_.columns.push_back(*ref);
+      }
+    }
     if (n.op == Op::exists_type && n.probe_attr >= 0 && !n.types.empty()) {
       const auto& et = p_->schema.entities[n.types[0]];
       const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));

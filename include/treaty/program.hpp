@@ -314,6 +314,36 @@ class World {
     v.bits = cell;
     return v;
   }
+  /// Where column `column` of the entities of type `t` lives in a sealed world: resolved once
+  /// by a reader (the evaluator, per attribute instruction), so a read is one range check and
+  /// one cell load with no per-type table lookups in between.
+  struct ColumnRef {
+    EntityId first = 0;      ///< the type's first entity
+    std::uint32_t count = 0; ///< how many it has
+    std::uint32_t base = 0, ncols = 0, column = 0;
+    ColumnKind kind;
+  };
+  /// nullopt unless the world is sealed and `column` is a column of `t`.
+  [[nodiscard]] std::optional<ColumnRef> column_ref(TypeId t, std::uint32_t column) const {
+    if (!sealed() || t + 1 >= type_first_.size() || column >= type_ncols_[t]) return std::nullopt;
+    return ColumnRef{type_first_[t], type_first_[t + 1] - type_first_[t], type_attr_base_[t], type_ncols_[t], column,
+                     kinds_[type_kind_base_[t] + column]};
+  }
+  /// Reads `e`'s attribute through `r` into `out`; false (out untouched) when `e` is not an
+  /// entity of r's type.
+  [[nodiscard, gnu::always_inline]] bool read(const ColumnRef& r, EntityId e, Value& out) const {
+    const std::uint32_t k = e - r.first;
+    if (k >= r.count) return false;
+    const std::uint64_t cell = cells_[r.base + k * r.ncols + r.column];
+    if (cell & kAsideBit) {
+      out = aside_[cell & ~kAsideBit];
+    } else {
+      out.tag = r.kind.tag;
+      out.aux = r.kind.aux;
+      out.bits = cell;
+    }
+    return true;
+  }
   /// The address of an entity's first attribute cell in a sealed world, to prefetch it.
   [[nodiscard]] const void* row_address(EntityId e, TypeId t) const { return &cells_[first_attr(e, t)]; }
   /// True once group_by_type (or a bundle) grouped the entities by type and stored their

@@ -188,12 +188,15 @@ class Engine {
       std::int32_t probe_attr2 = -1;  ///< Node::probe_attr2
       std::uint32_t kids = 0;         ///< first child in Code::kids
       std::uint32_t types = 0;        ///< first type in Code::types
-      std::int32_t index = -1;        ///< exists: World::index_number of its probe on its first type
+      std::int32_t index = -1;        ///< exists: World::index_number of its probe on its first type;
+                                      ///< attr: its column in Code::columns (single type, sealed world)
+      std::int32_t var = -1;          ///< attr: the slot of its base when that is a variable
     };
     std::vector<Ins> ins;  ///< by NodeId
     std::vector<std::uint32_t> kids;
     std::vector<TypeId> types;
     std::vector<Value> values;
+    std::vector<World::ColumnRef> columns;
   };
 
  private:
