@@ -477,14 +477,21 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
         tests_.push_back({c.expr, false});
         continue;
       }
-      // Conjuncts in order, nested `and`s flattened (the checker builds children first, so
-      // this walk ends).
+      // Conjuncts in order, nested `and`s flattened. The IR is a DAG (children precede their
+      // parents), so the walk ends; a bundle could still share one `and` under another many
+      // times over, so past kMaxVisits nodes the condition stays whole.
+      constexpr std::size_t kMaxVisits = 256;
+      const std::size_t start = tests_.size();
       std::vector<NodeId> todo{c.expr};
-      while (!todo.empty()) {
+      for (std::size_t visits = 0; !todo.empty() && visits < kMaxVisits; ++visits) {
         const NodeId n = todo.back();
         todo.pop_back();
         if (p_->nodes[n].op == Op::and_) todo.insert(todo.end(), p_->nodes[n].kids.rbegin(), p_->nodes[n].kids.rend());
         else tests_.push_back({n, true});
+      }
+      if (!todo.empty()) {
+        tests_.resize(start);
+        tests_.push_back({c.expr, true});
       }
     }
   }

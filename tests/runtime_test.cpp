@@ -139,6 +139,50 @@ TEST(Runtime, ExceededLimitDeniesWithAReason) {
   EXPECT_NE(d.errors[0].find("evaluation limit exceeded"), std::string::npos);
 }
 
+// Without an explanation decide walks a rule's `when` as its list of conjuncts. A program
+// (from a crafted bundle) may share one `and` under another many times over: flattening stops
+// after a bounded walk and keeps such a condition whole, with the same decisions.
+TEST(Runtime, SharedConjunctionsAreNotExpanded) {
+  auto l = engine_from_texts({kSchema, kRules});
+  ASSERT_TRUE(l->engine);
+  auto shared = [&](int depth) {
+    SourceManager sm2;
+    std::string error;
+    auto p = read_bundle(write_bundle(l->engine->program(), l->sm), sm2, error);
+    EXPECT_TRUE(p) << error;
+    for (auto& rule : p->rules)
+      for (auto& c : rule.conditions) {
+        if (!c.is_when) continue;
+        NodeId top = c.expr;
+        for (int k = 0; k < depth; ++k) {  // 2^depth leaves if expanded
+          Node n;
+          n.op = Op::and_;
+          n.kids = {top, top};
+          p->nodes.push_back(n);
+          top = static_cast<NodeId>(p->nodes.size() - 1);
+        }
+        c.expr = top;
+      }
+    return std::make_unique<Engine>(std::move(p));
+  };
+  const Engine& plain = *l->engine;
+  // 4,096 leaves: more than the walk flattens, few enough to evaluate.
+  const auto wide = shared(12);
+  for (const char* who : {"ann", "bob"})
+    for (const char* doc : {"d1", "d2"})
+      for (bool explain : {false, true})
+        EXPECT_EQ(wide->decide(request(*wide, "Person", who, "view", "Doc", doc), explain).allow,
+                  plain.decide(request(plain, "Person", who, "view", "Doc", doc), explain).allow)
+            << who << " " << doc << " explain " << explain;
+  // 2^48 leaves: the engine still loads at once; evaluating a true condition exceeds the step
+  // limit and denies.
+  const auto huge = shared(48);
+  const auto d = huge->decide(request(*huge, "Person", "ann", "view", "Doc", "d1"));
+  EXPECT_FALSE(d.allow);
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_NE(d.errors[0].find("evaluation limit exceeded"), std::string::npos);
+}
+
 TEST(Runtime, DecideAllAnswersAsDecideDoes) {
   auto l = engine_from_texts({kSchema, kRules});
   ASSERT_TRUE(l->engine);

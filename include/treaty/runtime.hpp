@@ -175,7 +175,7 @@ class Engine {
   std::vector<std::uint32_t> tests_first_;
 
  public:
-  /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 44 bytes
+  /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 48 bytes
   /// per node (a Node is 104, with its children and types on the heap), children, types and
   /// literal values in shared arrays, so the nodes of a rule share a few cache lines.
   struct Code {
