@@ -218,6 +218,25 @@ struct PendingFact {
 
 Span file_start(FileId f) { return Span{f, 0, 0}; }
 
+/// An error of the JSON parser as a diagnostic: a syntax error where the parser stopped; a
+/// number out of range (`1e999`, which has no double) at the number's text, found by the token
+/// the message quotes.
+void report_bad_json(const nlohmann::json::exception& je, std::string_view text, FileId fid, Diagnostics& d) {
+  std::string m = je.what();
+  if (auto pos = m.find("] "); m.rfind("[json.exception.", 0) == 0 && pos != std::string::npos) m = m.substr(pos + 2);
+  std::size_t off = 0;
+  if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&je)) {
+    off = pe->byte ? pe->byte - 1 : 0;
+    if (auto pos = m.find("syntax error"); pos != std::string::npos) m = m.substr(pos);
+  } else if (auto q = m.find("parsing '"); q != std::string::npos) {
+    const auto token = std::string_view(m).substr(q + 9, m.find('\'', q + 9) - (q + 9));
+    if (auto at = text.find(token); !token.empty() && at != std::string_view::npos) off = at;
+  }
+  off = std::min(off, text.size());
+  const auto o = static_cast<std::uint32_t>(off);
+  d.add(DiagId::bad_data, Span{fid, o, o}, "invalid JSON: " + m);
+}
+
 
 }  // namespace
 
@@ -329,11 +348,8 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
       try {
         auto reparsed = nlohmann::json::parse(text);
         (void)reparsed;
-      } catch (const nlohmann::json::parse_error& pe) {
-        const auto off = static_cast<std::uint32_t>(std::min<std::size_t>(pe.byte ? pe.byte - 1 : 0, text.size()));
-        std::string m = pe.what();
-        if (auto pos = m.find("syntax error"); pos != std::string::npos) m = m.substr(pos);
-        d.add(DiagId::bad_data, Span{fid, off, off}, "invalid JSON: " + m);
+      } catch (const nlohmann::json::exception& je) {
+        report_bad_json(je, text, fid, d);
       }
       continue;
     }
@@ -341,7 +357,9 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     bool in_entities = false;  // inside the top-level "entities" array
     std::string top_key;
     std::size_t index = 0;
-    const auto doc = nlohmann::json::parse(text, [&](int depth, Event ev, nlohmann::json& parsed) {
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(text, [&](int depth, Event ev, nlohmann::json& parsed) {
       if (depth == 1 && ev == Event::key) top_key = parsed.get<std::string>();
       if (depth == 1 && ev == Event::array_start) in_entities = top_key == "entities";
       if (depth == 1 && (ev == Event::array_end || ev == Event::object_end)) in_entities = false;
@@ -349,7 +367,11 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         return true;
       entity(parsed, index++, fid);
       return false;  // handled: not kept in the document
-    });
+      });
+    } catch (const nlohmann::json::exception& je) {  // accept() passed: not expected, still an error
+      report_bad_json(je, text, fid, d);
+      continue;
+    }
     if (!doc.is_object() || !doc.contains("entities") || !doc["entities"].is_array())
       d.add(DiagId::bad_data, file_start(fid), "a facts file is an object `{\"entities\": [...]}`");
   }
