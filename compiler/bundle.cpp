@@ -237,11 +237,8 @@ class BundleCodec {
     }
     w.u32(static_cast<std::uint32_t>(wd.spans_.size()));
     for (const auto& sp : wd.spans_) w.span(sp);
-    std::uint64_t nattrs = 0;
-    for (EntityId e = 0; e < wd.size(); ++e) nattrs += s.entities[wd.entity(e).type].attrs.size();
-    w.u32(static_cast<std::uint32_t>(nattrs));
-    for (EntityId e = 0; e < wd.size(); ++e)
-      for (std::uint32_t c = 0; c < s.entities[wd.entity(e).type].attrs.size(); ++c) value(wd.attr(e, c), value);
+    w.u32(static_cast<std::uint32_t>(wd.attr_total()));
+    wd.for_each_attr([&](const Value& v) { value(v, value); });
 
     // IR.
     w.u32(static_cast<std::uint32_t>(p.nodes.size()));
@@ -594,12 +591,7 @@ class BundleCodec {
       for (auto t : a.principals) check(t < s.entities.size(), "principal type out of range");
       for (auto t : a.resources) check(t < s.entities.size(), "resource type out of range");
     }
-    const World& wd = p.world;
-    if (wd.sealed()) {
-      wd.for_each_cell([&](std::uint32_t i, TypeId t, std::uint32_t c) { check_value(wd.sealed_attr(i, t, c)); });
-    } else {
-      for (const auto& v : wd.attrs_) check_value(v);
-    }
+    p.world.for_each_attr(check_value);
     for (const auto& sp : p.world.sets_) check_value(Value::setv(sp.get()));
     for (EntityId e = 0; e < p.world.size(); ++e) check_span(p.world.span(e));
     // Nodes: kids point to earlier nodes (the checker creates children first), so the IR is

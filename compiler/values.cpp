@@ -314,7 +314,7 @@ void World::group_by_type(const std::vector<std::vector<ColumnKind>>& kinds_by_t
   if (compute_type_ranges(kinds_by_type, attrs_.size())) seal();
 }
 
-bool World::compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t attr_total) {
+bool World::compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t nattrs) {
   type_first_.clear();
   type_attr_base_.clear();
   type_ncols_.clear();
@@ -334,7 +334,7 @@ bool World::compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kind
       a += ncols[t];
     }
   }
-  if (e != entities_.size() || a != attr_total) return false;
+  if (e != entities_.size() || a != nattrs) return false;
   first[type_count] = static_cast<EntityId>(e);
   type_first_ = std::move(first);
   type_attr_base_ = std::move(base);

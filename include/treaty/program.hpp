@@ -305,14 +305,7 @@ class World {
   /// Attribute `column` of an entity of type `t` in a sealed world, whose attributes start at
   /// `index` (first_attr): one cell read, and a read aside only for values of another form.
   [[nodiscard, gnu::always_inline]] Value sealed_attr(std::uint32_t index, TypeId t, std::uint32_t column) const {
-    const std::uint64_t cell = cells_[index];
-    if (cell & kAsideBit) return aside_[cell & ~kAsideBit];
-    const ColumnKind k = kinds_[type_kind_base_[t] + column];
-    Value v;
-    v.tag = k.tag;
-    v.aux = k.aux;
-    v.bits = cell;
-    return v;
+    return decode(cells_[index], kinds_[type_kind_base_[t] + column]);
   }
   /// Where column `column` of the entities of type `t` lives in a sealed world: resolved once
   /// by a reader (the evaluator, per attribute instruction), so a read is one range check and
@@ -334,14 +327,7 @@ class World {
   [[nodiscard, gnu::always_inline]] bool read(const ColumnRef& r, EntityId e, Value& out) const {
     const std::uint32_t k = e - r.first;
     if (k >= r.count) return false;
-    const std::uint64_t cell = cells_[r.base + k * r.ncols + r.column];
-    if (cell & kAsideBit) {
-      out = aside_[cell & ~kAsideBit];
-    } else {
-      out.tag = r.kind.tag;
-      out.aux = r.kind.aux;
-      out.bits = cell;
-    }
+    out = decode(cells_[r.base + k * r.ncols + r.column], r.kind);
     return true;
   }
   /// The address of an entity's first attribute cell in a sealed world, to prefetch it.
@@ -456,11 +442,30 @@ class World {
   std::vector<EntityId> type_first_;
   std::vector<std::uint32_t> type_attr_base_, type_ncols_;
   /// Fills the per-type tables when entities are contiguous by type, in type order, with
-  /// contiguous attributes, `attr_total` of them in all; false (leaving the world unsealed)
+  /// contiguous attributes, `nattrs` of them in all; false (leaving the world unsealed)
   /// otherwise.
-  bool compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t attr_total);
+  bool compute_type_ranges(const std::vector<std::vector<ColumnKind>>& kinds_by_type, std::size_t nattrs);
   /// The cell of `v` in a column of kind `k`, setting `v` aside when it has another form.
   std::uint64_t encode(const Value& v, const ColumnKind& k);
+  /// The value of a cell of a column of kind `k`.
+  [[nodiscard, gnu::always_inline]] Value decode(std::uint64_t cell, ColumnKind k) const {
+    if (cell & kAsideBit) return aside_[cell & ~kAsideBit];
+    Value v;
+    v.tag = k.tag;
+    v.aux = k.aux;
+    v.bits = cell;
+    return v;
+  }
+  /// Calls f(value) for every attribute, in entity and column order, sealed or not.
+  template <typename F>
+  void for_each_attr(F&& f) const {
+    if (!sealed()) {
+      for (const auto& v : attrs_) f(v);
+      return;
+    }
+    for_each_cell([&](std::uint32_t i, TypeId t, std::uint32_t c) { f(sealed_attr(i, t, c)); });
+  }
+  [[nodiscard]] std::size_t attr_total() const { return sealed() ? cells_.size() : attrs_.size(); }
   /// Calls f(index, type, column) for each attribute of a world grouped by type, in order.
   template <typename F>
   void for_each_cell(F&& f) const {
