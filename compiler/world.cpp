@@ -203,6 +203,41 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
   return false;
 }
 
+namespace {
+/// A SAX handler that accepts every event and keeps the parser's first error. The parser gives
+/// the byte count read when it failed: for a syntax error the offending character was the last
+/// one read; for a number out of range the number's text ends there.
+struct FirstJsonError final : nlohmann::json_sax<nlohmann::json> {
+  std::optional<JsonError> error;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& ex) override {
+    std::string m = ex.what();
+    if (auto pos = m.find("] "); m.rfind("[json.exception.", 0) == 0 && pos != std::string::npos) m = m.substr(pos + 2);
+    if (auto pos = m.find("syntax error"); pos != std::string::npos) m = m.substr(pos);
+    std::size_t off = position ? position - 1 : 0;
+    if (ex.id == 406) off = position >= token.size() ? position - token.size() : 0;  // number overflow
+    error = JsonError{off, std::move(m)};
+    return false;
+  }
+};
+}  // namespace
+
+std::optional<JsonError> json_error(std::string_view text) {
+  FirstJsonError sax;
+  nlohmann::json::sax_parse(text, &sax);
+  return std::move(sax.error);
+}
 
 namespace detail {
 
@@ -218,25 +253,10 @@ struct PendingFact {
 
 Span file_start(FileId f) { return Span{f, 0, 0}; }
 
-/// An error of the JSON parser as a diagnostic: a syntax error where the parser stopped; a
-/// number out of range (`1e999`, which has no double) at the number's text, found by the token
-/// the message quotes.
-void report_bad_json(const nlohmann::json::exception& je, std::string_view text, FileId fid, Diagnostics& d) {
-  std::string m = je.what();
-  if (auto pos = m.find("] "); m.rfind("[json.exception.", 0) == 0 && pos != std::string::npos) m = m.substr(pos + 2);
-  std::size_t off = 0;
-  if (const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&je)) {
-    off = pe->byte ? pe->byte - 1 : 0;
-    if (auto pos = m.find("syntax error"); pos != std::string::npos) m = m.substr(pos);
-  } else if (auto q = m.find("parsing '"); q != std::string::npos) {
-    const auto token = std::string_view(m).substr(q + 9, m.find('\'', q + 9) - (q + 9));
-    if (auto at = text.find(token); !token.empty() && at != std::string_view::npos) off = at;
-  }
-  off = std::min(off, text.size());
-  const auto o = static_cast<std::uint32_t>(off);
-  d.add(DiagId::bad_data, Span{fid, o, o}, "invalid JSON: " + m);
+void report_bad_json(const JsonError& e, std::size_t text_size, FileId fid, Diagnostics& d) {
+  const auto o = static_cast<std::uint32_t>(std::min(e.offset, text_size));
+  d.add(DiagId::bad_data, Span{fid, o, o}, "invalid JSON: " + e.message);
 }
-
 
 }  // namespace
 
@@ -344,13 +364,8 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     const FileId fid = sm.add(path, text);
     // A file with a syntax error contributes nothing: check the whole text before handling any
     // of its entities.
-    if (!nlohmann::json::accept(text)) {
-      try {
-        auto reparsed = nlohmann::json::parse(text);
-        (void)reparsed;
-      } catch (const nlohmann::json::exception& je) {
-        report_bad_json(je, text, fid, d);
-      }
+    if (auto bad = json_error(text)) {
+      report_bad_json(*bad, text.size(), fid, d);
       continue;
     }
     using Event = nlohmann::json::parse_event_t;
@@ -368,8 +383,8 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
       entity(parsed, index++, fid);
       return false;  // handled: not kept in the document
       });
-    } catch (const nlohmann::json::exception& je) {  // accept() passed: not expected, still an error
-      report_bad_json(je, text, fid, d);
+    } catch (const nlohmann::json::exception& je) {  // json_error() passed: not expected, still an error
+      report_bad_json(JsonError{0, je.what()}, text.size(), fid, d);
       continue;
     }
     if (!doc.is_object() || !doc.contains("entities") || !doc["entities"].is_array())

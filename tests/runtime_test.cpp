@@ -548,22 +548,54 @@ TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
   {
     SourceManager sm;
     Diagnostics d;
-    auto p = load({{"bad.json", R"({"entities": [{"type": "Account", "id": "a", "attrs": {"name": "A"}}, oops]})"}}, d, sm);
-    ASSERT_TRUE(d.has_errors());
-    EXPECT_NE(d.all()[0].message.find("invalid JSON"), std::string::npos) << d.all()[0].message;
+    const std::string text = R"({"entities": [{"type": "Account", "id": "a", "attrs": {"name": "A"}}, oops]})";
+    auto p = load({{"bad.json", text}}, d, sm);
+    ASSERT_EQ(d.all().size(), 1u);
+    EXPECT_EQ(d.all()[0].message.rfind("invalid JSON: syntax error while parsing value", 0), 0u) << d.all()[0].message;
+    EXPECT_EQ(d.all()[0].span.begin, text.find("oops"));  // the parser stops at the first bad character
     EXPECT_EQ(p->world.size(), 0u);
   }
   // A number with no double (found by fuzz_facts: it escaped as an exception) is an error at
   // the number, in a document that is otherwise valid and in one that is not.
+  // The location is the number itself, also when the same digits are written earlier in a string.
   for (const std::string text : {R"({"entities": [{"type": "Account", "id": "a", "attrs": {"name": 1e999}}]})",
+                                 R"({"entities": [{"type": "Account", "id": "1e999", "attrs": {"name": 1e999}}]})",
                                  R"([2e4444444444444444444444n{")"}) {
     SourceManager sm;
     Diagnostics d;
     auto p = load({{"big.json", text}}, d, sm);
     ASSERT_EQ(d.all().size(), 1u) << text;
     EXPECT_EQ(d.all()[0].message.rfind("invalid JSON: number overflow parsing '", 0), 0u) << d.all()[0].message;
-    EXPECT_EQ(d.all()[0].span.begin, text.find_first_of("12")) << text;
+    const auto number = text.find(": 1e999") != std::string::npos ? text.find(": 1e999") + 2 : text.find('2');
+    EXPECT_EQ(d.all()[0].span.begin, number) << text;
     EXPECT_EQ(p->world.size(), 0u);
+  }
+}
+
+// json_error, which the facts loader and `treaty eval` use to say where a JSON text is wrong:
+// the offset of the first bad character, or of the first character of an overflowing number.
+TEST(Data, JsonErrorGivesTheOffsetAndTheReason) {
+  for (const char* ok : {"{}", " [1, -2.5e3, \"x\", null, true] ", "1e308", "-0"}) EXPECT_FALSE(json_error(ok)) << ok;
+  struct Case {
+    std::string text;
+    std::size_t offset;
+    std::string reason;  // how the message starts
+  };
+  const std::vector<Case> cases = {
+      {"", 0, "syntax error while parsing value - unexpected end of input"},
+      {"{\"a\": }", 6, "syntax error while parsing value - unexpected '}'"},
+      {"{\"a\": 1} x", 9, "syntax error while parsing value - invalid literal"},
+      {"[1,\n 2,\n tru]", 12, "syntax error while parsing value - invalid literal"},
+      {"{\"a\": \"x\ty\"}", 8, "syntax error while parsing value - invalid string: control character"},
+      {"[1e999]", 1, "number overflow parsing '1e999'"},
+      {"[\"-1e999\", -1e999]", 11, "number overflow parsing '-1e999'"},
+      {"1E400", 0, "number overflow parsing '1E400'"},
+  };
+  for (const auto& c : cases) {
+    const auto e = json_error(c.text);
+    ASSERT_TRUE(e) << c.text;
+    EXPECT_EQ(e->offset, c.offset) << c.text << ": " << e->message;
+    EXPECT_EQ(e->message.rfind(c.reason, 0), 0u) << c.text << ": " << e->message;
   }
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "treaty/diagnostics.hpp"
@@ -52,6 +54,18 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
 /// strings, sets as arrays, null for none) to a value of type `t`. Returns false with a message.
 bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Type& t, ConstantResolver& r, Value& out,
                         std::string& error);
+
+/// Why a text is not one JSON document, and where: the byte offset of the problem (where a
+/// syntax error was found; the first character of a number too large for a double) and the
+/// parser's reason without its exception prefix ("syntax error while parsing value - ...",
+/// "number overflow parsing '1e999'").
+struct JsonError {
+  std::size_t offset = 0;
+  std::string message;
+};
+/// Checks `text` as one JSON document (RFC 8259, as the facts and request readers parse it)
+/// without building it: nullopt when it is valid.
+[[nodiscard]] std::optional<JsonError> json_error(std::string_view text);
 
 /// Edit distance, for "did you mean" suggestions.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);

@@ -126,6 +126,16 @@ expect_in "$work/out" '"decision":"allow"' "inline entity is visible to the rule
 printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "edit"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/badreq.json"
 expect_rc 2 "eval with an unknown action" -- "$T" eval "$q" --request "$work/badreq.json"
 expect_in "$work/err" "unknown action \`edit\`" "unknown action message"
+# A request that is not JSON is an error at its line and column, with the parser's reason;
+# the good requests around it are still answered.
+printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}\n{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view", "args": {"x": 1e999}}}\n\n{"principal": tru}\n' >"$work/badjson.jsonl"
+expect_rc 2 "eval --requests with bad JSON lines" -- "$T" eval "$q" --requests "$work/badjson.jsonl"
+expect_in "$work/err" "badjson.jsonl:2:89: bad request: invalid JSON: number overflow parsing '1e999'" "overflow located at the number"
+expect_in "$work/err" "badjson.jsonl:4:18: bad request: invalid JSON: syntax error while parsing value - invalid literal" "syntax error located in its line"
+[ "$(sed -n 1p "$work/out" | grep -c '^allow')" -eq 1 ] && ok || bad "the good request before the bad ones is answered"
+printf '{"principal":\n  {"type": "Person",\n   "id": }}' >"$work/badjson.json"
+expect_rc 2 "eval --request with bad JSON" -- "$T" eval "$q" --request "$work/badjson.json"
+expect_in "$work/err" "badjson.json:3:10: bad request: invalid JSON: syntax error while parsing value - unexpected '}'" "line and column in a multi-line request"
 
 # --- the bundled libraries ---
 printf '{"entities": [{"type": "Account", "id": "x_std", "attrs": {"kind": "standard", "plan": "essential", "modules": [], "directory": null}},
