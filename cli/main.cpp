@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -504,11 +503,9 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
     if (j.is_discarded()) {
       // Where and why, as for a facts file: path:line:column of the first bad character.
       const auto bad = treaty::json_error(doc).value_or(treaty::JsonError{0, "not one JSON document"});
-      const auto off = std::min(bad.offset, doc.size());
-      const auto nl = doc.rfind('\n', off ? off - 1 : 0);
-      const auto row = line + static_cast<std::size_t>(std::count(doc.begin(), doc.begin() + off, '\n'));
-      const auto col = (nl == std::string::npos || nl >= off ? off : off - nl - 1) + 1;
-      at = path + ":" + std::to_string(row) + ":" + std::to_string(col);
+      treaty::SourceManager where;
+      const auto lc = where.line_col(where.add(path, doc), static_cast<std::uint32_t>(std::min(bad.offset, doc.size())));
+      at = path + ":" + std::to_string(line + lc.line - 1) + ":" + std::to_string(lc.column);
       error = "invalid JSON: " + bad.message;
     } else if (!l.engine->request_from_json(j, overlay, r, error)) {}
     if (!error.empty()) {
