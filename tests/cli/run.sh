@@ -141,7 +141,17 @@ expect_in "$work/err" "badjson.json:3:10: bad request: invalid JSON: syntax erro
 printf '{"entities": [{"type": "Account", "id": "x_std", "attrs": {"kind": "standard", "plan": "essential", "modules": [], "directory": null}},
  {"type": "Trust", "id": "x_dir_std", "attrs": {"grantor": "t_widget_dir", "grantee": "x_std", "accepted": true, "options": [], "shared_roles": ["specialist"]}}]}' >"$work/t10.json"
 expect_rc 1 "T10: a directory account sharing roles with a non-Premium account" -- "$T" check "$src/policies/4me" --data "$work/t10.json"
-expect_in "$work/out" "directory account t_widget_dir shares roles with account x_std, which is not on the Premium pricing plan" "T10 message"
+expect_in "$work/out" "directory account t_widget_dir shares roles with account x_std, which is on the essential pricing plan; a directory account may share roles only with an account on Premium or Enterprise" "T10 message"
+sed 's/"essential"/"enterprise"/' "$work/t10.json" >"$work/t10e.json"
+expect_rc 0 "T10: Enterprise includes Premium" -- "$T" check "$src/policies/4me" --data "$work/t10e.json"
+# T1: the records a withdrawal leaves behind are valid data that grant nothing.
+printf '{"entities": [{"type": "Account", "id": "x_cust", "attrs": {"kind": "standard", "plan": "premium", "modules": [], "directory": null}},
+ {"type": "Trust", "id": "x_unshared", "attrs": {"grantor": "x_cust", "grantee": "t_msp", "accepted": true, "options": [], "shared_roles": []}},
+ {"type": "RoleAssignment", "id": "x_stale", "attrs": {"person": "t_cm", "role": "account_administrator", "account": "x_cust"}}]}' >"$work/t1.json"
+expect_rc 0 "T1: a stale role assignment is valid data" -- "$T" check "$src/policies/4me" --data "$work/t1.json"
+expect_rc 0 "T1: a stale role assignment compiles" -- "$T" compile "$src/policies/4me" --data "$work/t1.json" -o "$work/t1.bundle"
+expect_rc 0 "T1: a stale role assignment grants nothing" -- "$T" eval --bundle "$work/t1.bundle" --principal 'Person::"t_cm"' --action switch_to --resource 'Account::"x_cust"'
+expect_in "$work/out" "deny" "T1: the stale assignment is denied"
 expect_rc 0 "bm365 field mask" -- "$T" eval "$src/policies/bm365" --principal 'Employee::"b_tech"' --action view_ticket_field --resource 'Ticket::"b_acme_1"' --mask field
 expect_in "$work/out" "field: summary, status, internal_notes" "field mask lists the visible fields"
 expect_rc 2 "--mask on a non-enum parameter" -- "$T" eval "$src/policies/bm365" --principal 'Employee::"b_tech"' --action assign_ticket --resource 'Ticket::"b_acme_1"' --mask to
