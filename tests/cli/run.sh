@@ -105,8 +105,19 @@ expect_rc 1 "test --format junit" -- "$T" test --format junit "$work/failing.tre
 expect_in "$work/out" '<testsuites tests="3" failures="1">' "junit header"
 expect_rc 0 "test --format json" -- "$T" test --format json "$q"
 expect_in "$work/out" '"passed": 3' "json summary"
-expect_rc 0 "test --filter" -- "$T" test --filter nothing-matches "$q"
-expect_in "$work/out" "0 passed, 0 failed" "filter selects no test"
+expect_rc 1 "test --filter matching nothing fails" -- "$T" test --filter nothing-matches "$q"
+expect_in "$work/err" "--filter \`nothing-matches\` matches no test" "filter matching nothing is said"
+expect_rc 0 "test --filter" -- "$T" test --filter "$(sed -n 's/^test "\([^"]*\)".*/\1/p' "$q" | head -1)" "$q"
+expect_rc 1 "verify --filter matching nothing fails" -- "$T" verify --filter nothing-matches "$src/policies/4me" --runs 1
+expect_in "$work/err" "--filter \`nothing-matches\` matches no property" "verify filter matching nothing is said"
+expect_rc 2 "verify refuses a negative seed" -- "$T" verify --seed -3 "$src/policies/4me" --runs 1
+expect_in "$work/err" "the seed is a whole number >= 0" "negative seed message"
+expect_rc 2 "eval refuses --explain with --mask" -- "$T" eval "$src/policies/bm365" --principal 'Employee::"b_tech"' --action view_ticket_field --resource 'Ticket::"b_acme_1"' --mask field --explain
+expect_in "$work/err" "--mask lists the allowed values" "explain with mask message"
+expect_rc 1 "-v after the verb" -- "$T" check -v "$work/bad.treaty"
+expect_in "$work/err" "parse: 1 files" "-v after the verb logs stages"
+expect_rc 1 "--log-level after the verb" -- "$T" check "$work/bad.treaty" --log-level info
+expect_in "$work/err" "parse: 1 files" "--log-level after the verb logs stages"
 
 # --- eval ---
 expect_rc 0 "eval flags" -- "$T" eval "$q" --principal 'Person::"sam"' --action view --resource 'Request::"r1"' --explain

@@ -1,0 +1,183 @@
+#include "common.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "treaty/check.hpp"
+#include "treaty/log.hpp"
+
+namespace treaty::cli {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+bool use_color(bool to_stdout) {
+  if (std::getenv("NO_COLOR")) return false;
+  return isatty(to_stdout ? 1 : 2) != 0;
+}
+
+void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format) {
+  diags.sort();
+  if (format == "json") {
+    std::cout << render_json(sm, diags.all()).dump(2) << "\n";
+  } else if (format == "sarif") {
+    std::cout << render_sarif(sm, diags.all(), TREATY_VERSION).dump(2) << "\n";
+  } else {
+    std::cout << render_human(sm, diags.all(), {use_color(true)});
+  }
+}
+
+void print_errors(const SourceManager& sm, Diagnostics& diags) {
+  diags.sort();
+  std::cerr << render_human(sm, diags.all(), {use_color(false)});
+}
+
+namespace {
+bool only_input_errors(const Diagnostics& diags) {
+  for (const auto& d : diags.all())
+    if (d.severity == Severity::error && d.id != DiagId::io_error && d.id != DiagId::no_treaty_files) return false;
+  return true;
+}
+}  // namespace
+
+int exit_for(const Diagnostics& diags) {
+  if (!diags.has_errors()) return kOk;
+  return only_input_errors(diags) ? kUsage : kProblems;
+}
+
+void load(Loaded& l, const LoadOptions& o) {
+  if (!o.bundle.empty()) {
+    StageTimer t("load");
+    std::string bytes, err;
+    if (!read_file(o.bundle, bytes, err)) {
+      l.diags.add(DiagId::io_error, Span{}, "cannot read bundle `" + o.bundle + "`: " + err);
+      return;
+    }
+    auto program = read_bundle(bytes, l.sm, err);
+    if (!program) {
+      l.diags.add(DiagId::io_error, Span{}, "cannot load bundle `" + o.bundle + "`: " + err);
+      return;
+    }
+    l.engine = std::make_unique<Engine>(std::move(program));
+    t.set_result(std::to_string(l.engine->program().rules.size()) + " rules, " +
+                 std::to_string(l.engine->program().world.size()) + " facts");
+    return;
+  }
+  {
+    StageTimer t("parse");
+    l.pkg = parse_package(l.sm, o.paths, l.diags);
+    t.set_result(std::to_string(l.pkg.files.size()) + " files, " + std::to_string(l.pkg.declaration_count()) +
+                 " declarations");
+  }
+  if (l.diags.has_errors()) return;
+  std::unique_ptr<Program> program;
+  {
+    StageTimer t("check");
+    CheckOptions opts;
+    opts.data_files = o.data;
+    opts.lints = o.lints;
+    opts.facts = o.facts;
+    program = check_package(l.sm, l.pkg, l.diags, opts);
+    t.set_result(std::to_string(program->rules.size()) + " rules, " + std::to_string(program->world.size()) +
+                 " facts, " + std::to_string(l.diags.all().size()) + " diagnostics");
+  }
+  if (l.diags.has_errors()) return;
+  {
+    StageTimer t("load");
+    l.engine = std::make_unique<Engine>(std::move(program));
+    t.set_result(std::to_string(l.engine->program().indexes.size()) + " indexes");
+  }
+  if (o.facts) {
+    StageTimer t("requirements");
+    l.engine->check_requirements(l.diags);
+    t.set_result(std::to_string(l.engine->program().requirements.size()) + " requirements");
+  }
+}
+
+bool load_or_report(Loaded& l, const LoadOptions& opts) {
+  load(l, opts);
+  if (!l.diags.has_errors()) return true;
+  print_errors(l.sm, l.diags);
+  if (!l.pkg.files.empty()) std::cerr << "treaty: the policy has errors; run `treaty check` for details\n";
+  return false;
+}
+
+bool write_atomically(const std::string& path, const std::string& text, std::string& error) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + target.filename().string() + ".treaty-fmt-XXXXXX")).string();
+  const int fd = mkstemp(tmpl.data());
+  if (fd < 0) {
+    error = std::string("cannot create a temporary file: ") + std::strerror(errno);
+    return false;
+  }
+  bool ok = true;
+  std::size_t off = 0;
+  while (ok && off < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n <= 0) ok = false; else off += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ::close(fd);
+  std::error_code ec;
+  if (ok) {
+    const auto st = fs::status(target, ec);
+    if (!ec && fs::exists(st)) {
+      fs::permissions(tmpl, st.permissions() & fs::perms::all, ec);
+    } else {
+      const mode_t mask = ::umask(0);
+      ::umask(mask);
+      fs::permissions(tmpl, static_cast<fs::perms>(0666 & ~mask), ec);
+    }
+    ec.clear();
+    fs::rename(tmpl, target, ec);
+    ok = !ec;
+  }
+  if (!ok) {
+    error = ec ? ec.message() : std::string("write failed: ") + std::strerror(errno);
+    fs::remove(tmpl, ec);
+  }
+  return ok;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' '; else o += c;
+    }
+  }
+  return o;
+}
+
+std::string indent_lines(std::string text, const std::string& pad) {
+  std::size_t pos = 0;
+  while ((pos = text.find('\n', pos)) != std::string::npos && pos + 1 < text.size()) {
+    text.insert(++pos, pad);
+    pos += pad.size();
+  }
+  return text;
+}
+
+}  // namespace treaty::cli

@@ -1,0 +1,92 @@
+// What every verb of the `treaty` command shares: exit codes, loading a package or a bundle into
+// an engine, printing diagnostics, writing files atomically, and the verb registry.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "treaty/diagnostics.hpp"
+#include "treaty/package.hpp"
+#include "treaty/runtime.hpp"
+#include "treaty/source.hpp"
+
+#ifndef TREATY_VERSION
+#define TREATY_VERSION "0.0.0"
+#endif
+
+namespace treaty::cli {
+
+constexpr int kOk = 0;
+constexpr int kProblems = 1;
+constexpr int kUsage = 2;
+
+/// A verb: its name and one-line help, and `setup`, which declares its options on the verb's
+/// subcommand and returns the function that runs it once the command line is parsed.
+struct Verb {
+  const char* name;
+  const char* help;
+  std::function<std::function<int()>(CLI::App&)> setup;
+};
+
+/// Every verb, in the order `treaty --help` lists them (defined in main.cpp).
+const std::vector<Verb>& verbs();
+
+// Each verb's file defines its setup.
+std::function<int()> setup_check(CLI::App& app);
+std::function<int()> setup_fmt(CLI::App& app);
+std::function<int()> setup_test(CLI::App& app);
+std::function<int()> setup_compile(CLI::App& app);
+std::function<int()> setup_eval(CLI::App& app);
+std::function<int()> setup_verify(CLI::App& app);
+
+/// Levenshtein distance, for "did you mean" on the command line.
+std::size_t edit_distance(const std::string& a, const std::string& b);
+
+/// Colour on a terminal unless NO_COLOR is set.
+bool use_color(bool to_stdout);
+
+/// Prints diagnostics, sorted, to stdout in `format` (text, json or sarif).
+void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format);
+
+/// Prints diagnostics, sorted, to stderr as text.
+void print_errors(const SourceManager& sm, Diagnostics& diags);
+
+/// 0 without errors; 2 when the only errors are unreadable input; 1 otherwise.
+int exit_for(const Diagnostics& diags);
+
+/// A package (or bundle) parsed, checked and loaded into an engine.
+struct Loaded {
+  SourceManager sm;
+  Diagnostics diags;
+  Package pkg;
+  std::unique_ptr<Engine> engine;
+};
+
+struct LoadOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> data;
+  std::string bundle;   ///< instead of paths
+  bool lints = false;
+  bool facts = true;    ///< false: check without facts and requirements (verify)
+};
+
+/// Parse, check and (when clean) load. Problems go to `l.diags`; `l.engine` is set on success.
+void load(Loaded& l, const LoadOptions& opts);
+
+/// Loads for `eval` and `test`: diagnostics go to stderr; only errors stop the run.
+bool load_or_report(Loaded& l, const LoadOptions& opts);
+
+/// Writes `text` to `path` atomically: a temporary file in the same directory, fsync, rename.
+/// Keeps the mode of a file replaced; a new file gets 0666 less the umask.
+bool write_atomically(const std::string& path, const std::string& text, std::string& error);
+
+/// Escapes text for XML attributes and bodies (JUnit).
+std::string xml_escape(const std::string& s);
+
+/// Indents every line after the first of `text` by `pad`.
+std::string indent_lines(std::string text, const std::string& pad);
+
+}  // namespace treaty::cli

@@ -1,0 +1,240 @@
+// `treaty eval`: decide requests from flags, a JSON file or JSON Lines, with explanations and
+// field masks.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+#include "treaty/check.hpp"
+#include "treaty/log.hpp"
+#include "treaty/parse.hpp"
+
+namespace treaty::cli {
+
+namespace {
+/// Parses `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` through the grammar
+/// of a test expectation, so the flags accept exactly what a `test` block does.
+bool request_from_flags(Loaded& l, const std::string& principal, const std::string& action,
+                        const std::string& resource, Overlay& overlay, Request& out,
+                        const std::string& mask = {}, std::uint32_t* mask_index = nullptr) {
+  const std::string text = "test \"command line\" { expect allow principal " + principal + " action " + action +
+                           " resource " + resource + "; }";
+  const auto id = l.sm.add("<command line>", text);
+  Diagnostics d;
+  auto file = parse_file(l.sm, id, d);
+  if (!d.empty() || file.decls.size() != 1) {
+    std::cerr << render_human(l.sm, d.all());
+    std::cerr << "treaty: error: cannot read the request flags; write them as in a test: --principal 'Person::\"alice\"' "
+                 "--action 'assign_task(kind: approval)' --resource 'Person::\"bob\"'\n";
+    return false;
+  }
+  const auto& ex = std::get<syntax::TestDecl>(file.decls[0]).expects.at(0).request;
+  const auto& p = l.engine->program();
+  auto pt = p.schema.find_entity(ex.principal.name);
+  auto rt = p.schema.find_entity(ex.resource.name);
+  auto a = p.schema.find_action(ex.action.name);
+  std::string error;
+  if (!pt) error = "unknown entity type `" + ex.principal.name + "`";
+  else if (!rt) error = "unknown entity type `" + ex.resource.name + "`";
+  else if (!a) error = "unknown action `" + ex.action.name + "`";
+  if (error.empty()) {
+    const auto& act = p.schema.actions[*a];
+    std::vector<Value> args(act.params.size());
+    std::vector<bool> given(act.params.size(), false);
+    for (const auto& arg : ex.args) {
+      std::size_t idx = act.params.size();
+      for (std::size_t i = 0; i < act.params.size(); ++i)
+        if (act.params[i].name == arg.name.name) idx = i;
+      if (idx == act.params.size()) {
+        error = "action `" + act.name + "` has no parameter `" + arg.name.name + "`";
+        break;
+      }
+      OverlayResolver res(overlay);
+      Span sp;
+      if (!convert_constant(p.schema, arg.value, act.params[idx].type, res, args[idx], error, sp)) {
+        error = "argument `" + arg.name.name + "`: " + error;
+        break;
+      }
+      given[idx] = true;
+    }
+    if (error.empty() && !mask.empty()) {
+      std::size_t idx = act.params.size();
+      for (std::size_t i = 0; i < act.params.size(); ++i)
+        if (act.params[i].name == mask) idx = i;
+      if (idx == act.params.size()) {
+        error = "action `" + act.name + "` has no parameter `" + mask + "` to mask";
+      } else if (act.params[idx].type.base != Base::enum_ || act.params[idx].type.set) {
+        error = "--mask needs an enum parameter; `" + mask + "` is `" + p.schema.type_name(act.params[idx].type) + "`";
+      } else if (given[idx]) {
+        error = "--mask " + mask + ": leave the masked parameter out of --action";
+      } else {
+        given[idx] = true;
+        args[idx] = Value::enumv(act.params[idx].type.enum_id, 0);
+        *mask_index = static_cast<std::uint32_t>(idx);
+      }
+    }
+    if (error.empty() &&
+        l.engine->make_request(*pt, ex.principal.str, *a, std::move(args), std::move(given), *rt, ex.resource.str,
+                               &overlay, out, error))
+      return true;
+  }
+  std::cerr << "treaty: error: bad request: " << error << "\n";
+  return false;
+}
+
+void print_decision(Loaded& l, const Decision& d, const Request& r, const std::string& format,
+                    bool explain) {
+  if (format == "json") {
+    std::cout << l.engine->to_json(d, &l.sm).dump() << "\n";
+  } else if (explain) {
+    std::cout << l.engine->explain(d, r, &l.sm);
+  } else {
+    std::cout << (d.allow ? "allow" : "deny") << "\n";
+  }
+}
+
+int run_eval(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& request,
+             const std::string& requests, const std::string& principal, const std::string& action,
+             const std::string& resource, bool explain, const std::string& format, const std::string& mask,
+             const std::string& bundle) {
+  if (bundle.empty() == paths.empty()) {
+    std::cerr << "treaty: error: give either policy PATHs or --bundle FILE\n";
+    return kUsage;
+  }
+  if (!bundle.empty() && !data.empty()) {
+    std::cerr << "treaty: error: --data goes into the bundle at `treaty compile`; it cannot be added to --bundle\n";
+    return kUsage;
+  }
+  const int sources = !request.empty() + !requests.empty() + !(principal.empty() && action.empty() && resource.empty());
+  if (sources != 1) {
+    std::cerr << "treaty: error: give exactly one of --request FILE, --requests FILE or --principal/--action/--resource\n";
+    return kUsage;
+  }
+  if (!mask.empty() && explain) {
+    std::cerr << "treaty: error: --mask lists the allowed values of a parameter; it has no explanation: leave out "
+                 "--explain, or give the value in --action and --explain that decision\n";
+    return kUsage;
+  }
+  if (!mask.empty() && principal.empty()) {
+    std::cerr << "treaty: error: --mask goes with --principal, --action and --resource\n";
+    return kUsage;
+  }
+  if (request.empty() && requests.empty() && (principal.empty() || action.empty() || resource.empty())) {
+    std::cerr << "treaty: error: --principal, --action and --resource go together\n";
+    return kUsage;
+  }
+  Loaded l;
+  LoadOptions lo;
+  lo.paths = paths;
+  lo.data = data;
+  lo.bundle = bundle;
+  if (!load_or_report(l, lo)) return exit_for(l.diags);
+  StageTimer t("evaluate");
+  if (!principal.empty()) {
+    Overlay overlay(l.engine->program());
+    Request r;
+    std::uint32_t mask_index = 0;
+    if (!request_from_flags(l, principal, action, resource, overlay, r, mask, &mask_index)) return kUsage;
+    if (!mask.empty()) {
+      // A field mask: every value of the parameter that would be allowed, in one call.
+      const auto& p = l.engine->program();
+      const auto& ptype = p.schema.actions[r.action].params[mask_index].type;
+      nlohmann::json allowed = nlohmann::json::array();
+      for (auto v : l.engine->allowed_values(r, mask_index)) allowed.push_back(p.schema.enums[ptype.enum_id].values[v]);
+      if (format == "json") {
+        std::cout << nlohmann::json{{"parameter", mask}, {"allowed", allowed}}.dump() << "\n";
+      } else {
+        std::string line;
+        for (const auto& v : allowed) line += (line.empty() ? "" : ", ") + v.get<std::string>();
+        std::cout << mask << ": " << (line.empty() ? "(none)" : line) << "\n";
+      }
+      return kOk;
+    }
+    const auto d = l.engine->decide(r, true);
+    print_decision(l, d, r, format, explain);
+    t.set_result(std::string("1 request: ") + (d.allow ? "allow" : "deny"));
+    return kOk;
+  }
+  const std::string& path = request.empty() ? requests : request;
+  std::string text, err;
+  if (!read_file(path, text, err)) {
+    std::cerr << "treaty: error: cannot read " << path << ": " << err << "\n";
+    return kUsage;
+  }
+  std::vector<std::pair<std::size_t, std::string>> docs;
+  if (!request.empty()) {
+    docs.emplace_back(1, text);
+  } else {
+    std::size_t line = 0, pos = 0;
+    while (pos <= text.size()) {
+      const auto nl = text.find('\n', pos);
+      std::string ln = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      ++line;
+      if (ln.find_first_not_of(" \t\r") != std::string::npos) docs.emplace_back(line, ln);
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+  }
+  int rc = kOk;
+  std::size_t n = 0;
+  for (const auto& [line, doc] : docs) {
+    ++n;
+    std::string at = path + (requests.empty() ? "" : ":" + std::to_string(line));
+    auto j = nlohmann::json::parse(doc, nullptr, false);
+    Overlay overlay(l.engine->program());
+    Request r;
+    std::string error;
+    if (j.is_discarded()) {
+      // Where and why, as for a facts file: path:line:column of the first bad character.
+      const auto bad = json_error(doc).value_or(JsonError{0, "not one JSON document"});
+      SourceManager where;
+      const auto lc = where.line_col(where.add(path, doc), static_cast<std::uint32_t>(std::min(bad.offset, doc.size())));
+      at = path + ":" + std::to_string(line + lc.line - 1) + ":" + std::to_string(lc.column);
+      error = "invalid JSON: " + bad.message;
+    } else if (!l.engine->request_from_json(j, overlay, r, error)) {}
+    if (!error.empty()) {
+      // A bad request is an error, never a deny; in a batch it is answered in place.
+      if (format == "json")
+        std::cout << nlohmann::json{{"decision", "error"}, {"errors", {at + ": " + error}}}.dump() << "\n";
+      else
+        std::cout << "error: " << at << ": " << error << "\n";
+      std::cerr << "treaty: error: " << at << ": bad request: " << error << "\n";
+      rc = kUsage;
+      continue;
+    }
+    const auto d = l.engine->decide(r, explain || format == "json");
+    print_decision(l, d, r, format, explain);
+  }
+  t.set_result(std::to_string(n) + " requests");
+  return rc;
+}
+
+
+struct EvalOptions {
+  std::vector<std::string> paths, data;
+  std::string request, requests, principal, action, resource, format = "text", mask, bundle;
+  bool explain = false;
+};
+}  // namespace
+
+std::function<int()> setup_eval(CLI::App& app) {
+  auto o = std::make_shared<EvalOptions>();
+  app.add_option("paths", o->paths, "Files or directories (or --bundle)");
+  app.add_option("--bundle", o->bundle, "A bundle written by `treaty compile`, instead of PATHs");
+  app.add_option("--data", o->data, "JSON facts file (repeatable)");
+  app.add_option("--request", o->request, "A JSON request file");
+  app.add_option("--requests", o->requests, "A JSON Lines file of requests, answered in order");
+  app.add_option("--principal", o->principal, "The principal, as `Type::\"id\"`");
+  app.add_option("--action", o->action, "The action, as `name` or `name(param: value)`");
+  app.add_option("--resource", o->resource, "The resource, as `Type::\"id\"`");
+  app.add_flag("--explain", o->explain, "Explain the decision: in words (text) or as determining rules and misses (json)");
+  app.add_option("--mask", o->mask,
+                 "With --principal/--action/--resource: list the values of this enum parameter (left out of "
+                 "--action) that would be allowed, e.g. --mask field");
+  app.add_option("--format", o->format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
+  return [o] {
+    return run_eval(o->paths, o->data, o->request, o->requests, o->principal, o->action, o->resource, o->explain,
+                    o->format, o->mask, o->bundle);
+  };
+}
+
+}  // namespace treaty::cli

@@ -1,0 +1,116 @@
+// `treaty verify`: search random worlds for counterexamples to every `property`.
+#include <unistd.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+#include "treaty/log.hpp"
+#include "treaty/verify.hpp"
+
+namespace treaty::cli {
+
+namespace {
+struct VerifyCliOptions {
+  std::vector<std::string> paths;
+  std::uint64_t runs = 1000;
+  std::uint64_t seed = 0;
+  std::uint32_t max_size = 20;
+  std::string format = "text";
+  std::string filter;
+};
+
+int run_verify(const VerifyCliOptions& o) {
+  Loaded l;
+  LoadOptions lo;
+  lo.paths = o.paths;
+  lo.facts = false;
+  load(l, lo);
+  if (l.diags.has_errors()) {
+    print_errors(l.sm, l.diags);
+    std::cerr << "treaty: the policy has errors (verify checks it without its facts: rules may not name facts)\n";
+    return exit_for(l.diags);
+  }
+  VerifyOptions opts;
+  opts.runs = o.runs;
+  opts.seed = o.seed;
+  opts.max_size = o.max_size;
+  opts.filter = o.filter;
+  const auto& props = l.engine->program().properties;
+  const bool tty = isatty(2) != 0 && o.format == "text";
+  if (tty)
+    opts.progress = [&](std::size_t i, std::uint64_t n) {
+      if (n % 10 == 0 || n == o.runs)
+        std::cerr << "\r\033[Kverify: " << props[i].name << ": " << n << "/" << o.runs << " worlds" << std::flush;
+    };
+  VerifyReport report;
+  {
+    StageTimer t("verify");
+    report = verify(*l.engine, l.sm, opts);
+    t.set_result(std::to_string(report.properties.size()) + " properties");
+  }
+  if (tty) std::cerr << "\r\033[K";
+  if (!o.filter.empty() && report.properties.empty()) {
+    std::cerr << "treaty: error: --filter `" << o.filter << "` matches no property\n";
+    return kProblems;
+  }
+  auto where = [&](Span s) {
+    const auto lc = l.sm.line_col(s.file, s.begin);
+    return l.sm.file(s.file).path + ":" + std::to_string(lc.line);
+  };
+  std::size_t failed = 0;
+  for (const auto& p : report.properties) failed += !p.passed;
+  if (o.format == "json") {
+    nlohmann::json j;
+    j["seed"] = report.seed;
+    j["properties"] = nlohmann::json::array();
+    for (const auto& p : report.properties) {
+      nlohmann::json r{{"name", p.name},     {"location", where(p.span)}, {"passed", p.passed},
+                       {"worlds", p.worlds}, {"requests", p.requests},    {"discarded_worlds", p.discarded_worlds}};
+      if (!p.warning.empty()) r["warning"] = p.warning;
+      if (p.counterexample) {
+        r["counterexample"] = {{"test", p.counterexample->test_block},
+                               {"explanation", p.counterexample->explanation},
+                               {"entities", p.counterexample->entities}};
+      }
+      j["properties"].push_back(r);
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& p : report.properties) {
+      std::cout << (p.passed ? "passed " : "FAILED ") << p.name << " (" << where(p.span) << "): " << p.worlds
+                << " worlds, " << p.requests << " requests\n";
+      if (!p.warning.empty()) std::cout << "  warning: " << p.warning << "\n";
+      if (p.counterexample) {
+        std::cout << "  counterexample, shrunk to " << p.counterexample->entities << " entities; paste this test:\n\n"
+                  << p.counterexample->test_block << "\n  the wrong decision:\n";
+        std::cout << "    " << indent_lines(p.counterexample->explanation, "    ") << "\n";
+      }
+    }
+    std::cout << report.properties.size() - failed << " passed, " << failed << " failed (seed " << report.seed
+              << "; rerun with --seed " << report.seed << ")\n";
+  }
+  return failed ? kProblems : kOk;
+}
+}  // namespace
+
+std::function<int()> setup_verify(CLI::App& app) {
+  auto o = std::make_shared<VerifyCliOptions>();
+  app.add_option("paths", o->paths, "Files or directories")->required();
+  app.add_option("--runs", o->runs, "Worlds to try per property (default 1000)")->check(CLI::Range(1, 10000000));
+  app.add_option("--seed", o->seed, "Random seed, a whole number >= 0, to reproduce a run (default: from the clock, printed)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "the seed is a whole number >= 0, not `" + v + "`";
+          },
+          "UINT"));
+  app.add_option("--max-size", o->max_size, "Most entities of one type in a world (default 20)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--format", o->format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--filter", o->filter, "Verify only properties whose name contains TEXT (exit 1 if none does)");
+  return [o] { return run_verify(*o); };
+}
+
+}  // namespace treaty::cli
