@@ -20,7 +20,7 @@ namespace treaty {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'E', 'A', 'T', 'Y', 'B', '\0'};
-constexpr std::uint32_t kVersion = 3;
+constexpr std::uint32_t kVersion = 4;
 constexpr std::size_t kHeader = 8 + 4 + 8 + 8;
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -166,6 +166,7 @@ class BundleCodec {
       w.str(e.name);
       w.str(e.doc);
       w.span(e.span);
+      w.u32(e.request_supplied ? 1u : 0u);
       w.u32(static_cast<std::uint32_t>(e.attrs.size()));
       for (const auto& a : e.attrs) {
         w.str(a.name);
@@ -343,6 +344,9 @@ class BundleCodec {
       e.name = r.str();
       e.doc = r.str();
       e.span = r.span();
+      const auto flags = r.u32();
+      if (flags > 1) throw BadBundle("unknown entity type flags");
+      e.request_supplied = flags == 1;
       e.attrs.resize(r.count(30));
       for (auto& a : e.attrs) {
         a.name = r.str();

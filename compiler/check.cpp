@@ -297,6 +297,7 @@ class Checker {
       info.name = name;
       info.span = e->name.span;
       if (e->doc) info.doc = *e->doc;
+      info.request_supplied = e->request_supplied;
       s.entities.push_back(std::move(info));
     }
     for (std::size_t i = 0; i < s.entities.size(); ++i) {

@@ -365,11 +365,12 @@ class FilePrinter {
   void print(const EntityDecl& d) {
     doc(d.doc, 0, d.span);
     const auto b = Printer::begin_of(d.span);
+    const std::string head = std::string(d.request_supplied ? "inline " : "") + "entity " + d.name.name;
     if (d.member_is_key.empty()) {
-      p_.line(0, "entity " + d.name.name + " {}", b);
+      p_.line(0, head + " {}", b);
       return;
     }
-    p_.line(0, "entity " + d.name.name + " {", b);
+    p_.line(0, head + " {", b);
     std::size_t ai = 0, ki = 0;
     for (const bool is_key : d.member_is_key) {
       if (is_key) {

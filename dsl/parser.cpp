@@ -78,6 +78,9 @@ bool starts_declaration(std::string_view line) {
   static constexpr std::string_view kws[] = {"enum", "entity", "action", "predicate", "permit", "forbid",
                                              "require", "test", "property"};
   if (line.substr(0, 3) == "///") return true;
+  if (line.substr(0, 7) == "inline " || line.substr(0, 7) == "inline\t") {  // `inline entity`
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t", 6)));
+  }
   for (auto kw : kws) {
     if (line.substr(0, kw.size()) == kw && (line.size() == kw.size() || !is_ident_char(line[kw.size()]))) return true;
   }
@@ -340,8 +343,13 @@ class Converter {
     }
     if (n.is_type<g::entity_decl>()) {
       EntityDecl d;
-      d.name = ident(*k.at(0));
-      for (std::size_t i = 1; i < k.size(); ++i) {
+      std::size_t first = 0;
+      if (k.at(0)->is_type<g::inline_mark>()) {
+        d.request_supplied = true;
+        first = 1;
+      }
+      d.name = ident(*k.at(first));
+      for (std::size_t i = first + 1; i < k.size(); ++i) {
         const Node& m = *k[i];
         if (m.is_type<g::key_decl>()) {
           std::vector<Ident> key;

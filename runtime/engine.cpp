@@ -367,6 +367,16 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
       error = at + ".type: unknown entity type `" + en["type"].get<std::string>() + "`";
       return false;
     }
+    if (!p_->schema.entities[*t].request_supplied) {
+      error = at + ".type: a request may not bring " + article(p_->schema.entities[*t].name) + " `" +
+              p_->schema.entities[*t].name + "` inline; only types declared `inline entity` may be";
+      return false;
+    }
+    for (auto it = en.begin(); it != en.end(); ++it)
+      if (it.key() != "type" && it.key() != "id" && it.key() != "attrs") {
+        error = at + ": unknown field \"" + it.key() + "\" in an entity (it has \"type\", \"id\" and \"attrs\")";
+        return false;
+      }
     if (!begin_entity(*t, en["id"].get<std::string>(), {}, error)) {
       error = at + ": " + error;
       return false;
@@ -496,6 +506,42 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     }
   }
   tests_first_.push_back(static_cast<std::uint32_t>(tests_.size()));
+  for (const auto& rq : p_->requirements) {
+    std::vector<TypeId> ranges;
+    std::vector<NodeId> todo{rq.ensure};
+    if (rq.where) todo.push_back(*rq.where);
+    std::vector<bool> seen(p_->nodes.size(), false), seen_pred(p_->predicates.size(), false);
+    while (!todo.empty()) {
+      const NodeId n = todo.back();
+      todo.pop_back();
+      if (n >= seen.size() || seen[n]) continue;
+      seen[n] = true;
+      const Node& nd = p_->nodes[n];
+      if (nd.op == Op::exists_type) ranges.insert(ranges.end(), nd.types.begin(), nd.types.end());
+      if (nd.op == Op::call && nd.a < seen_pred.size() && !seen_pred[nd.a]) {
+        seen_pred[nd.a] = true;
+        todo.push_back(p_->predicates[nd.a].body);
+      }
+      todo.insert(todo.end(), nd.kids.begin(), nd.kids.end());
+    }
+    std::sort(ranges.begin(), ranges.end());
+    ranges.erase(std::unique(ranges.begin(), ranges.end()), ranges.end());
+    requirement_ranges_.push_back(std::move(ranges));
+  }
+  key_hashes_.resize(p_->schema.entities.size());
+  for (TypeId t = 0; t < p_->schema.entities.size(); ++t) {
+    const auto& et = p_->schema.entities[t];
+    if (!et.request_supplied) continue;
+    for (const auto& key : et.keys) {
+      auto& v = key_hashes_[t].emplace_back();
+      for (EntityId e : p_->world.of_type(t)) {
+        std::size_t h = 0;
+        for (auto c : key) h = h * 1000003u ^ value_hash(p_->world.attr(e, c));
+        v.emplace_back(h, e);
+      }
+      std::sort(v.begin(), v.end());
+    }
+  }
   for (const auto& action : p_->schema.actions)
     for (auto id : action.param_ids) max_frame_ = std::max<std::size_t>(max_frame_, 2 + std::size_t{id} + 1);
   const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
@@ -688,13 +734,24 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       error = "unknown field \"" + it.key() + "\" in the request";
       return false;
     }
-  if (j.contains("entities") && !overlay.add_json(j["entities"], error)) return false;
+  if (j.contains("entities")) {
+    if (!overlay.add_json(j["entities"], error)) return false;
+    if (!validate_overlay(overlay, error)) {
+      error = "the request's entities break the policy: " + error;
+      return false;
+    }
+  }
   auto ref = [&](const char* field, TypeId& t, std::string& id) {
     if (!j.contains(field) || !j[field].is_object() || !j[field].contains("type") || !j[field]["type"].is_string() ||
         !j[field].contains("id") || !j[field]["id"].is_string()) {
       error = std::string("\"") + field + "\" must be {\"type\": \"...\", \"id\": \"...\"}";
       return false;
     }
+    for (auto it = j[field].begin(); it != j[field].end(); ++it)
+      if (it.key() != "type" && it.key() != "id") {
+        error = std::string(field) + ": unknown field \"" + it.key() + "\" (it has \"type\" and \"id\")";
+        return false;
+      }
     auto found = p.schema.find_entity(j[field]["type"].get<std::string>());
     if (!found) {
       error = std::string(field) + ".type: unknown entity type `" + j[field]["type"].get<std::string>() + "`";
@@ -712,6 +769,11 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
     error = "\"action\" must be {\"name\": \"...\", \"args\": {...}}";
     return false;
   }
+  for (auto it = j["action"].begin(); it != j["action"].end(); ++it)
+    if (it.key() != "name" && it.key() != "args") {
+      error = "action: unknown field \"" + it.key() + "\" (it has \"name\" and \"args\")";
+      return false;
+    }
   const auto aname = j["action"]["name"].get<std::string>();
   auto a = p.schema.find_action(aname);
   if (!a) {
@@ -790,6 +852,107 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
   return std::nullopt;
 }
 
+std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay* overlay,
+                                        std::optional<EntityId> subject) const {
+  const Program& p = *p_;
+  Evaluator ev(p, code_, overlay, UINT64_MAX);
+  Frame frame(std::max<std::size_t>(rq.frame, 1));
+  if (subject) frame[0] = Value::entity(*subject);
+  std::string msg;
+  for (const auto& [text, node] : rq.message_parts) {
+    msg += text;
+    if (node == kNone32) continue;
+    const Value v = ev.eval(node, frame.data());
+    if (v.tag == Tag::entity) {
+      const auto e = static_cast<EntityId>(v.i);
+      msg += e < p.world.size() ? std::string(p.world.id(e))
+             : overlay && overlay->get(e) ? *overlay->get(e)->id
+                                          : entity_name(e, overlay);
+    } else {
+      msg += v.tag == Tag::str ? *v.s : format_value(p.schema, p.world, v);
+    }
+  }
+  return msg;
+}
+
+bool Engine::validate_overlay(const Overlay& o, std::string& error) const {
+  const Program& p = *p_;
+  const auto base = static_cast<EntityId>(p.world.size());
+  auto value_of = [&](EntityId e, std::uint32_t c) {
+    return e < base ? p.world.attr(e, c) : o.get(e)->attrs[c];
+  };
+  auto same_key = [&](EntityId a, EntityId b, const std::vector<std::uint32_t>& key) {
+    for (auto c : key)
+      if (!value_equal(value_of(a, c), value_of(b, c))) return false;
+    return true;
+  };
+  std::vector<bool> added(p.schema.entities.size(), false);
+  const auto& ents = o.entities();
+  for (std::size_t i = 0; i < ents.size(); ++i) {
+    const TypeId t = ents[i].type;
+    added[t] = true;
+    const auto& et = p.schema.entities[t];
+    const EntityId self = base + static_cast<EntityId>(i);
+    for (std::size_t k = 0; k < et.keys.size(); ++k) {
+      const auto& key = et.keys[k];
+      std::optional<EntityId> clash;
+      for (std::size_t j = 0; j < i && !clash; ++j)
+        if (ents[j].type == t && same_key(self, base + static_cast<EntityId>(j), key)) clash = base + static_cast<EntityId>(j);
+      if (!clash && k < key_hashes_[t].size()) {
+        std::size_t h = 0;
+        for (auto c : key) h = h * 1000003u ^ value_hash(value_of(self, c));
+        const auto& v = key_hashes_[t][k];
+        for (auto it = std::lower_bound(v.begin(), v.end(), std::pair<std::size_t, EntityId>{h, 0});
+             it != v.end() && it->first == h && !clash; ++it)
+          if (same_key(self, it->second, key)) clash = it->second;
+      } else if (!clash) {
+        for (EntityId w : p.world.of_type(t))
+          if (same_key(self, w, key)) {
+            clash = w;
+            break;
+          }
+      }
+      if (clash) {
+        std::string names;
+        for (auto c : key) names += (names.empty() ? "" : ", ") + et.attrs[c].name;
+        error = "`" + entity_name(self, &o) + "` has the same key (" + names + ") as `" + entity_name(*clash, &o) + "`";
+        return false;
+      }
+    }
+  }
+  try {
+    for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
+      const auto& rq = p.requirements[i];
+      bool full = false;
+      for (TypeId t : requirement_ranges_[i]) full = full || added[t];
+      if (!full && !(rq.forall_type && added[*rq.forall_type])) continue;
+      Evaluator ev(p, code_, &o, limits_.max_steps);
+      Frame frame(std::max<std::size_t>(rq.frame, 1));
+      auto fails = [&](std::optional<EntityId> e) {
+        if (e) frame[0] = Value::entity(*e);
+        if (rq.where && !ev.truth(*rq.where, frame.data())) return false;
+        if (ev.truth(rq.ensure, frame.data())) return false;
+        error = requirement_message(rq, &o, e) + " (requirement `" + rq.name + "`" +
+                (e ? ", " + entity_name(*e, &o) : std::string()) + ")";
+        return true;
+      };
+      if (!rq.forall_type) {
+        if (fails(std::nullopt)) return false;
+        continue;
+      }
+      if (full)
+        for (EntityId e : p.world.of_type(*rq.forall_type))
+          if (fails(e)) return false;
+      for (std::size_t j = 0; j < ents.size(); ++j)
+        if (ents[j].type == *rq.forall_type && fails(base + static_cast<EntityId>(j))) return false;
+    }
+  } catch (const LimitExceeded&) {
+    error = "checking the requirements over the request's entities took more than the evaluation limit";
+    return false;
+  }
+  return true;
+}
+
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
   const Program& p = *p_;
   try {
@@ -814,15 +977,7 @@ void Engine::check_requirements(Diagnostics& diags) const {
     Evaluator ev(p, code_, nullptr, UINT64_MAX);
     Frame frame(std::max<std::size_t>(rq.frame, 1));
     auto report = [&](Span at, std::optional<EntityId> subject) {
-      std::string msg;
-      for (const auto& [text, node] : rq.message_parts) {
-        msg += text;
-        if (node == kNone32) continue;
-        const Value v = ev.eval(node, frame.data());
-        msg += v.tag == Tag::entity ? std::string(p.world.id(static_cast<EntityId>(v.i)))
-               : v.tag == Tag::str  ? *v.s
-                                    : format_value(p.schema, p.world, v);
-      }
+      const std::string msg = requirement_message(rq, nullptr, subject);
       auto& d = diags.add(DiagId::requirement_violated, at.valid() ? at : rq.span,
                           msg + " (requirement `" + rq.name + "`" +
                               (subject && !at.valid() ? ", " + entity_name(*subject, nullptr) : std::string()) + ")");

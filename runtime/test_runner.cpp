@@ -14,7 +14,13 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_
     ++report.tests;
     Overlay overlay(p);
     Diagnostics given_diags;
-    const bool given_ok = overlay.add_facts(t.given, given_diags);
+    bool given_ok = overlay.add_facts(t.given, given_diags);
+    std::string given_error;
+    if (given_ok && !engine.validate_overlay(overlay, given_error)) {
+      // Keys and requirements hold for the world a test decides in, `given` facts included.
+      given_ok = false;
+      given_diags.add(DiagId::requirement_violated, t.span, given_error);
+    }
     for (const auto& ex : t.expects) {
       ExpectationResult r;
       r.test = t.name;

@@ -35,6 +35,29 @@ TEST(Parser, EntityWithOptionalSetAndKey) {
   EXPECT_EQ(e.member_is_key, (std::vector<bool>{false, false, false, true}));
 }
 
+TEST(Parser, InlineEntityIsAContextualMarker) {
+  // `inline` marks a type a request may bring; it is not reserved: a type, attribute or fact may
+  // still be called `inline`.
+  auto p = parse_text("inline entity Ticket { inline: Bool }\nentity inline {}\ninline::\"x\" {}\n");
+  ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
+  ASSERT_EQ(p.file.decls.size(), 3u);
+  const auto& t = std::get<EntityDecl>(p.file.decls[0]);
+  EXPECT_TRUE(t.request_supplied);
+  EXPECT_EQ(t.name.name, "Ticket");
+  EXPECT_EQ(t.attrs.at(0).name.name, "inline");
+  EXPECT_FALSE(std::get<EntityDecl>(p.file.decls[1]).request_supplied);
+  EXPECT_EQ(std::get<FactDecl>(p.file.decls[2]).type.name, "inline");
+  const std::string out = format_file(p.sm, p.file);
+  EXPECT_NE(out.find("inline entity Ticket {"), std::string::npos) << out;
+  auto q = parse_text(out);
+  EXPECT_TRUE(q.file == p.file) << out;
+  // The parser recovers at an `inline entity` line like at any declaration.
+  auto r = parse_text("entity A { x Int }\ninline entity B {}\n");
+  EXPECT_EQ(r.diags.count(Severity::error), 1u) << treaty::testing::render(r);
+  ASSERT_EQ(r.file.decls.size(), 1u);
+  EXPECT_TRUE(std::get<EntityDecl>(r.file.decls[0]).request_supplied);
+}
+
 TEST(Parser, ActionWithParamsAndTypeUnion) {
   auto p = parse_text("action view(level: Int) principal Person resource Request | Sla | Ci;");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);

@@ -15,9 +15,9 @@ namespace {
 
 const char* kSchema = R"(
 enum Role { admin, staff }
-entity Account { name: String }
+inline entity Account { name: String }
 entity Person { account: Account, roles: Set<Role> }
-entity Doc { account: Account, secret: Bool }
+inline entity Doc { account: Account, secret: Bool }
 action view principal Person resource Doc;
 Account::"a" { name: "A" }
 Account::"b" { name: "B" }
@@ -77,7 +77,7 @@ TEST(Runtime, DecisionsDoNotDependOnRuleOrFileOrder) {
 
 TEST(Runtime, InlineEntitiesAreVisibleToAttributesAndExists) {
   auto l = engine_from_texts({kSchema, R"(
-entity Share { doc: Doc, with: Person }
+inline entity Share { doc: Doc, with: Person }
 permit shared principal p: Person action view resource d: Doc when exists s: Share where s.doc == d and s.with == p;
 Share::"seed" { doc: "d1", with: "ann" }
 )"});
@@ -107,6 +107,11 @@ TEST(Runtime, BadInlineEntitiesAreErrors) {
   Overlay o2(l->engine->program());
   EXPECT_FALSE(o2.add_json(nlohmann::json::parse(R"([{"type": "Doc", "id": "x", "attrs": {"account": "zz", "secret": false}}])"), error));
   EXPECT_NE(error.find("entities[0].attrs.account"), std::string::npos) << error;
+  // Only types declared `inline entity` may come with a request.
+  Overlay o3(l->engine->program());
+  EXPECT_FALSE(o3.add_json(nlohmann::json::parse(R"([{"type": "Person", "id": "mallory", "attrs": {"account": "a", "roles": ["admin"]}}])"), error));
+  EXPECT_NE(error.find("may not bring a `Person` inline"), std::string::npos) << error;
+  EXPECT_TRUE(o3.empty());
 }
 
 TEST(Runtime, BadRequestsAreErrorsNotDenies) {

@@ -59,6 +59,8 @@ struct kw_true : TAO_PEGTL_KEYWORD("true") {};
 struct kw_false : TAO_PEGTL_KEYWORD("false") {};
 struct kw_none : TAO_PEGTL_KEYWORD("none") {};
 struct kw_key : TAO_PEGTL_KEYWORD("key") {};
+/// `inline` is contextual, not reserved: a marker only directly before `entity`.
+struct kw_inline : TAO_PEGTL_KEYWORD("inline") {};
 
 struct keyword
     : p::sor<kw_enum, kw_entity, kw_action, kw_predicate, kw_permit, kw_forbid, kw_principal, kw_resource, kw_when,
@@ -171,7 +173,8 @@ struct entity_member : p::sor<key_decl, attr_decl> {};
 struct entity_name : p::seq<name> {};
 struct entity_open : p::one<'{'> {};
 struct entity_close : p::one<'}'> {};
-struct entity_decl : p::seq<kw_entity, sp, p::must<entity_name>, sp, p::must<entity_open>, sp,
+struct inline_mark : p::seq<kw_inline, sp, p::at<kw_entity>> {};
+struct entity_decl : p::seq<p::opt<inline_mark, sp>, kw_entity, sp, p::must<entity_name>, sp, p::must<entity_open>, sp,
                             p::opt<comma_list<entity_member>, sp>, p::must<entity_close>> {};
 
 struct param_colon : p::one<':'> {};
@@ -375,7 +378,7 @@ using selector = p::parse_tree::selector<
     p::parse_tree::store_content::on<
         ident, int_lit, string_lit, kw_true, kw_false, kw_none, entity_ref, call, call_args, member, cmp_tail_op,
         cmp_op, cmp_tail_in, cmp_tail_is, not_app, set_lit, exists_expr, exists_type, exists_set, type_expr, set_type,
-        optional_mark, named_type, enum_decl, entity_decl, attr_decl, key_decl, action_decl, params, param,
+        optional_mark, named_type, enum_decl, inline_mark, entity_decl, attr_decl, key_decl, action_decl, params, param,
         action_principal, action_resource, fact_decl, field_init, predicate_decl, rule_decl, kw_permit, kw_forbid,
         rule_principal, rule_resource, rule_action, binding, kw_any, action_set, action_one, action_constraints,
         when_clause, unless_clause, require_decl, require_forall, require_where, ensure_clause, message_clause,

@@ -78,6 +78,8 @@ struct EntityTypeInfo {
   std::vector<std::int32_t> column_of;              ///< by attribute-name id; -1 when absent
   Span span;
   std::string doc;
+  /// Declared `inline entity`: a request may bring entities of this type inline.
+  bool request_supplied = false;
   [[nodiscard]] int column(std::uint32_t name_id) const {
     return name_id < column_of.size() ? column_of[name_id] : -1;
   }
@@ -626,6 +628,10 @@ struct Program {
 [[nodiscard]] std::unique_ptr<Program> read_bundle(std::string_view bytes, SourceManager& sm, std::string& error);
 
 /// A value as the language prints it: `"text"`, `42`, `approval`, `Person::"alice"`, `{a, b}`.
+/// "a" or "an" for a noun (a type name) in a message: "an `Account`", "a `Person`".
+[[nodiscard]] inline const char* article(std::string_view noun) {
+  return !noun.empty() && std::string_view("AEIOUaeiou").find(noun[0]) != std::string_view::npos ? "an" : "a";
+}
 [[nodiscard]] std::string format_value(const Schema& schema, const World& world, const Value& v);
 
 }  // namespace treaty

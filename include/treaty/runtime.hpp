@@ -145,6 +145,16 @@ class Engine {
   };
   /// The first requirement violated over the world and `overlay` together, if any.
   [[nodiscard]] std::optional<Violation> first_violation(const Overlay* overlay) const;
+  /// Whether the world together with `overlay` (a request's inline entities, a test's `given`)
+  /// keeps every `key` and every requirement the overlay can affect: a requirement over a type
+  /// the overlay adds to is checked for its new entities, and one whose conditions range over
+  /// such a type (`exists x: T`) is checked again in full. Returns false with the first
+  /// violation, naming the entity and the rule broken.
+  [[nodiscard]] bool validate_overlay(const Overlay& overlay, std::string& error) const;
+  /// The message of requirement `rq` for the `forall` entity in `frame[0]` (interpolated).
+  [[nodiscard]] std::string requirement_message(const RequirementInfo& rq, const Overlay* overlay,
+                                                std::optional<EntityId> subject) const;
+
   /// Whether `r` satisfies property `prop`'s action constraints and `where`.
   [[nodiscard]] bool property_applies(const PropertyInfo& prop, const Request& r) const;
 
@@ -173,6 +183,12 @@ class Engine {
   };
   std::vector<Test> tests_;
   std::vector<std::uint32_t> tests_first_;
+  /// For each requirement, the entity types its conditions range over with `exists` (through
+  /// predicates too): an overlay adding to one of them can change its answer for any entity.
+  std::vector<std::vector<TypeId>> requirement_ranges_;
+  /// For each request-supplied type with keys, and each key: (hash of the key's values, entity)
+  /// of the world's entities, sorted, so an inline entity's key is checked without a scan.
+  std::vector<std::vector<std::vector<std::pair<std::size_t, EntityId>>>> key_hashes_;
 
  public:
   /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 48 bytes

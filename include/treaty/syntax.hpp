@@ -93,9 +93,12 @@ struct EntityDecl {
   std::vector<std::vector<Ident>> keys;
   /// Attributes and keys in source order (true = key) so the formatter keeps the order.
   std::vector<bool> member_is_key;
+  /// `inline entity T`: a request may bring entities of this type inline (LANGUAGE.md section 7).
+  bool request_supplied = false;
   Span span;
   bool operator==(const EntityDecl& o) const {
-    return name == o.name && attrs == o.attrs && keys == o.keys && member_is_key == o.member_is_key && doc == o.doc;
+    return name == o.name && attrs == o.attrs && keys == o.keys && member_is_key == o.member_is_key && doc == o.doc &&
+           request_supplied == o.request_supplied;
   }
 };
 

@@ -131,9 +131,23 @@ printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"
 expect_rc 0 "eval --requests" -- "$T" eval "$q" --requests "$work/reqs.jsonl" --format json
 [ "$(grep -c '"decision"' "$work/out")" -eq 2 ] && ok || bad "one answer per request"
 [ "$(sed -n 1p "$work/out" | grep -c allow)" -eq 1 ] && [ "$(sed -n 2p "$work/out" | grep -c deny)" -eq 1 ] && ok || bad "answers in order"
-printf '{"principal": {"type": "Person", "id": "newbie"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}, "entities": [{"type": "Person", "id": "newbie", "attrs": {"account": "widget", "roles": []}}]}' >"$work/inline.json"
+printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "new"}, "entities": [{"type": "Request", "id": "new", "attrs": {"account": "widget", "requested_for": "alice"}}]}' >"$work/inline.json"
 expect_rc 0 "eval with an inline entity" -- "$T" eval "$q" --request "$work/inline.json" --format json
 expect_in "$work/out" '"decision":"allow"' "inline entity is visible to the rules"
+# A request may bring inline only the types its policy declares `inline entity`: never its own trust.
+printf '{"principal": {"type": "Person", "id": "eve"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}, "entities": [{"type": "Trust", "id": "mine", "attrs": {"grantor": "widget", "grantee": "msp", "accepted": true, "shared_roles": ["service_desk_analyst"]}}]}' >"$work/owntrust.json"
+expect_rc 2 "a request cannot bring its own trust" -- "$T" eval "$q" --request "$work/owntrust.json" --format json
+expect_in "$work/err" 'a request may not bring a `Trust` inline; only types declared `inline entity` may be' "inline type message"
+expect_in "$work/out" '"decision":"error"' "the answer is an error, not an allow"
+printf '{"principal": {"type": "Person", "id": "sam", "role": "admin"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/unknownkey1.json"
+printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view", "argz": {}}, "resource": {"type": "Request", "id": "r1"}}' >"$work/unknownkey2.json"
+for f in unknownkey1 unknownkey2; do
+  expect_rc 2 "a request with an unknown nested key ($f)" -- "$T" eval "$q" --request "$work/$f.json"
+  expect_in "$work/err" "unknown field" "unknown nested key is named ($f)"
+done
+printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "new"}, "entities": [{"type": "Request", "id": "new", "attrs": {"account": "widget", "requested_for": "alice"}, "extra": 1}]}' >"$work/inline_extra.json"
+expect_rc 2 "an inline entity with an unknown key" -- "$T" eval "$q" --request "$work/inline_extra.json"
+expect_in "$work/err" 'unknown field "extra" in an entity' "unknown entity key is named"
 printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "edit"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/badreq.json"
 expect_rc 2 "eval with an unknown action" -- "$T" eval "$q" --request "$work/badreq.json"
 expect_in "$work/err" "unknown action \`edit\`" "unknown action message"
@@ -147,6 +161,41 @@ expect_in "$work/err" "badjson.jsonl:4:18: bad request: invalid JSON: syntax err
 printf '{"principal":\n  {"type": "Person",\n   "id": }}' >"$work/badjson.json"
 expect_rc 2 "eval --request with bad JSON" -- "$T" eval "$q" --request "$work/badjson.json"
 expect_in "$work/err" "badjson.json:3:10: bad request: invalid JSON: syntax error while parsing value - unexpected '}'" "line and column in a multi-line request"
+
+# Keys and requirements hold for the world a decision sees: inline entities and `given` facts too.
+cat >"$work/keys.treaty" <<'TREATY'
+entity Account {}
+inline entity Trust { grantor: Account, grantee: Account, accepted: Bool, key (grantor, grantee) }
+entity Doc { account: Account }
+action read principal Account resource Doc;
+permit over_trust principal a: Account action read resource d: Doc
+  when exists t: Trust where t.grantor == d.account and t.grantee == a and t.accepted;
+require no_self_trust forall t: Trust ensure t.grantor != t.grantee message "{t.grantor} trusts itself";
+Account::"c" {}
+Account::"p" {}
+Trust::"c_p" { grantor: "c", grantee: "p", accepted: false }
+Doc::"d" { account: "c" }
+test "a given trust duplicating a key" {
+  given { Trust::"again" { grantor: "c", grantee: "p", accepted: true } }
+  expect allow principal Account::"p" action read resource Doc::"d";
+}
+test "a given trust breaking a requirement" {
+  given { Trust::"self" { grantor: "p", grantee: "p", accepted: true } }
+  expect deny principal Account::"p" action read resource Doc::"d";
+}
+TREATY
+expect_rc 1 "given facts that break a key or a requirement fail their test" -- "$T" test "$work/keys.treaty"
+expect_in "$work/out" 'the same key (grantor, grantee) as `Trust::"c_p"`' "key violation in given facts"
+expect_in "$work/out" 'p trusts itself (requirement `no_self_trust`' "requirement violation in given facts"
+expect_in "$work/out" "0 passed, 2 failed" "neither test passes on a broken world"
+printf '{"principal": {"type": "Account", "id": "p"}, "action": {"name": "read"}, "resource": {"type": "Doc", "id": "d"}, "entities": [{"type": "Trust", "id": "again", "attrs": {"grantor": "c", "grantee": "p", "accepted": true}}]}\n{"principal": {"type": "Account", "id": "p"}, "action": {"name": "read"}, "resource": {"type": "Doc", "id": "d"}, "entities": [{"type": "Trust", "id": "self", "attrs": {"grantor": "p", "grantee": "p", "accepted": true}}]}\n' >"$work/keys.jsonl"
+expect_rc 2 "inline entities that break a key or a requirement are request errors" -- "$T" eval "$work/keys.treaty" --requests "$work/keys.jsonl" --format json
+[ "$(grep -c '"decision":"error"' "$work/out")" -eq 2 ] && ok || bad "both requests are errors, never allows"
+expect_in "$work/err" 'keys.jsonl:1: bad request: the request'"'"'s entities break the policy: `Trust::"again"` has the same key' "inline key violation"
+expect_in "$work/err" 'keys.jsonl:2: bad request: the request'"'"'s entities break the policy: p trusts itself' "inline requirement violation"
+expect_rc 0 "compile a policy with an inline type" -- "$T" compile "$work/keys.treaty" -o "$work/keys.bundle"
+expect_rc 2 "the bundle keeps the key check" -- "$T" eval --bundle "$work/keys.bundle" --requests "$work/keys.jsonl" --format json
+[ "$(grep -c '"decision":"error"' "$work/out")" -eq 2 ] && ok || bad "both requests are errors through the bundle too"
 
 # --- the bundled libraries ---
 printf '{"entities": [{"type": "Account", "id": "x_std", "attrs": {"kind": "standard", "plan": "essential", "modules": [], "directory": null}},
