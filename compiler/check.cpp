@@ -1,5 +1,6 @@
 // The checker: names, types and the lowering of expressions to the IR (LANGUAGE.md 2-9).
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -1255,6 +1256,19 @@ class Checker {
     }
     const std::set<std::pair<TypeId, std::string>>& given;
   };
+  /// For checking `given` facts: resolves like GivenResolver and keeps what it makes to itself,
+  /// so checking a test adds nothing to the world.
+  struct GivenScratch : GivenResolver {
+    using GivenResolver::GivenResolver;
+    const std::string* intern(std::string_view s) override { return &strings.emplace_back(s); }
+    Value make_set(std::vector<Value> items) override {
+      if (auto m = normalize_set(items)) return *m;
+      sets.push_back(std::make_unique<SetValue>(SetValue{std::move(items)}));
+      return Value::setv(sets.back().get());
+    }
+    std::deque<std::string> strings;
+    std::vector<std::unique_ptr<SetValue>> sets;
+  };
 
   bool request(const syntax::RequestSyntax& rs, RequestSpec& out, Span span, const std::set<std::pair<TypeId, std::string>>& given,
                std::vector<std::pair<std::uint32_t, syntax::Expr>>* arg_syntax = nullptr) {
@@ -1348,22 +1362,27 @@ class Checker {
       info.span = t->name_span;
       info.given = t->given;
       std::set<std::pair<TypeId, std::string>> given;
+      std::vector<std::pair<const syntax::FactDecl*, TypeId>> typed;
       for (const auto& g : t->given) {
-        auto ty = p_.schema.find_entity(g.type.name);
-        if (!ty) {
-          std::vector<std::string> cands;
-          for (const auto& [n, _] : entity_decls_) cands.push_back(n);
-          unknown(DiagId::unknown_type, g.type.span, "unknown entity type " + tick(g.type.name), g.type.name, cands);
-          continue;
-        }
+        auto ty = fact_type(p_.schema, g.type, d_);
+        if (!ty) continue;
         if (p_.world.find(*ty, g.id)) {
           auto& diag = d_.add(DiagId::given_fact_exists, g.id_span,
                               "`" + g.type.name + "::" + quote_string(g.id) +
                                   "` already exists in the package; a `given` fact needs a new id");
           diag.help = "to test a variation of an existing fact, give a copy a new id";
+        } else if (!given.insert({*ty, g.id}).second) {
+          d_.add(DiagId::duplicate_fact, g.id_span,
+                 "fact " + tick(g.type.name + "::" + quote_string(g.id)) + " is given twice in this test");
         }
-        given.insert({*ty, g.id});
+        typed.emplace_back(&g, *ty);
       }
+      // `given` facts are checked as the package's own facts are: the same converter, so an
+      // unknown or repeated attribute, a wrong type or a dangling reference is an error here,
+      // not a surprise when the test runs.
+      GivenScratch scratch(p_.world, given);
+      for (const auto& [g, ty] : typed)
+        convert_fact_fields(p_.schema, *g, ty, scratch, d_, [&](std::uint32_t, Value v) { mark_value(v); });
       for (const auto& ex : t->expects) {
         ExpectationInfo ei;
         ei.allow = ex.decision == syntax::Decision::allow;

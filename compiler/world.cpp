@@ -107,6 +107,7 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
           return true;
         }
       error = tick(name) + " is not a value of enum " + want;
+      if (auto c = closest_name(name, vals)) error += "; did you mean " + tick(*c) + "?";
       return false;
     }
     case Base::entity:
@@ -188,6 +189,7 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
           return true;
         }
       error = quote_string(name) + " is not a value of enum " + want;
+      if (auto c = closest_name(name, vals)) error += "; did you mean " + quote_string(*c) + "?";
       return false;
     }
     case Base::entity:
@@ -279,11 +281,8 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
   std::map<std::pair<TypeId, std::string>, Span> first_span;
   // Phase 1: create every entity.
   for (const auto* f : facts) {
-    auto t = s.find_entity(f->type.name);
-    if (!t) {
-      d.add(DiagId::unknown_type, f->type.span, "unknown entity type " + tick(f->type.name) + " for a fact");
-      continue;
-    }
+    auto t = fact_type(s, f->type, d);
+    if (!t) continue;
     if (!room(f->span)) break;
     auto e = w.add(*t, f->id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()), f->span);
     if (!e) {
@@ -397,38 +396,9 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     std::vector<bool> given(et.attrs.size(), false);
     const std::string fact_name = tick(et.name + "::" + quote_string(w.id(pf.entity)));
     if (pf.decl) {
-      for (const auto& fi : pf.decl->fields) {
-        const int col = et.column_named(fi.name.name);
-        if (col < 0) {
-          std::vector<std::string> cands;
-          for (const auto& a : et.attrs) cands.push_back(a.name);
-          auto& diag = d.add(DiagId::unknown_attribute, fi.name.span, tick(et.name) + " has no attribute " + tick(fi.name.name));
-          if (auto c = closest_name(fi.name.name, cands)) {
-            diag.help = "did you mean " + tick(*c) + "?";
-            diag.fix = Fix{fi.name.span, *c};
-          }
-          continue;
-        }
-        if (given[static_cast<std::size_t>(col)]) {
-          d.add(DiagId::duplicate_field, fi.name.span, "attribute " + tick(fi.name.name) + " is given twice");
-          continue;
-        }
-        given[static_cast<std::size_t>(col)] = true;
-        std::string err;
-        Span where;
-        Value v;
-        if (!convert_constant(s, fi.value, et.attrs[static_cast<std::size_t>(col)].type, res, v, err, where)) {
-          const bool dangling = err.find("exists in the package") != std::string::npos;
-          const bool limit = err.find("more than the limit") != std::string::npos;
-          d.add(limit      ? DiagId::set_too_large
-                : dangling ? DiagId::dangling_reference
-                         : (err.find("must be a literal") != std::string::npos ? DiagId::fact_value_not_constant
-                                                                                : DiagId::type_mismatch),
-                where, "attribute " + tick(fi.name.name) + " of " + fact_name + ": " + err);
-          continue;
-        }
-        w.attr_mut(pf.entity, static_cast<std::uint32_t>(col)) = v;
-      }
+      convert_fact_fields(s, *pf.decl, rec.type, res, d,
+                          [&](std::uint32_t col, Value v) { w.attr_mut(pf.entity, col) = v; });
+      continue;  // it reported its own missing attributes
     } else if (pf.attrs) {
       for (auto it = pf.attrs->begin(); it != pf.attrs->end(); ++it) {
         const std::string at = pf.json_path + ".attrs." + it.key();

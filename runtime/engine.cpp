@@ -289,57 +289,28 @@ bool Overlay::begin_entity(TypeId type, std::string_view id, Span span, std::str
 
 bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags) {
   bool ok = true;
-  const std::size_t first = entities_.size();
-  std::vector<bool> created;
+  std::vector<std::optional<EntityId>> created;
   for (const auto& f : facts) {
-    auto t = p_->schema.find_entity(f.type.name);
-    std::string err;
+    created.emplace_back();
+    auto t = fact_type(p_->schema, f.type, diags);
     if (!t) {
-      diags.add(DiagId::unknown_type, f.type.span, "unknown entity type `" + f.type.name + "`");
       ok = false;
-      created.push_back(false);
       continue;
     }
+    std::string err;
     if (!begin_entity(*t, f.id, f.span, err)) {
       diags.add(DiagId::duplicate_fact, f.id_span, err);
       ok = false;
-      created.push_back(false);
       continue;
     }
-    created.push_back(true);
+    created.back() = static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
   }
   OverlayResolver res(*this);
-  std::size_t idx = first;
   for (std::size_t fi = 0; fi < facts.size(); ++fi) {
     if (!created[fi]) continue;
-    Entity& e = entities_[idx++];
-    const auto& et = p_->schema.entities[e.type];
-    std::vector<bool> given(et.attrs.size(), false);
-    for (const auto& field : facts[fi].fields) {
-      const int col = et.column_named(field.name.name);
-      if (col < 0) {
-        diags.add(DiagId::unknown_attribute, field.name.span, "`" + et.name + "` has no attribute `" + field.name.name + "`");
-        ok = false;
-        continue;
-      }
-      std::string err;
-      Span where;
-      Value v;
-      if (!convert_constant(p_->schema, field.value, et.attrs[static_cast<std::size_t>(col)].type, res, v, err, where)) {
-        diags.add(err.find("exists in the package") != std::string::npos ? DiagId::dangling_reference : DiagId::type_mismatch,
-                  where, "attribute `" + field.name.name + "`: " + err);
-        ok = false;
-        continue;
-      }
-      entities_[static_cast<std::size_t>(&e - entities_.data())].attrs[static_cast<std::size_t>(col)] = v;
-      given[static_cast<std::size_t>(col)] = true;
-    }
-    for (std::size_t c = 0; c < et.attrs.size(); ++c)
-      if (!given[c] && !et.attrs[c].type.optional) {
-        diags.add(DiagId::missing_attribute, facts[fi].id_span,
-                  "`" + et.name + "::" + quote_string(*e.id) + "` is missing attribute `" + et.attrs[c].name + "`");
-        ok = false;
-      }
+    const EntityId e = *created[fi];
+    ok = convert_fact_fields(p_->schema, facts[fi], entities_[e - p_->world.size()].type, res, diags,
+                             [&](std::uint32_t col, Value v) { attr(e, col) = v; }) && ok;
   }
   return ok;
 }

@@ -1,6 +1,7 @@
 // Parsed package -> checked program (names, types, facts, lints).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,19 @@ struct JsonError {
 /// Edit distance, for "did you mean" suggestions.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The closest of `candidates` to `name`, when close enough to be a likely typo.
+/// Adds "did you mean `x`?" (and its fix at `span`) to `diag` when a candidate is close to `name`.
+void suggest(Diagnostic& diag, std::string_view name, const std::vector<std::string>& candidates, Span span);
+
+/// The entity type a fact names, or an error at the name (with a suggestion).
+[[nodiscard]] std::optional<TypeId> fact_type(const Schema& s, const syntax::Ident& type, Diagnostics& d);
+
+/// The one converter for facts written in source (the package's facts, a test's `given` facts):
+/// converts each field of `f`, of entity type `t`, and calls `set(column, value)`. Reports an
+/// unknown attribute (with a suggestion), an attribute given twice, an ill-typed or dangling
+/// value, and a missing attribute, each at its place. Returns false on any problem.
+bool convert_fact_fields(const Schema& s, const syntax::FactDecl& f, TypeId t, ConstantResolver& r, Diagnostics& d,
+                         const std::function<void(std::uint32_t, Value)>& set);
+
 [[nodiscard]] std::optional<std::string> closest_name(std::string_view name, const std::vector<std::string>& candidates);
 
 }  // namespace treaty
