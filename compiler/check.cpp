@@ -1542,9 +1542,20 @@ class Checker {
         diag.help = "wrap the first `exists ... where ...` in parentheses to end its body";
       }
     }
+    // An enum that facts, data or requests can carry (the type of an attribute or a parameter)
+    // is vocabulary: its values may be used by data the package never sees (a library's
+    // customer, a request), so they are never reported unused. The lint is for the rest.
+    std::vector<bool> vocabulary(p_.schema.enums.size(), false);
+    auto carries = [&](const Type& t) {
+      if (t.base == Base::enum_ && t.enum_id < vocabulary.size()) vocabulary[t.enum_id] = true;
+    };
+    for (const auto& et : p_.schema.entities)
+      for (const auto& a : et.attrs) carries(a.type);
+    for (const auto& act : p_.schema.actions)
+      for (const auto& prm : act.params) carries(prm.type);
     for (std::size_t e = 0; e < p_.schema.enums.size(); ++e)
       for (std::size_t v = 0; v < p_.schema.enums[e].values.size(); ++v)
-        if (!enum_used_[e][v])
+        if (!enum_used_[e][v] && !vocabulary[e])
           d_.add(DiagId::unused_enum_value, p_.schema.enums[e].value_spans[v],
                  "enum value " + tick(p_.schema.enums[e].name + "." + p_.schema.enums[e].values[v]) +
                      " is never used by a rule, predicate, requirement, test or fact");

@@ -234,7 +234,7 @@ expect_rc 2 "eval with both paths and --bundle" -- "$T" eval "$src/policies/4me"
 
 # --- verify ---
 expect_rc 0 "verify the 4me library" -- "$T" verify "$src/policies/4me" --seed 3 --runs 100
-expect_in "$work/out" "5 passed, 0 failed (seed 3" "verify summary names the seed"
+expect_in "$work/out" "10 passed, 0 failed (seed 3" "verify summary names the seed"
 mkdir -p "$work/mutant"
 cp -r "$src/policies/bm365/lib" "$work/mutant/"
 sed -i 's/not (p in e.revokes) and //' "$work/mutant/lib/permissions.treaty"
