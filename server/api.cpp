@@ -309,6 +309,35 @@ void authzen_metadata(Ctx& c, Response& out) {
 
 // ---- native API ------------------------------------------------------------------------------
 
+/// A JSON scalar as a value of an enum, Bool or Int type without allocating; false for anything
+/// else (the caller then uses the engine's own converter).
+bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v, Value& out) {
+  if (t.set || t.base == Base::entity) return false;
+  if (t.base == Base::bool_) {
+    bool b = false;
+    if (v.get_bool().get(b)) return false;
+    out = Value::boolean(b);
+    return true;
+  }
+  if (t.base == Base::int_) {
+    std::int64_t n = 0;
+    if (v.get_int64().get(n)) return false;
+    out = Value::integer(n);
+    return true;
+  }
+  if (t.base == Base::enum_) {
+    std::string_view s;
+    if (v.get_string().get(s)) return false;
+    const auto& vals = schema.enums[t.enum_id].values;
+    for (std::uint32_t i = 0; i < vals.size(); ++i)
+      if (vals[i] == s) {
+        out = Value::enumv(t.enum_id, i);
+        return true;
+      }
+  }
+  return false;
+}
+
 /// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text.
 void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action) {
   action = ~0u;
@@ -322,22 +351,43 @@ void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action
     return;
   }
   // Fast path: principal, action (without args) and resource only, no inline entities.
+  // Arguments of enum, Bool and Int parameters are read here too; anything else (strings, sets,
+  // entity arguments, inline entities) goes through the engine's reader below.
   bool fast = root.size() == 3;
-  simdjson::dom::element pe, ae, re;
+  simdjson::dom::element pe, ae, re, args;
+  simdjson::dom::object pobj, aobj, robj, argobj;
   std::string_view pt, pid, an, rt, rid;
   fast = fast && !root["principal"].get(pe) && !root["action"].get(ae) && !root["resource"].get(re) &&
-         pe.is_object() && ae.is_object() && re.is_object() && pe.get_object().value_unsafe().size() == 2 &&
-         re.get_object().value_unsafe().size() == 2 && ae.get_object().value_unsafe().size() == 1 &&
-         !pe["type"].get(pt) && !pe["id"].get(pid) && !re["type"].get(rt) && !re["id"].get(rid) &&
-         !ae["name"].get(an);
+         !pe.get_object().get(pobj) && !ae.get_object().get(aobj) && !re.get_object().get(robj) &&
+         pobj.size() == 2 && robj.size() == 2 && !pobj["type"].get(pt) && !pobj["id"].get(pid) &&
+         !robj["type"].get(rt) && !robj["id"].get(rid) && !aobj["name"].get(an);
+  const bool has_args = fast && !aobj["args"].get(args);
+  fast = fast && aobj.size() == (has_args ? 2u : 1u) && (!has_args || !args.get_object().get(argobj));
   if (fast) {
     const auto& names = *c.w.names;
     const auto ti = names.types.find(pt), tr = names.types.find(rt);
     const auto ai = names.actions.find(an);
-    if (ti != names.types.end() && tr != names.types.end() && ai != names.actions.end()) {
+    std::vector<Value> vals;
+    std::vector<bool> given;
+    if (ai != names.actions.end() && has_args) {
+      const auto& act = p.schema.actions[ai->second];
+      vals.resize(act.params.size());
+      given.resize(act.params.size(), false);
+      for (auto [k, v] : argobj) {
+        std::size_t i = 0;
+        while (i < act.params.size() && act.params[i].name != k) ++i;
+        if (i == act.params.size() || !simple_value(p.schema, act.params[i].type, v, vals[i])) {
+          fast = false;
+          break;
+        }
+        given[i] = true;
+      }
+    }
+    if (fast && ti != names.types.end() && tr != names.types.end() && ai != names.actions.end()) {
       action = ai->second;
       Request r;
-      if (eng.make_request(ti->second, pid, ai->second, {}, {}, tr->second, rid, nullptr, r, o.error)) {
+      if (eng.make_request(ti->second, pid, ai->second, std::move(vals), std::move(given), tr->second, rid, nullptr, r,
+                           o.error)) {
         o.d = eng.decide(r, c.explain);
         o.allow = o.d.allow && o.d.errors.empty();
       } else {
