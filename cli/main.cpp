@@ -10,6 +10,8 @@
 
 namespace treaty::cli {
 
+std::function<int()> setup_serve(CLI::App& app);  // cli/serve.cpp
+
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> all = {
       {"check", "Check every .treaty file under PATH...: syntax, names, types, facts, requirements, lints", setup_check},
@@ -18,6 +20,7 @@ const std::vector<Verb>& verbs() {
       {"compile", "Check and compile a package and its data into a binary bundle", setup_compile},
       {"eval", "Decide requests: allow or deny, with the rules that decided", setup_eval},
       {"verify", "Search random worlds for counterexamples to every `property`", setup_verify},
+      {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},
   };
   return all;
 }

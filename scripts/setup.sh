@@ -10,6 +10,8 @@ packages=(
   libboost-container-dev   # flat_map / small_vector on the runtime's hot paths
   libspdlog-dev            # logging to stderr (-v, --log-level)
   nlohmann-json3-dev       # JSON diagnostics, facts, requests and decisions
+  libsimdjson-dev          # the request hot path of `treaty serve` and `treaty eval --requests`
+  libboost-dev             # Boost.Beast and Asio (header-only): the HTTP server of `treaty serve`
   libcli11-dev             # the command line of `treaty`
   libgtest-dev             # unit, golden and end-to-end tests
   librapidcheck-dev        # property tests

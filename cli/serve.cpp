@@ -1,0 +1,152 @@
+// `treaty serve`: an HTTP policy decision point (AuthZEN 1.0 and the native API); see
+// docs/server.md.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "common.hpp"
+#include "server/server.hpp"
+#include "treaty/log.hpp"
+
+namespace treaty::cli {
+
+namespace {
+
+std::string fnv_hex(const std::vector<std::string>& parts) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const auto& s : parts) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // separates the parts
+  }
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+/// Loads the configured policy into a snapshot (on the server's reload thread).
+std::shared_ptr<server::Snapshot> load_snapshot(const LoadOptions& lo, std::string& error) {
+  auto l = std::make_shared<Loaded>();
+  load(*l, lo);
+  if (l->engine && !lo.bundle.empty()) l->engine->check_requirements(l->diags);  // a bundle's facts too
+  if (l->diags.has_errors() || !l->engine) {
+    l->diags.sort();
+    error = render_human(l->sm, l->diags.all());
+    if (error.empty()) error = "the policy could not be loaded";
+    return nullptr;
+  }
+  auto s = std::make_shared<server::Snapshot>();
+  std::vector<std::string> parts;
+  for (std::size_t f = 0; f < l->sm.size(); ++f) {
+    parts.push_back(l->sm.file(static_cast<FileId>(f)).path);
+    parts.push_back(l->sm.file(static_cast<FileId>(f)).text);
+  }
+  for (const auto& d : lo.data) {
+    std::ifstream in(d, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    parts.push_back(d);
+    parts.push_back(ss.str());
+  }
+  s->checksum = fnv_hex(parts);
+  s->sources = lo.bundle.empty() ? lo.paths : std::vector<std::string>{lo.bundle};
+  s->sources.insert(s->sources.end(), lo.data.begin(), lo.data.end());
+  s->loaded_at = std::chrono::system_clock::now();
+  s->engine = l->engine.get();
+  s->sm = &l->sm;
+  s->owner = l;
+  return s;
+}
+
+}  // namespace
+
+std::function<int()> setup_serve(CLI::App& app) {
+  struct Opts {
+    std::vector<std::string> paths, data, types;
+    std::string bundle, listen, tokens, decision_log, base_url;
+    unsigned threads = 2;
+    std::size_t max_body = 1 << 20, max_batch_body = 64 << 20, max_header = 8 << 10, max_batch = 100'000,
+                max_connections = 1024, log_buffer = 65536;
+    long request_timeout_ms = 10'000, idle_timeout_ms = 60'000, watch_ms = 1000;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("paths", o->paths, "Policy files or directories");
+  app.add_option("--data", o->data, "JSON facts files (repeatable)");
+  app.add_option("--bundle", o->bundle, "A compiled bundle instead of source paths");
+  app.add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")->required();
+  app.add_option("--threads", o->threads, "Worker threads (default 2)");
+  app.add_option("--auth-tokens", o->tokens, "Bearer tokens, one a line: TOKEN SCOPE[,SCOPE] (decide, admin)");
+  app.add_option("--decision-log", o->decision_log, "Write decisions as JSON Lines to FILE, or - for stdout");
+  app.add_option("--decision-log-buffer", o->log_buffer, "Log lines held before dropping (default 65536)");
+  app.add_option("--max-body", o->max_body, "Largest body of a single request, bytes (default 1 MiB)");
+  app.add_option("--max-batch-body", o->max_batch_body, "Largest body of a batch, bytes (default 64 MiB)");
+  app.add_option("--max-header", o->max_header, "Largest request line and headers, bytes (default 8 KiB)");
+  app.add_option("--max-batch", o->max_batch, "Most items of one batch (default 100000)");
+  app.add_option("--max-connections", o->max_connections, "Most open connections (default 1024)");
+  app.add_option("--request-timeout-ms", o->request_timeout_ms, "Time to receive one request (default 10000)");
+  app.add_option("--idle-timeout-ms", o->idle_timeout_ms, "Keep-alive time without a request (default 60000)");
+  app.add_option("--watch-interval-ms", o->watch_ms, "Poll sources for changes every N ms; 0: off (default 1000)");
+  app.add_option("--authzen-type", o->types, "AuthZEN type alias EXTERNAL=TreatyType (repeatable)");
+  app.add_option("--base-url", o->base_url, "Public base URL for the AuthZEN metadata (default: from Host)");
+  return [o]() -> int {
+    if (o->bundle.empty() == o->paths.empty()) {
+      std::cerr << "treaty: error: give policy PATHs or --bundle FILE (one of them)\n";
+      return kUsage;
+    }
+    server::Options so;
+    const auto colon = o->listen.rfind(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument("no port");
+      so.host = o->listen.substr(0, colon);
+      if (so.host.size() > 2 && so.host.front() == '[' && so.host.back() == ']') so.host = so.host.substr(1, so.host.size() - 2);
+      const long port = std::stol(o->listen.substr(colon + 1));
+      if (port < 0 || port > 65535) throw std::out_of_range("port");
+      so.port = static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+      std::cerr << "treaty: error: --listen takes HOST:PORT, e.g. 127.0.0.1:8181\n";
+      return kUsage;
+    }
+    so.threads = std::max(1u, o->threads);
+    if (!o->tokens.empty()) {
+      std::string err;
+      if (!server::read_tokens(o->tokens, so.tokens, err)) {
+        std::cerr << "treaty: error: " << err << "\n";
+        return kUsage;
+      }
+    }
+    for (const auto& t : o->types) {
+      const auto eq = t.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == t.size()) {
+        std::cerr << "treaty: error: --authzen-type takes EXTERNAL=TreatyType\n";
+        return kUsage;
+      }
+      so.authzen_types[t.substr(0, eq)] = t.substr(eq + 1);
+    }
+    so.decision_log = o->decision_log;
+    so.decision_log_buffer = std::max<std::size_t>(1, o->log_buffer);
+    so.max_body = o->max_body;
+    so.max_batch_body = std::max(o->max_batch_body, o->max_body);
+    so.max_header = o->max_header;
+    so.max_batch = o->max_batch;
+    so.max_connections = std::max<std::size_t>(1, o->max_connections);
+    so.request_timeout = std::chrono::milliseconds(std::max(1L, o->request_timeout_ms));
+    so.idle_timeout = std::chrono::milliseconds(std::max(1L, o->idle_timeout_ms));
+    so.watch_interval = std::chrono::milliseconds(std::max(0L, o->watch_ms));
+    so.base_url = o->base_url;
+    so.watch_files = o->bundle.empty() ? o->paths : std::vector<std::string>{o->bundle};
+    so.watch_files.insert(so.watch_files.end(), o->data.begin(), o->data.end());
+
+    LoadOptions lo;
+    lo.paths = o->paths;
+    lo.data = o->data;
+    lo.bundle = o->bundle;
+    server::Server srv(std::move(so), [lo](std::string& error) { return load_snapshot(lo, error); });
+    std::string error;
+    if (!srv.load(error)) {
+      std::cerr << error << "treaty: error: the policy has errors; run `treaty check` for details\n";
+      return kProblems;
+    }
+    return srv.run();
+  };
+}
+
+}  // namespace treaty::cli

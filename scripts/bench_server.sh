@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmarks `treaty serve` against a Boost.Beast echo server (the transport baseline), all in one
+# run on the same world and queries (the 4me worlds of bench/gen_world), over loopback:
+#   - AuthZEN /access/v1/evaluation at 1, 8 and 64 connections, against echo of the same bodies;
+#   - /access/v1/evaluations and /v1/decide/batch: decisions per second in large batches;
+#   - `treaty eval --requests` JSON Lines (JSON output, no explain) on one core.
+# Writes bench/results-server.jsonl (one JSON line per measurement).
+# Usage: scripts/bench_server.sh [SIZES] [SECONDS]   SIZES: comma list of M, L (default M)
+# Set TREATY_BUILD_DIR to reuse a build (default build-bench, Release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=${1:-M}
+secs=${2:-3}
+dir=${TREATY_BUILD_DIR:-build-bench}
+if [ -z "${TREATY_BUILD_DIR:-}" ]; then
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREATY_BUILD_BENCH=ON -DTREATY_BUILD_TESTS=OFF >/dev/null
+else
+  cmake -S . -B "$dir" -DTREATY_BUILD_BENCH=ON >/dev/null
+fi
+cmake --build "$dir" -j2 --target treaty gen_world loadgen echo_server >/dev/null
+out=bench/results-server.jsonl
+: >"$out"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Starts a server (its stderr names the port), sets $port and records its PID.
+start() {
+  local log=$work/server.$RANDOM.log
+  "$@" 2>"$log" &
+  pids+=($!)
+  for _ in $(seq 1 600); do
+    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && return 0
+    sleep 0.1
+  done
+  echo "bench_server: the server did not start: $(cat "$log")" >&2
+  exit 1
+}
+stop_last() { local p=${pids[-1]}; kill "$p"; wait "$p" || true; unset 'pids[-1]'; }
+record() { echo "{\"size\": \"$1\", \"what\": \"$2\", \"result\": $3}" | tee -a "$out"; }
+
+data=$dir/worlds
+mkdir -p "$data"
+for s in ${sizes//,/ }; do
+  case $s in M) n=2000 ;; L) n=25000 ;; S) n=100 ;; *) echo "bench_server: unknown size $s" >&2; exit 2 ;; esac
+  if [ ! -s "$data/$s.json" ]; then
+    "$dir/bench/gen_world" --accounts "$n" --seed 42 --facts "$data/$s.json" --requests "$data/$s.jsonl" --count 20000
+  fi
+  [ -s "$data/$s.bundle" ] || "$dir/treaty" compile policies/4me/lib --data "$data/$s.json" -o "$data/$s.bundle" 2>/dev/null
+  # The same queries as AuthZEN bodies: principal -> subject, args -> properties.
+  sed -e 's/"principal":/"subject":/' -e 's/"args":/"properties":/' "$data/$s.jsonl" >"$work/authzen.jsonl"
+  # Batches: 5,000 AuthZEN evaluations a request; the 20,000 native requests as one JSON Lines body.
+  split -l 5000 "$work/authzen.jsonl" "$work/az."
+  for f in "$work"/az.*; do echo "{\"evaluations\":[$(paste -sd, "$f")]}"; done >"$work/evaluations.jsonl"
+  lines=$(wc -l <"$data/$s.jsonl")
+
+  start "$dir/bench/echo_server" --listen-port 0 --threads 2
+  for c in 1 8 64; do
+    record "$s" "echo c=$c" "$("$dir/bench/loadgen" --port "$port" --path /echo --bodies "$work/authzen.jsonl" --connections $c --seconds "$secs")"
+  done
+  stop_last
+
+  start "$dir/treaty" serve --bundle "$data/$s.bundle" --listen 127.0.0.1:0 --threads 2 --watch-interval-ms 0
+  for c in 1 8 64; do
+    record "$s" "authzen evaluation c=$c" "$("$dir/bench/loadgen" --port "$port" --path /access/v1/evaluation --bodies "$work/authzen.jsonl" --connections $c --seconds "$secs")"
+  done
+  record "$s" "authzen evaluations (5000 a request) c=2" "$("$dir/bench/loadgen" --port "$port" --path /access/v1/evaluations --bodies "$work/evaluations.jsonl" --connections 2 --seconds "$secs" --decisions-per-request 5000)"
+  record "$s" "native decide/batch ($lines a request) c=2" "$("$dir/bench/loadgen" --port "$port" --path /v1/decide/batch --bodies "$data/$s.jsonl" --whole-file --content-type application/x-ndjson --connections 2 --seconds "$secs" --decisions-per-request "$lines")"
+  stop_last
+
+  # treaty eval --requests, JSON out, no explain: the load time (one request) is subtracted.
+  head -1 "$data/$s.jsonl" >"$work/one.jsonl"
+  for _ in 1 2 3 4 5; do cat "$data/$s.jsonl"; done >"$work/many.jsonl"
+  t1=$( { /usr/bin/time -f %e "$dir/treaty" eval --bundle "$data/$s.bundle" --requests "$work/one.jsonl" --format json >/dev/null; } 2>&1 | tail -1)
+  tn=$( { /usr/bin/time -f %e "$dir/treaty" eval --bundle "$data/$s.bundle" --requests "$work/many.jsonl" --format json >/dev/null; } 2>&1 | tail -1)
+  record "$s" "eval --requests json" "{\"requests\": $((lines * 5)), \"seconds\": $tn, \"load_seconds\": $t1, \"decisions_per_s\": $(awk -v n=$((lines * 5)) -v a="$tn" -v b="$t1" 'BEGIN { d = a - b; if (d <= 0) d = 0.001; printf "%.0f", n / d }')}"
+done
+echo "bench_server: wrote $out" >&2

@@ -1,0 +1,647 @@
+// The endpoints: AuthZEN 1.0, the native API, health, status, metrics and admin.
+#include <chrono>
+
+#include "authzen.hpp"
+#include "treaty/check.hpp"
+
+namespace treaty::server {
+
+using namespace internal;
+namespace {
+
+std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+Response error(unsigned status, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body = "{\"error\":";
+  json_string(r.body, message);
+  r.body += "}";
+  return r;
+}
+
+bool query_flag(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return false;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto part = rest.substr(0, amp);
+    if (part == name || (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=' &&
+                         (part.substr(name.size() + 1) == "true" || part.substr(name.size() + 1) == "1")))
+      return true;
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return false;
+}
+
+bool is_json(const HttpRequest& req) {
+  const auto ct = sv(req[http::field::content_type]);
+  const auto semi = ct.find(';');
+  auto base = std::string_view(ct.data(), semi == std::string_view::npos ? ct.size() : semi);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  return boost::beast::iequals(boost::beast::string_view(base.data(), base.size()), "application/json");
+}
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  const auto secs = std::chrono::system_clock::to_time_t(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+bool ct_equal(std::string_view a, std::string_view b) {
+  const std::size_t n = std::max(a.size(), b.size());
+  unsigned char d = a.size() != b.size();
+  for (std::size_t i = 0; i < n; ++i)
+    d |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
+  return d == 0;
+}
+
+/// Counts a decision by action and result.
+void count(const Snapshot& snap, const Request* r, std::uint32_t action, const Outcome& o) {
+  (void)r;
+  if (action >= snap.action_counters.size()) return;
+  snap.action_counters[action][o.error.empty() ? (o.allow ? 0 : 1) : 2].fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Worker& Server::Impl::worker() {
+  thread_local Worker w;
+  const auto g = generation.load(std::memory_order_acquire);
+  if (g != w.generation) {
+    std::lock_guard lk(snap_m);
+    w.snap = current;
+    w.names = current_names;
+    w.generation = current ? current->generation : 0;
+  }
+  return w;
+}
+
+bool Server::Impl::authorize(const HttpRequest& req, bool admin, Response& out) const {
+  if (opts.tokens.empty()) {
+    if (!admin) return true;
+    out = error(403, "admin endpoints need a token: start the server with --auth-tokens FILE");
+    return false;
+  }
+  const auto h = req[http::field::authorization];
+  std::string_view given;
+  if (h.size() > 7 && boost::beast::iequals(h.substr(0, 7), "Bearer ")) given = std::string_view(h.data() + 7, h.size() - 7);
+  const Token* match = nullptr;
+  for (const auto& t : opts.tokens)  // every token is compared: the time does not tell which matched
+    if (ct_equal(given, t.secret) && !given.empty()) match = &t;
+  if (!match) {
+    out = error(401, "a valid bearer token is required");
+    out.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return false;
+  }
+  if (admin ? !match->admin : !match->decide) {
+    out = error(403, admin ? "the token lacks the `admin` scope" : "the token lacks the `decide` scope");
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+struct Ctx {
+  Server::Impl& srv;
+  const HttpRequest& req;
+  Worker& w;
+  bool explain;
+  std::string_view request_id;
+  std::chrono::steady_clock::time_point t0;
+};
+
+/// One decision-log line (only built when the log is on).
+void log_decision(Ctx& c, std::string_view request_json, const Outcome& o) {
+  if (!c.srv.log.enabled()) return;
+  const auto& snap = *c.w.snap;
+  std::string line = "{\"decision_id\":\"";
+  line += std::to_string(c.srv.decision_seq.fetch_add(1, std::memory_order_relaxed));
+  line += "\",\"time\":\"" + iso_time(std::chrono::system_clock::now()) + "\",\"request_id\":";
+  json_string(line, c.request_id);
+  line += ",\"request\":";
+  line += request_json;  // the request body as received: never a header, so never a token
+  line += ",\"decision\":";
+  line += o.allow ? "true" : "false";
+  line += ",\"determining\":[";
+  for (std::size_t i = 0; i < o.d.determining.size(); ++i) {
+    if (i) line.push_back(',');
+    line += snap.rule_name_json[o.d.determining[i]];
+  }
+  line += "]";
+  if (!o.error.empty()) {
+    line += ",\"error\":";
+    json_string(line, o.error);
+  }
+  line += ",\"policy\":\"" + snap.checksum + "\",\"duration_ns\":";
+  line += std::to_string(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - c.t0).count());
+  line += "}";
+  c.srv.log.push(std::move(line));
+}
+
+/// Parses the body as one JSON object, or answers 400.
+bool parse_body(Ctx& c, simdjson::dom::object& root, Response& out) {
+  if (!is_json(c.req)) {
+    out = error(400, "the Content-Type must be application/json");
+    return false;
+  }
+  const auto& body = c.req.body();
+  if (body.empty()) {
+    out = error(400, "the request body is empty");
+    return false;
+  }
+  simdjson::dom::element doc;
+  if (auto e = c.w.parser.parse(body.data(), body.size()).get(doc)) {
+    out = error(400, std::string("the body is not valid JSON: ") + simdjson::error_message(e));
+    return false;
+  }
+  if (doc.get_object().get(root)) {
+    out = error(400, "the body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+/// Reads subject, action and resource of an evaluation (`what` names the place for messages).
+const char* read_triple(simdjson::dom::object o, const simdjson::dom::object* defaults, EntityRef& s, ActionRef& a,
+                        EntityRef& r, std::string& why) {
+  auto pick = [&](const char* key, simdjson::dom::element& e) {
+    if (!o[key].get(e)) return true;
+    return defaults && !(*defaults)[key].get(e);
+  };
+  simdjson::dom::element e;
+  if (!pick("subject", e)) return "missing \"subject\"";
+  if (auto m = read_entity(e, s)) return why = std::string("subject ") + m, why.c_str();
+  if (!pick("action", e)) return "missing \"action\"";
+  if (auto m = read_action(e, a)) return why = std::string("action ") + m, why.c_str();
+  if (!pick("resource", e)) return "missing \"resource\"";
+  if (auto m = read_entity(e, r)) return why = std::string("resource ") + m, why.c_str();
+  return nullptr;
+}
+
+/// Evaluates one AuthZEN request into `out`; false (writing nothing) when `single` and the
+/// payload is malformed, which a single evaluation answers with 400 (`why`).
+bool evaluate_one(Ctx& c, const EntityRef& s, const ActionRef& a, const EntityRef& r, std::string_view raw,
+                  std::string& out, bool* allowed = nullptr, std::string* why = nullptr) {
+  Outcome o;
+  try {
+    evaluate(*c.w.snap, *c.w.names, s, a, r, c.explain, o);
+  } catch (const std::exception& e) {  // fail closed
+    o = {};
+    o.error = std::string("internal error: ") + e.what();
+  }
+  if (o.malformed && why) {
+    *why = o.error;
+    return false;
+  }
+  if (!o.error.empty()) o.allow = false;
+  const auto ai = c.w.names->actions.find(a.name);
+  count(*c.w.snap, nullptr, ai == c.w.names->actions.end() ? ~0u : ai->second, o);
+  write_decision(*c.w.snap, o, c.explain, out);
+  log_decision(c, raw, o);
+  if (allowed) *allowed = o.allow;
+  return true;
+}
+
+void authzen_evaluation(Ctx& c, Response& out) {
+  simdjson::dom::object root;
+  if (!parse_body(c, root, out)) return;
+  EntityRef s, r;
+  ActionRef a;
+  std::string why;
+  if (auto m = read_triple(root, nullptr, s, a, r, why)) {
+    out = error(400, m);
+    return;
+  }
+  out.body.reserve(128);
+  if (!evaluate_one(c, s, a, r, c.req.body(), out.body, nullptr, &why)) out = error(400, why);
+}
+
+void authzen_evaluations(Ctx& c, Response& out) {
+  simdjson::dom::object root;
+  if (!parse_body(c, root, out)) return;
+  simdjson::dom::element ev;
+  simdjson::dom::array items;
+  const bool has_items = !root["evaluations"].get(ev);
+  if (has_items && ev.get_array().get(items)) {
+    out = error(400, "\"evaluations\" must be an array");
+    return;
+  }
+  if (!has_items || items.size() == 0) return authzen_evaluation(c, out);
+  if (items.size() > c.srv.opts.max_batch) {
+    out = error(413, "a batch may hold at most " + std::to_string(c.srv.opts.max_batch) + " evaluations");
+    return;
+  }
+  enum { all, deny_first, permit_first } sem = all;
+  simdjson::dom::element opt, se;
+  if (!root["options"].get(opt) && opt.is_object() && !opt["evaluations_semantic"].get(se)) {
+    std::string_view v;
+    if (se.get_string().get(v)) {
+      out = error(400, "options.evaluations_semantic must be a string");
+      return;
+    }
+    if (v == "execute_all") sem = all;
+    else if (v == "deny_on_first_deny") sem = deny_first;
+    else if (v == "permit_on_first_permit") sem = permit_first;
+    else {
+      out = error(400, "options.evaluations_semantic must be execute_all, deny_on_first_deny or permit_on_first_permit");
+      return;
+    }
+  }
+  out.body.reserve(items.size() * 64 + 32);
+  out.body = "{\"evaluations\":[";
+  std::size_t i = 0;
+  std::string why, raw;
+  for (auto item : items) {
+    if (i++) out.body.push_back(',');
+    simdjson::dom::object io;
+    EntityRef s, r;
+    ActionRef a;
+    const char* m = item.get_object().get(io) ? "an evaluation must be an object" : read_triple(io, &root, s, a, r, why);
+    bool allowed = false;
+    if (m) {
+      out.body += "{\"decision\":false,\"context\":{\"error\":";
+      json_string(out.body, m);
+      out.body += "}}";
+      const auto ai = c.w.names->actions.find(a.name);
+      Outcome o;
+      o.error = m;
+      count(*c.w.snap, nullptr, ai == c.w.names->actions.end() ? ~0u : ai->second, o);
+    } else {
+      if (c.srv.log.enabled()) raw = simdjson::minify(item);
+      evaluate_one(c, s, a, r, raw, out.body, &allowed);
+    }
+    if ((sem == deny_first && !allowed) || (sem == permit_first && allowed)) {
+      if (sem == deny_first && out.body.ends_with("}}")) {
+        // Mark the short circuit in that item's context, as the specification's example does.
+        out.body.resize(out.body.size() - 2);
+        out.body += ",\"reason\":\"deny_on_first_deny\"}}";
+      }
+      break;
+    }
+  }
+  out.body += "]}";
+}
+
+void authzen_metadata(Ctx& c, Response& out) {
+  std::string base = c.srv.opts.base_url;
+  if (base.empty()) {
+    const auto proto = sv(c.req["X-Forwarded-Proto"]);
+    const auto host = sv(c.req["X-Forwarded-Host"].empty() ? c.req[http::field::host] : c.req["X-Forwarded-Host"]);
+    base = std::string(proto.empty() ? "http" : std::string_view(proto)) + "://" +
+           std::string(host.empty() ? c.srv.opts.host + ":" + std::to_string(c.srv.bound_port) : std::string(host));
+  }
+  while (base.ends_with('/')) base.pop_back();
+  nlohmann::json j{{"policy_decision_point", base},
+                   {"access_evaluation_endpoint", base + "/access/v1/evaluation"},
+                   {"access_evaluations_endpoint", base + "/access/v1/evaluations"}};
+  out.body = j.dump();
+}
+
+// ---- native API ------------------------------------------------------------------------------
+
+/// A JSON scalar as a value of an enum, Bool or Int type without allocating; false for anything
+/// else (the caller then uses the engine's own converter).
+bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v, Value& out) {
+  if (t.set || t.base == Base::entity) return false;
+  if (t.base == Base::bool_) {
+    bool b = false;
+    if (v.get_bool().get(b)) return false;
+    out = Value::boolean(b);
+    return true;
+  }
+  if (t.base == Base::int_) {
+    std::int64_t n = 0;
+    if (v.get_int64().get(n)) return false;
+    out = Value::integer(n);
+    return true;
+  }
+  if (t.base == Base::enum_) {
+    std::string_view s;
+    if (v.get_string().get(s)) return false;
+    const auto& vals = schema.enums[t.enum_id].values;
+    for (std::uint32_t i = 0; i < vals.size(); ++i)
+      if (vals[i] == s) {
+        out = Value::enumv(t.enum_id, i);
+        return true;
+      }
+  }
+  return false;
+}
+
+/// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text.
+void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action) {
+  action = ~0u;
+  const Engine& eng = *c.w.snap->engine;
+  const Program& p = eng.program();
+  simdjson::dom::element doc;
+  simdjson::dom::object root;
+  if (c.w.parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(root)) {
+    if (auto e = json_error(line)) o.error = "not a JSON object: " + e->message;
+    else o.error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
+    return;
+  }
+  // Fast path: principal, action (without args) and resource only, no inline entities.
+  // Arguments of enum, Bool and Int parameters are read here too; anything else (strings, sets,
+  // entity arguments, inline entities) goes through the engine's reader below.
+  bool fast = root.size() == 3;
+  simdjson::dom::element pe, ae, re, args;
+  simdjson::dom::object pobj, aobj, robj, argobj;
+  std::string_view pt, pid, an, rt, rid;
+  fast = fast && !root["principal"].get(pe) && !root["action"].get(ae) && !root["resource"].get(re) &&
+         !pe.get_object().get(pobj) && !ae.get_object().get(aobj) && !re.get_object().get(robj) &&
+         pobj.size() == 2 && robj.size() == 2 && !pobj["type"].get(pt) && !pobj["id"].get(pid) &&
+         !robj["type"].get(rt) && !robj["id"].get(rid) && !aobj["name"].get(an);
+  const bool has_args = fast && !aobj["args"].get(args);
+  fast = fast && aobj.size() == (has_args ? 2u : 1u) && (!has_args || !args.get_object().get(argobj));
+  if (fast) {
+    const auto& names = *c.w.names;
+    const auto ti = names.types.find(pt), tr = names.types.find(rt);
+    const auto ai = names.actions.find(an);
+    std::vector<Value> vals;
+    std::vector<bool> given;
+    if (ai != names.actions.end() && has_args) {
+      const auto& act = p.schema.actions[ai->second];
+      vals.resize(act.params.size());
+      given.resize(act.params.size(), false);
+      for (auto [k, v] : argobj) {
+        std::size_t i = 0;
+        while (i < act.params.size() && act.params[i].name != k) ++i;
+        if (i == act.params.size() || !simple_value(p.schema, act.params[i].type, v, vals[i])) {
+          fast = false;
+          break;
+        }
+        given[i] = true;
+      }
+    }
+    if (fast && ti != names.types.end() && tr != names.types.end() && ai != names.actions.end()) {
+      action = ai->second;
+      Request r;
+      if (eng.make_request(ti->second, pid, ai->second, std::move(vals), std::move(given), tr->second, rid, nullptr, r,
+                           o.error)) {
+        o.d = eng.decide(r, c.explain);
+        o.allow = o.d.allow && o.d.errors.empty();
+      } else {
+        action = ~0u;  // not a request: the client's error
+      }
+      return;
+    }
+  }
+  // Everything else through the engine's own reader.
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const std::exception& e) {
+    o.error = e.what();
+    return;
+  }
+  Overlay overlay(p);
+  Request r;
+  if (!eng.request_from_json(j, overlay, r, o.error)) return;
+  action = r.action;
+  o.d = eng.decide(r, c.explain);
+  o.allow = o.d.allow && o.d.errors.empty();
+}
+
+void write_native(Ctx& c, const Outcome& o, std::string& out) {
+  const auto& snap = *c.w.snap;
+  if (c.explain && o.error.empty()) {
+    out += snap.engine->to_json(o.d, snap.sm).dump();
+    return;
+  }
+  out += o.allow ? R"({"decision":"allow","determining":[)" : R"({"decision":"deny","determining":[)";
+  for (std::size_t i = 0; i < o.d.determining.size(); ++i) {
+    if (i) out.push_back(',');
+    out += snap.rule_ref_json[o.d.determining[i]];
+  }
+  out += "],\"misses\":[],\"errors\":[";
+  if (!o.error.empty()) json_string(out, o.error);
+  else
+    for (std::size_t i = 0; i < o.d.errors.size(); ++i) {
+      if (i) out.push_back(',');
+      json_string(out, o.d.errors[i]);
+    }
+  out += "]}";
+}
+
+void native_decide(Ctx& c, Response& out) {
+  if (!is_json(c.req)) {
+    out = error(400, "the Content-Type must be application/json");
+    return;
+  }
+  Outcome o;
+  std::uint32_t action = ~0u;
+  native_one(c, c.req.body(), o, action);
+  if (!o.error.empty() && action == ~0u) {
+    // A request that cannot be read or resolved is the client's error.
+    out = error(400, o.error);
+    return;
+  }
+  count(*c.w.snap, nullptr, action, o);
+  write_native(c, o, out.body);
+  log_decision(c, c.req.body(), o);
+}
+
+void native_batch(Ctx& c, Response& out) {
+  const std::string_view body = c.req.body();
+  std::size_t lines = 0;
+  for (std::size_t pos = 0; pos < body.size();) {
+    auto nl = body.find('\n', pos);
+    if (nl == std::string_view::npos) nl = body.size();
+    if (body.find_first_not_of(" \t\r", pos) < nl) ++lines;
+    pos = nl + 1;
+  }
+  if (lines > c.srv.opts.max_batch) {
+    out = error(413, "a batch may hold at most " + std::to_string(c.srv.opts.max_batch) + " requests");
+    return;
+  }
+  out.content_type = "application/x-ndjson";
+  out.body.reserve(lines * 64);
+  std::size_t n = 0;
+  for (std::size_t pos = 0; pos < body.size();) {
+    auto nl = body.find('\n', pos);
+    if (nl == std::string_view::npos) nl = body.size();
+    std::string_view line = body.substr(pos, nl - pos);
+    pos = nl + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    ++n;
+    Outcome o;
+    std::uint32_t action = ~0u;
+    try {
+      native_one(c, line, o, action);
+    } catch (const std::exception& e) {
+      o = {};
+      o.error = std::string("internal error: ") + e.what();
+    }
+    if (!o.error.empty()) {
+      o.allow = false;
+      o.error = "line " + std::to_string(n) + ": " + o.error;
+    }
+    count(*c.w.snap, nullptr, action, o);
+    write_native(c, o, out.body);
+    out.body.push_back('\n');
+    log_decision(c, line, o);
+  }
+}
+
+void native_mask(Ctx& c, Response& out) {
+  const Engine& eng = *c.w.snap->engine;
+  const Program& p = eng.program();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(c.req.body());
+  } catch (const std::exception& e) {
+    out = error(400, std::string("the body is not valid JSON: ") + e.what());
+    return;
+  }
+  if (!j.is_object() || !j.contains("mask") || !j["mask"].is_string() || !j.contains("action") ||
+      !j["action"].is_object() || !j["action"].contains("name") || !j["action"]["name"].is_string()) {
+    out = error(400, "a mask request is a request with \"mask\": \"PARAMETER\"");
+    return;
+  }
+  const std::string param = j["mask"];
+  j.erase("mask");
+  const auto a = p.schema.find_action(j["action"]["name"].get<std::string>());
+  if (!a) {
+    out = error(400, "unknown action `" + j["action"]["name"].get<std::string>() + "`");
+    return;
+  }
+  const auto& act = p.schema.actions[*a];
+  std::uint32_t idx = ~0u;
+  for (std::uint32_t i = 0; i < act.params.size(); ++i)
+    if (act.params[i].name == param) idx = i;
+  if (idx == ~0u || act.params[idx].type.base != Base::enum_ || act.params[idx].type.set) {
+    out = error(400, "action `" + act.name + "` has no enum parameter `" + param + "` to mask");
+    return;
+  }
+  const auto& en = p.schema.enums[act.params[idx].type.enum_id];
+  if (!j["action"].contains("args") || !j["action"]["args"].contains(param)) j["action"]["args"][param] = en.values.at(0);
+  Overlay overlay(p);
+  Request r;
+  std::string err;
+  if (!eng.request_from_json(j, overlay, r, err)) {
+    out = error(400, err);
+    return;
+  }
+  nlohmann::json res{{"parameter", param}, {"allowed", nlohmann::json::array()}};
+  for (auto v : eng.allowed_values(r, idx)) res["allowed"].push_back(en.values[v]);
+  out.body = res.dump();
+}
+
+}  // namespace
+
+std::string Server::Impl::status_json() {
+  std::lock_guard lk(snap_m);
+  nlohmann::json j;
+  if (current) {
+    const auto& p = current->engine->program();
+    j["policy"] = {{"checksum", current->checksum},
+                   {"sources", current->sources},
+                   {"loaded_at", iso_time(current->loaded_at)},
+                   {"generation", current->generation},
+                   {"rules", p.rules.size()},
+                   {"facts", p.world.size()}};
+  }
+  j["last_reload_error"] = last_reload_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_reload_error);
+  j["reloads"] = {{"ok", metrics.reloads_ok.load()}, {"failed", metrics.reloads_failed.load()}};
+  j["uptime_seconds"] =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  return j.dump();
+}
+
+void Server::Impl::handle(const HttpRequest& req, Response& out, Later later) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto target = req.target();
+  const auto q = target.find('?');
+  const std::string_view path(target.data(), q == std::string_view::npos ? target.size() : q);
+  const bool post = req.method() == http::verb::post, get = req.method() == http::verb::get;
+  Endpoint ep = Endpoint::other;
+  struct Route {
+    std::string_view path;
+    Endpoint ep;
+    bool post;
+  };
+  static constexpr Route routes[] = {
+      {"/access/v1/evaluation", Endpoint::evaluation, true},
+      {"/access/v1/evaluations", Endpoint::evaluations, true},
+      {"/.well-known/authzen-configuration", Endpoint::metadata, false},
+      {"/v1/decide", Endpoint::decide, true},
+      {"/v1/decide/batch", Endpoint::batch, true},
+      {"/v1/mask", Endpoint::mask, true},
+      {"/v1/status", Endpoint::status, false},
+      {"/v1/admin/reload", Endpoint::reload, true},
+      {"/health/live", Endpoint::live, false},
+      {"/health/ready", Endpoint::ready, false},
+      {"/metrics", Endpoint::metrics, false},
+  };
+  const Route* route = nullptr;
+  for (const auto& r : routes)
+    if (r.path == path) route = &r;
+  if (!route) {
+    out = error(404, "no such endpoint");
+  } else if (route->post ? !post : !get) {
+    ep = route->ep;
+    out = error(405, std::string("use ") + (route->post ? "POST" : "GET"));
+    out.headers.emplace_back("Allow", route->post ? "POST" : "GET");
+  } else {
+    ep = route->ep;
+    const bool decides = ep == Endpoint::evaluation || ep == Endpoint::evaluations || ep == Endpoint::decide ||
+                         ep == Endpoint::batch || ep == Endpoint::mask;
+    try {
+      if ((decides || ep == Endpoint::reload) && !authorize(req, ep == Endpoint::reload, out)) {
+        // refused
+      } else if (ep == Endpoint::live) {
+        out.body = R"({"status":"live"})";
+      } else if (ep == Endpoint::ready) {
+        const bool ready = generation.load() > 0 && !draining.load();
+        out.status = ready ? 200 : 503;
+        out.body = ready ? R"({"status":"ready"})" : R"({"status":"not ready"})";
+      } else if (ep == Endpoint::metrics) {
+        out.content_type = "text/plain; version=0.0.4";
+        out.body = render_metrics();
+      } else if (ep == Endpoint::status) {
+        out.body = status_json();
+      } else if (ep == Endpoint::reload) {
+        out.deferred = true;
+        request_reload(std::move(later));
+      } else {
+        Worker& w = worker();
+        if (!w.snap) {
+          out = error(503, "no policy is loaded");
+        } else {
+          Ctx c{*this, req, w, query_flag(sv(target), "explain"), sv(req["X-Request-ID"]), t0};
+          switch (ep) {
+            case Endpoint::evaluation: authzen_evaluation(c, out); break;
+            case Endpoint::evaluations: authzen_evaluations(c, out); break;
+            case Endpoint::metadata: authzen_metadata(c, out); break;
+            case Endpoint::decide: native_decide(c, out); break;
+            case Endpoint::batch: native_batch(c, out); break;
+            case Endpoint::mask: native_mask(c, out); break;
+            default: out = error(404, "no such endpoint");
+          }
+        }
+      }
+    } catch (const std::exception& e) {  // every internal error fails closed
+      out = error(500, std::string("internal error: ") + e.what());
+      if (decides) out.body = R"({"decision":false,"context":{"error":"internal error"}})";
+    }
+  }
+  const auto i = static_cast<unsigned>(ep);
+  if (!out.deferred) {
+    metrics.latency[i].observe(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+    metrics.responses[i][out.status < 300 ? 0 : out.status < 500 ? 1 : 2].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace treaty::server

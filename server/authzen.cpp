@@ -1,0 +1,233 @@
+// AuthZEN 1.0 requests mapped to Treaty requests (see authzen.hpp for the mapping).
+#include "authzen.hpp"
+
+#include "treaty/check.hpp"
+#include "treaty/parse.hpp"
+
+namespace treaty::server::internal {
+
+void json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 15]);
+      }
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+}
+
+nlohmann::json to_nlohmann(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::ARRAY: {
+      auto a = nlohmann::json::array();
+      simdjson::dom::array arr;
+      if (e.get_array().get(arr)) return a;
+      for (auto x : arr) a.push_back(to_nlohmann(x));
+      return a;
+    }
+    case element_type::OBJECT: {
+      auto o = nlohmann::json::object();
+      simdjson::dom::object obj;
+      if (e.get_object().get(obj)) return o;
+      for (auto [k, v] : obj) o[std::string(k)] = to_nlohmann(v);
+      return o;
+    }
+    case element_type::INT64: return e.get_int64().value_unsafe();
+    case element_type::UINT64: return e.get_uint64().value_unsafe();
+    case element_type::DOUBLE: return e.get_double().value_unsafe();
+    case element_type::STRING: return std::string(e.get_string().value_unsafe());
+    case element_type::BOOL: return e.get_bool().value_unsafe();
+    case element_type::NULL_VALUE: return nullptr;
+  }
+  return nullptr;
+}
+
+const char* read_entity(simdjson::dom::element e, EntityRef& out) {
+  simdjson::dom::object o;
+  if (e.get_object().get(o)) return "must be an object with \"type\" and \"id\"";
+  out = {};
+  simdjson::dom::element v;
+  if (o["type"].get(v) || !v.is_string()) return "needs a string \"type\"";
+  out.type = v.get_string().value_unsafe();
+  // "identity" is Draft 02's spelling of "id" (the Todo interop scenario's payloads).
+  if (!o["id"].get(v) || !o["identity"].get(v)) {
+    if (!v.is_string()) return "\"id\" must be a string";
+    out.id = v.get_string().value_unsafe();
+    out.has_id = true;
+  }
+  if (!o["properties"].get(v)) {
+    if (v.get_object().get(out.props)) return "\"properties\" must be an object";
+    out.has_props = out.props.size() > 0;
+  }
+  return nullptr;
+}
+
+const char* read_action(simdjson::dom::element e, ActionRef& out) {
+  simdjson::dom::object o;
+  if (e.get_object().get(o)) return "must be an object with \"name\"";
+  out = {};
+  simdjson::dom::element v;
+  if (o["name"].get(v) || !v.is_string()) return "needs a string \"name\"";
+  out.name = v.get_string().value_unsafe();
+  if (!o["properties"].get(v)) {
+    if (v.get_object().get(out.props)) return "\"properties\" must be an object";
+    out.has_props = out.props.size() > 0;
+  }
+  return nullptr;
+}
+
+namespace {
+std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
+
+void finish(const Engine& eng, const Request& req, bool explain, Outcome& out) {
+  out.d = eng.decide(req, explain);
+  out.allow = out.d.allow && out.d.errors.empty();
+  if (!out.d.errors.empty()) {
+    for (const auto& e : out.d.errors) out.error += (out.error.empty() ? "" : "; ") + e;
+  }
+}
+}  // namespace
+
+void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, const ActionRef& a, const EntityRef& r,
+              bool explain, Outcome& out) {
+  const Engine& eng = *snap.engine;
+  const Program& p = eng.program();
+  const auto st = names.types.find(s.type);
+  if (st == names.types.end()) {
+    out.error = "unknown subject type " + tick(s.type);
+    return;
+  }
+  const auto rt = names.types.find(r.type);
+  if (rt == names.types.end()) {
+    out.error = "unknown resource type " + tick(r.type);
+    return;
+  }
+  const auto ai = names.actions.find(a.name);
+  if (ai == names.actions.end()) {
+    out.error = "unknown action " + tick(a.name);
+    return;
+  }
+  const auto& act = p.schema.actions[ai->second];
+  Request req;
+  if (!s.has_props && !r.has_props && !a.has_props && s.has_id && r.has_id && p.world.find(st->second, s.id) &&
+      p.world.find(rt->second, r.id)) {
+    // The common case: ids only. Nothing is allocated to resolve them.
+    if (!eng.make_request(st->second, s.id, ai->second, {}, {}, rt->second, r.id, nullptr, req, out.error)) return;
+    return finish(eng, req, explain, out);
+  }
+
+  Overlay overlay(p);
+  OverlayResolver res(overlay);
+  auto inline_entities = nlohmann::json::array();
+  std::string sid, rid;
+  // Compares a known entity's properties with its facts, or describes an unknown one inline.
+  auto map_entity = [&](const EntityRef& e, TypeId t, const char* role, std::string& id) {
+    const auto& et = p.schema.entities[t];
+    if (!e.has_id && !names.request_supplied[t]) {
+      out.error = std::string(role) + " needs an \"id\": " + tick(et.name) + " entities are facts";
+      out.malformed = true;
+      return false;
+    }
+    id = std::string(e.id);
+    if (auto found = p.world.find(t, id)) {
+      if (!e.has_props) return true;
+      for (auto [key, val] : e.props) {
+        const int col = et.column_named(key);
+        if (col < 0) continue;  // not an attribute: ignored, as unknown fields are
+        Value v;
+        std::string err;
+        if (!convert_json_value(p.schema, to_nlohmann(val), et.attrs[static_cast<std::size_t>(col)].type, res, v,
+                                err)) {
+          out.error = std::string(role) + ".properties." + std::string(key) + ": " + err;
+          return false;
+        }
+        const Value fact = p.world.attr(*found, static_cast<std::uint32_t>(col));
+        if (!value_equal(v, fact)) {
+          out.error = std::string(role) + ".properties." + std::string(key) + " is " + format_value(p.schema, p.world, v) +
+                      " but the facts of " + et.name + "::" + quote_string(id) + " say " +
+                      format_value(p.schema, p.world, fact);
+          return false;
+        }
+      }
+      return true;
+    }
+    for (const auto& x : inline_entities)
+      if (x["type"] == et.name && x["id"] == id) return true;  // subject and resource are one entity
+    nlohmann::json ent{{"type", et.name}, {"id", id}, {"attrs", nlohmann::json::object()}};
+    if (e.has_props)
+      for (auto [key, val] : e.props)
+        if (et.column_named(key) >= 0) ent["attrs"][std::string(key)] = to_nlohmann(val);
+    inline_entities.push_back(std::move(ent));
+    return true;
+  };
+  if (!map_entity(s, st->second, "subject", sid) || !map_entity(r, rt->second, "resource", rid)) return;
+  if (!inline_entities.empty() && !overlay.add_json(inline_entities, out.error)) return;
+
+  std::vector<Value> args(act.params.size());
+  std::vector<bool> given(act.params.size(), false);
+  if (a.has_props)
+    for (auto [key, val] : a.props)
+      for (std::size_t i = 0; i < act.params.size(); ++i) {
+        if (act.params[i].name != key) continue;
+        std::string err;
+        if (!convert_json_value(p.schema, to_nlohmann(val), act.params[i].type, res, args[i], err)) {
+          out.error = "action.properties." + std::string(key) + ": " + err;
+          return;
+        }
+        given[i] = true;
+      }
+  if (!eng.make_request(st->second, sid, ai->second, std::move(args), std::move(given), rt->second, rid, &overlay, req,
+                        out.error))
+    return;
+  finish(eng, req, explain, out);
+}
+
+void write_decision(const Snapshot& snap, const Outcome& o, bool explain, std::string& out) {
+  out += o.allow ? R"({"decision":true,"context":{)" : R"({"decision":false,"context":{)";
+  if (!o.error.empty()) {
+    out += "\"error\":";
+    json_string(out, o.error);
+  } else {
+    out += "\"determining\":[";
+    for (std::size_t i = 0; i < o.d.determining.size(); ++i) {
+      if (i) out.push_back(',');
+      out += snap.rule_name_json[o.d.determining[i]];
+    }
+    out.push_back(']');
+    if (explain) {
+      out += ",\"misses\":[";
+      const Program& p = snap.engine->program();
+      for (std::size_t i = 0; i < o.d.misses.size(); ++i) {
+        const auto& m = o.d.misses[i];
+        if (i) out.push_back(',');
+        out += "{\"rule\":" + snap.rule_name_json[m.rule];
+        if (snap.sm && m.condition.valid()) {
+          out += ",\"condition\":";
+          json_string(out, std::string(m.unless ? "unless " : "when ") + std::string(snap.sm->text(m.condition)));
+        }
+        out.push_back('}');
+        (void)p;
+      }
+      out.push_back(']');
+    }
+  }
+  out += "}}";
+}
+
+}  // namespace treaty::server::internal

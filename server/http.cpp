@@ -1,0 +1,440 @@
+// The transport: Beast sessions with keep-alive and limits, the acceptor, signals and draining,
+// and the reload and file-watch threads.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "internal.hpp"
+
+namespace treaty::server {
+
+namespace internal {
+
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+/// One connection. Each turn: wait (idle timeout) for the first byte, read one request (header
+/// and body limits, request timeout), handle it synchronously, write the answer; again while
+/// keep-alive holds and the server is not draining.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Server::Impl& srv) : stream_(std::move(socket)), srv_(srv) {}
+  ~Session() { srv_.metrics.connections_open.fetch_sub(1, std::memory_order_relaxed); }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_request(); });
+  }
+  /// Refuses the connection (too many) with 503 and closes it.
+  void refuse() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      Response r;
+      r.status = 503;
+      r.body = R"({"error":"too many connections"})";
+      r.close = true;
+      self->send(std::move(r), 11, false, {});
+    });
+  }
+  /// Closes the connection if it is waiting for a request (draining); a request being read or
+  /// handled finishes first.
+  void close_if_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->shutdown();
+    });
+  }
+
+ private:
+  void wait_request() {
+    if (srv_.draining.load()) return shutdown();
+    idle_ = true;
+    if (buffer_.size() > 0) return read_request();  // a pipelined request is already here
+    stream_.expires_never();
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->shutdown();
+      self->read_request();
+    });
+    // async_wait is not covered by the stream's timer: a separate timer closes an idle socket.
+    idle_timer_.expires_after(srv_.opts.idle_timeout);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->idle_) self->shutdown();
+    });
+  }
+
+  void read_request() {
+    idle_ = false;
+    idle_timer_.cancel();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(srv_.opts.max_header));
+    parser_->body_limit(srv_.opts.max_batch_body);
+    // The request timer cancels the reads instead of closing the socket (as the stream's own
+    // timer would), so a client too slow to send its request is still told 408.
+    timed_out_ = false;
+    reading_ = true;
+    request_timer_.expires_after(srv_.opts.request_timeout);
+    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->reading_) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+    stream_.expires_never();
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec || timed_out_) return on_error(ec);
+    const auto target = parser_->get().target();
+    const bool batch = target.starts_with("/v1/decide/batch") || target.starts_with("/access/v1/evaluations");
+    const auto limit = batch ? srv_.opts.max_batch_body : srv_.opts.max_body;
+    if (parser_->content_length() && *parser_->content_length() > limit) return on_error(http::error::body_limit);
+    parser_->body_limit(limit);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+  }
+
+  void on_error(beast::error_code ec) {
+    reading_ = false;
+    request_timer_.cancel();
+    Response r;
+    r.close = true;
+    if (timed_out_ || ec == beast::error::timeout) {
+      r.status = 408;
+      r.body = R"({"error":"the request was not received in time"})";
+    } else if (ec == http::error::header_limit) {
+      r.status = 431;
+      r.body = R"({"error":"the request line and headers are too large"})";
+    } else if (ec == http::error::body_limit) {
+      r.status = 413;
+      r.body = R"({"error":"the request body is too large"})";
+    } else if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+               ec == asio::error::operation_aborted) {
+      return shutdown();
+    } else {
+      r.status = 400;
+      r.body = R"({"error":"malformed HTTP request"})";
+    }
+    send(std::move(r), 11, false, {});
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec || timed_out_) return on_error(ec);
+    reading_ = false;
+    request_timer_.cancel();
+    auto& req = parser_->get();
+    Response out;
+    auto self = shared_from_this();
+    const unsigned version = req.version();
+    const bool keep = req.keep_alive();
+    std::string request_id(req["X-Request-ID"]);
+    srv_.handle(req, out, [self, version, keep, request_id](Response r) {
+      asio::post(self->stream_.get_executor(), [self, r = std::move(r), version, keep, request_id]() mutable {
+        self->send(std::move(r), version, keep, request_id);
+      });
+    });
+    if (!out.deferred) send(std::move(out), version, keep, request_id);
+  }
+
+  void send(Response r, unsigned version, bool keep, const std::string& request_id) {
+    res_ = {};
+    res_.version(version);
+    res_.result(static_cast<http::status>(r.status));
+    res_.set(http::field::server, "treaty");
+    res_.set(http::field::content_type, r.content_type);
+    if (!request_id.empty()) res_.set("X-Request-ID", request_id);
+    for (auto& [k, v] : r.headers) res_.set(k, v);
+    res_.keep_alive(keep && !r.close && !srv_.draining.load());
+    res_.body() = std::move(r.body);
+    res_.prepare_payload();
+    stream_.expires_after(srv_.opts.request_timeout);
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || !self->res_.keep_alive()) return self->shutdown();
+      self->wait_request();
+    });
+  }
+
+  void shutdown() {
+    idle_ = false;
+    reading_ = false;
+    idle_timer_.cancel();
+    request_timer_.cancel();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  Server::Impl& srv_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  asio::steady_timer idle_timer_{stream_.get_executor()};
+  asio::steady_timer request_timer_{stream_.get_executor()};
+  bool idle_ = false, reading_ = false, timed_out_ = false;
+};
+
+}  // namespace internal
+
+using internal::Session;
+using tcp = asio::ip::tcp;
+
+void Server::Impl::do_accept() {
+  acceptor->async_accept(asio::make_strand(ioc), [this](boost::beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || draining.load()) return;
+      return do_accept();  // e.g. too many open files: keep accepting
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
+    const auto open = metrics.connections_open.fetch_add(1, std::memory_order_relaxed) + 1;
+    auto s = std::make_shared<Session>(std::move(socket), *this);
+    if (open > opts.max_connections) {
+      metrics.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      s->refuse();
+    } else {
+      {
+        std::lock_guard lk(sessions_m);
+        if (sessions.size() > 2 * opts.max_connections + 64)  // forget closed ones now and then
+          for (auto it = sessions.begin(); it != sessions.end();) it = it->expired() ? sessions.erase(it) : ++it;
+        sessions.insert(s);
+      }
+      s->start();
+    }
+    if (!draining.load()) do_accept();
+  });
+}
+
+void Server::Impl::begin_drain() {
+  if (draining.exchange(true)) return;
+  asio::post(ioc, [this] {
+    boost::beast::error_code ec;
+    if (acceptor) acceptor->close(ec);
+  });
+  std::lock_guard lk(sessions_m);
+  for (auto& w : sessions)
+    if (auto s = w.lock()) s->close_if_idle();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots and reload
+// ---------------------------------------------------------------------------------------------
+void Server::Impl::publish(std::shared_ptr<Snapshot> s) {
+  for (std::size_t a = 0; a < s->engine->program().schema.actions.size(); ++a)
+    s->action_counters.push_back(metrics.counters_for(s->engine->program().schema.actions[a].name)->data());
+  auto names = std::make_shared<internal::Names>();
+  const auto& p = s->engine->program();
+  for (TypeId t = 0; t < p.schema.entities.size(); ++t) {
+    names->types.emplace(p.schema.entities[t].name, t);
+    names->request_supplied.push_back(p.world.of_type(t).empty());
+  }
+  for (const auto& [ext, name] : opts.authzen_types)
+    if (auto t = p.schema.find_entity(name)) names->types[ext] = *t;
+  for (std::uint32_t a = 0; a < p.schema.actions.size(); ++a) names->actions.emplace(p.schema.actions[a].name, a);
+  std::lock_guard lk(snap_m);
+  s->generation = generation.load() + 1;
+  current = std::move(s);
+  current_names = std::move(names);
+  generation.store(current->generation, std::memory_order_release);
+}
+
+bool Server::Impl::reload_now(std::string& error) {
+  std::shared_ptr<Snapshot> s;
+  try {
+    s = loader(error);
+  } catch (const std::exception& e) {
+    error = std::string("internal error while loading: ") + e.what();
+  }
+  {
+    std::lock_guard lk(snap_m);
+    last_reload_attempt = std::chrono::system_clock::now();
+    last_reload_error = s ? "" : error;
+  }
+  if (!s) {
+    metrics.reloads_failed.fetch_add(1);
+    return false;
+  }
+  s->prepare();
+  publish(std::move(s));
+  metrics.reloads_ok.fetch_add(1);
+  return true;
+}
+
+void Server::Impl::request_reload(internal::Later waiter) {
+  std::lock_guard lk(reload_m);
+  reload_wanted = true;
+  if (waiter) reload_waiters.push_back(std::move(waiter));
+  reload_cv.notify_all();
+}
+
+void Server::Impl::reload_loop() {
+  for (;;) {
+    std::vector<internal::Later> waiters;
+    {
+      std::unique_lock lk(reload_m);
+      reload_cv.wait(lk, [&] { return reload_wanted || stopping; });
+      if (stopping) {
+        waiters.swap(reload_waiters);
+        lk.unlock();
+        for (auto& w : waiters) {
+          internal::Response r;
+          r.status = 503;
+          r.body = R"({"error":"the server is stopping"})";
+          w(std::move(r));
+        }
+        return;
+      }
+      reload_wanted = false;
+      waiters.swap(reload_waiters);
+    }
+    std::string error;
+    const bool ok = reload_now(error);
+    if (ok) std::cerr << "treaty serve: reloaded, policy " << current->checksum << "\n";
+    else std::cerr << "treaty serve: reload failed, still serving the previous policy:\n" << error << "\n";
+    for (auto& w : waiters) {
+      internal::Response r;
+      r.status = ok ? 200 : 422;
+      nlohmann::json j;
+      j["reloaded"] = ok;
+      if (ok) {
+        std::lock_guard lk(snap_m);
+        j["checksum"] = current->checksum;
+      } else {
+        j["error"] = error;
+      }
+      r.body = j.dump();
+      w(std::move(r));
+    }
+  }
+}
+
+void Server::Impl::watch_loop() {
+  namespace fs = std::filesystem;
+  auto stamp = [&] {
+    std::vector<std::pair<fs::file_time_type, std::uintmax_t>> v;
+    for (const auto& f : opts.watch_files) {
+      std::error_code ec;
+      if (fs::is_directory(f, ec)) {
+        for (auto it = fs::recursive_directory_iterator(f, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec))
+          if (it->is_regular_file(ec)) v.emplace_back(it->last_write_time(ec), it->file_size(ec));
+      } else {
+        v.emplace_back(fs::last_write_time(f, ec), fs::file_size(f, ec));
+      }
+    }
+    return v;
+  };
+  auto last = stamp();
+  std::unique_lock lk(reload_m);
+  while (!stopping) {
+    reload_cv.wait_for(lk, opts.watch_interval, [&] { return stopping; });
+    if (stopping) break;
+    lk.unlock();
+    auto now = stamp();
+    lk.lock();
+    if (now != last) {
+      last = std::move(now);
+      reload_wanted = true;
+      reload_cv.notify_all();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------------------------
+Server::Server(Options opts, Loader loader) : impl_(std::make_unique<Impl>()) {
+  impl_->opts = std::move(opts);
+  impl_->loader = std::move(loader);
+}
+
+Server::~Server() {
+  {
+    std::lock_guard lk(impl_->reload_m);
+    impl_->stopping = true;
+    impl_->reload_cv.notify_all();
+  }
+  if (impl_->reload_thread.joinable()) impl_->reload_thread.join();
+  if (impl_->watch_thread.joinable()) impl_->watch_thread.join();
+  impl_->log.stop();
+}
+
+bool Server::load(std::string& error) { return impl_->reload_now(error); }
+
+void Server::stop() { impl_->begin_drain(); }
+
+int Server::run() {
+  Impl& s = *impl_;
+  std::string error;
+  if (!s.opts.decision_log.empty() && !s.log.start(s.opts.decision_log, s.opts.decision_log_buffer, error)) {
+    std::cerr << "treaty serve: error: " << error << "\n";
+    return 2;
+  }
+  boost::beast::error_code ec;
+  const auto addr = asio::ip::make_address(s.opts.host, ec);
+  if (ec) {
+    std::cerr << "treaty serve: error: `" << s.opts.host << "` is not an IP address\n";
+    return 2;
+  }
+  s.acceptor.emplace(s.ioc);
+  const tcp::endpoint ep(addr, s.opts.port);
+  s.acceptor->open(ep.protocol(), ec);
+  if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(ep, ec);
+  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::cerr << "treaty serve: error: cannot listen on " << s.opts.host << ":" << s.opts.port << ": " << ec.message()
+              << "\n";
+    return 2;
+  }
+  s.bound_port = s.acceptor->local_endpoint().port();
+
+  asio::signal_set signals(s.ioc, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const boost::beast::error_code&, int)> on_signal = [&](const boost::beast::error_code& e,
+                                                                            int sig) {
+    if (e) return;
+    if (sig == SIGHUP) {
+      s.request_reload({});
+      signals.async_wait(on_signal);
+      return;
+    }
+    std::cerr << "treaty serve: draining\n";
+    s.begin_drain();
+  };
+  signals.async_wait(on_signal);
+  // Once draining, stop waiting for signals so the io_context can run out of work.
+  asio::steady_timer drain_watch(s.ioc);
+  std::function<void(const boost::beast::error_code&)> check_drain = [&](const boost::beast::error_code& e) {
+    if (e) return;
+    if (s.draining.load()) {
+      signals.cancel();
+      return;
+    }
+    drain_watch.expires_after(std::chrono::milliseconds(50));
+    drain_watch.async_wait(check_drain);
+  };
+  drain_watch.expires_after(std::chrono::milliseconds(50));
+  drain_watch.async_wait(check_drain);
+
+  s.reload_thread = std::thread([&s] { s.reload_loop(); });
+  if (s.opts.watch_interval.count() > 0 && !s.opts.watch_files.empty())
+    s.watch_thread = std::thread([&s] { s.watch_loop(); });
+
+  s.do_accept();
+  std::cerr << "listening on " << s.opts.host << ":" << s.bound_port << std::endl;
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < std::max(1u, s.opts.threads); ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  s.ioc.run();
+  for (auto& t : threads) t.join();
+  {
+    std::lock_guard lk(s.reload_m);
+    s.stopping = true;
+    s.reload_cv.notify_all();
+  }
+  if (s.reload_thread.joinable()) s.reload_thread.join();
+  if (s.watch_thread.joinable()) s.watch_thread.join();
+  s.log.stop();
+  std::cerr << "treaty serve: stopped\n";
+  return 0;
+}
+
+}  // namespace treaty::server

@@ -1,0 +1,184 @@
+// Internal to server/: the server's shared state, seen by the transport (http.cpp), the endpoints
+// (api.cpp, authzen.cpp) and telemetry (telemetry.cpp).
+#pragma once
+
+#include <utility>  // before Asio under GCC 12
+
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <simdjson.h>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server.hpp"
+
+namespace treaty::server {
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+}  // namespace treaty::server
+
+namespace treaty::server::internal {
+
+using HttpRequest = http::request<http::string_body>;
+
+enum class Endpoint : unsigned {
+  evaluation, evaluations, metadata, decide, batch, mask, status, reload, live, ready, metrics, other, count
+};
+const char* endpoint_path(Endpoint e);
+
+/// What a handler answers.
+struct Response {
+  unsigned status = 200;
+  std::string body;
+  const char* content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;
+  bool deferred = false;  ///< the handler will answer later through the callback
+};
+using Later = std::function<void(Response)>;
+
+/// Latency histogram (seconds buckets), lock-free.
+struct Histogram {
+  static constexpr std::array<double, 14> kBounds = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                     0.0025, 0.005, 0.01, 0.025, 0.1, 1, 10};
+  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets{};
+  std::atomic<std::uint64_t> count{0}, sum_ns{0};
+  void observe(std::uint64_t ns) noexcept {
+    std::size_t i = 0;
+    const double s = static_cast<double>(ns) * 1e-9;
+    while (i < kBounds.size() && s > kBounds[i]) ++i;
+    buckets[i].fetch_add(1, std::memory_order_relaxed);
+    count.fetch_add(1, std::memory_order_relaxed);
+    sum_ns.fetch_add(ns, std::memory_order_relaxed);
+  }
+};
+
+/// Counters of decisions by action: [allow, deny, error].
+using ActionCounters = std::array<std::atomic<std::uint64_t>, 3>;
+
+struct Metrics {
+  std::array<Histogram, static_cast<unsigned>(Endpoint::count)> latency;
+  /// Responses by endpoint and status class (2xx, 4xx, 5xx).
+  std::array<std::array<std::atomic<std::uint64_t>, 3>, static_cast<unsigned>(Endpoint::count)> responses{};
+  std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
+  std::atomic<std::uint64_t> connections_open{0}, connections_total{0}, connections_rejected{0};
+  std::atomic<std::uint64_t> log_written{0}, log_dropped{0};
+  std::mutex m;
+  std::map<std::string, std::unique_ptr<ActionCounters>> by_action;  ///< nodes are stable
+  ActionCounters* counters_for(const std::string& action);
+};
+
+/// Decision log: JSON Lines through a bounded buffer. push() never waits for I/O: it takes a
+/// mutex for the time of a move into a vector, and drops (and counts) the line when the buffer
+/// is full. A writer thread swaps the buffer out and writes it.
+class DecisionLog {
+ public:
+  DecisionLog(Metrics& m) : metrics_(m) {}
+  ~DecisionLog() { stop(); }
+  bool start(const std::string& path, std::size_t capacity, std::string& error);
+  [[nodiscard]] bool enabled() const { return enabled_; }
+  void push(std::string line) noexcept;
+  void stop();
+
+ private:
+  void run();
+  Metrics& metrics_;
+  bool enabled_ = false;
+  std::size_t capacity_ = 0;
+  std::FILE* out_ = nullptr;
+  bool own_ = false;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<std::string> pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// Per worker thread: a JSON parser (reused, so parsing allocates nothing once warm) and the
+/// snapshot this thread last saw.
+struct Worker {
+  simdjson::dom::parser parser;
+  std::shared_ptr<const Snapshot> snap;
+  std::shared_ptr<const struct Names> names;
+  std::uint64_t generation = ~std::uint64_t{0};
+  std::string scratch;
+};
+
+/// Fast lookups of a snapshot, built once per snapshot: names to ids without allocation.
+struct Names {
+  std::unordered_map<std::string_view, TypeId> types;      ///< Treaty names and AuthZEN aliases
+  std::unordered_map<std::string_view, std::uint32_t> actions;
+  std::vector<bool> request_supplied;  ///< by type: no fact of the type (see authzen.cpp)
+};
+
+class Session;
+
+}  // namespace treaty::server::internal
+
+namespace treaty::server {
+
+struct Server::Impl {
+  Options opts;
+  Loader loader;
+  internal::Metrics metrics;
+  internal::DecisionLog log{metrics};
+
+  // The current snapshot. Readers compare `generation` with their own and take the mutex only
+  // when it changed (once per reload per thread).
+  std::mutex snap_m;
+  std::shared_ptr<const Snapshot> current;
+  std::shared_ptr<const internal::Names> current_names;
+  std::atomic<std::uint64_t> generation{0};
+  std::string last_reload_error;  ///< under snap_m
+  std::chrono::system_clock::time_point last_reload_attempt;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // Reload thread.
+  std::mutex reload_m;
+  std::condition_variable reload_cv;
+  bool reload_wanted = false, stopping = false;
+  std::vector<internal::Later> reload_waiters;  ///< admin requests waiting for the result
+  std::thread reload_thread, watch_thread;
+  void reload_loop();
+  void watch_loop();
+  void request_reload(internal::Later waiter);
+  /// Builds and publishes a snapshot; false with `error`.
+  bool reload_now(std::string& error);
+  void publish(std::shared_ptr<Snapshot> s);
+
+  // Transport.
+  asio::io_context ioc;
+  std::optional<asio::ip::tcp::acceptor> acceptor;
+  std::atomic<bool> draining{false};
+  std::mutex sessions_m;
+  std::set<std::weak_ptr<internal::Session>, std::owner_less<std::weak_ptr<internal::Session>>> sessions;
+  std::uint16_t bound_port = 0;
+  void do_accept();
+  void begin_drain();
+
+  /// The thread's worker with an up-to-date snapshot.
+  internal::Worker& worker();
+  /// Routes one request; answers in `out` or, when it sets out.deferred, through `later`.
+  void handle(const internal::HttpRequest& req, internal::Response& out, internal::Later later);
+  std::string render_metrics();
+  std::string status_json();
+  /// Null when the request may go on; else the refusal.
+  bool authorize(const internal::HttpRequest& req, bool admin, internal::Response& out) const;
+  std::atomic<std::uint64_t> decision_seq{0};
+};
+
+}  // namespace treaty::server

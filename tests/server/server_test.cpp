@@ -1,0 +1,828 @@
+// `treaty serve` end to end: each test starts the server on a free loopback port, talks HTTP to
+// it, and stops it by its PID. The AuthZEN certification scenario's Basic, Batch and Discovery
+// cases, the Todo interop scenario, the native API, tokens, limits, hostile clients, metrics,
+// the decision log and hot reload.
+#include <utility>  // before Asio under GCC 12
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using json = nlohmann::json;
+
+const std::string kSrc = TREATY_SOURCE_DIR;
+const std::string kCert = kSrc + "/policies/examples/authzen_certification";
+const std::string kTodo = kSrc + "/policies/examples/authzen_todo";
+
+/// `treaty serve ARGS --listen 127.0.0.1:0`, stopped (SIGTERM, then SIGKILL) by PID when dropped.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> args) {
+    int err[2];
+    if (pipe(err) != 0) throw std::runtime_error("pipe");
+    args.insert(args.begin(), {TREATY_BINARY, "serve"});
+    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(err[1], 2);
+      close(err[0]);
+      close(err[1]);
+      const int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(err[1]);
+    err_ = err[0];
+    // Read stderr until the server says where it listens (or exits).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    static const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    while (std::chrono::steady_clock::now() < deadline) {
+      char buf[512];
+      const auto n = read(err_, buf, sizeof buf);
+      if (n <= 0) break;
+      log_.append(buf, static_cast<std::size_t>(n));
+      std::smatch m;
+      if (std::regex_search(log_, m, re)) {
+        port_ = static_cast<unsigned short>(std::stoi(m[1]));
+        break;
+      }
+    }
+    // Keep draining stderr so the server never blocks on it.
+    drain_ = std::thread([this] {
+      char buf[4096];
+      for (;;) {
+        const auto n = read(err_, buf, sizeof buf);
+        if (n <= 0) break;
+        std::lock_guard lk(m_);
+        log_.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGTERM);
+      for (int i = 0; i < 200 && !exited_; ++i) {
+        if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
+        else std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      }
+      if (!exited_) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status_, 0);
+      }
+    }
+    if (drain_.joinable()) drain_.join();
+    close(err_);
+  }
+  [[nodiscard]] unsigned short port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  std::string log() {
+    std::lock_guard lk(m_);
+    return log_;
+  }
+  /// Sends SIGTERM and waits for the exit status (-1 when it did not exit in time).
+  int terminate() {
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 400; ++i) {
+      if (waitpid(pid_, &status_, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int err_ = -1;
+  int status_ = 0;
+  bool exited_ = false;
+  unsigned short port_ = 0;
+  std::mutex m_;
+  std::string log_;
+  std::thread drain_;
+};
+
+struct Reply {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  json j() const { return json::parse(body); }
+};
+
+/// A keep-alive HTTP/1.1 client.
+class Client {
+ public:
+  explicit Client(unsigned short port) : port_(port) { connect(); }
+  Reply request(http::verb verb, const std::string& target, const std::string& body = {},
+                std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}}) {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1:" + std::to_string(port_));
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(socket_, req);
+    http::response_parser<http::string_body> p;
+    p.body_limit(1ull << 30);
+    http::read(socket_, buffer_, p);
+    Reply r;
+    r.status = p.get().result_int();
+    for (auto& f : p.get()) r.headers[std::string(f.name_string())] = std::string(f.value());
+    r.body = p.get().body();
+    if (!p.get().keep_alive()) connect();
+    return r;
+  }
+  Reply post(const std::string& target, const json& body) { return request(http::verb::post, target, body.dump()); }
+  Reply get(const std::string& target) { return request(http::verb::get, target); }
+
+ private:
+  void connect() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+    socket_ = tcp::socket(ioc_);
+    socket_.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_));
+    buffer_.clear();
+  }
+  unsigned short port_;
+  boost::asio::io_context ioc_;
+  tcp::socket socket_{ioc_};
+  boost::beast::flat_buffer buffer_;
+};
+
+/// A raw socket for hostile clients.
+int raw_connect(unsigned short port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
+  return fd;
+}
+std::string raw_read_all(int fd, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const auto n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+void raw_send(int fd, const std::string& s) { (void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+const json kAliceRead = json::parse(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},
+  "resource":{"type":"record","id":"record-1"}})");
+
+bool decision(const Reply& r) { return r.j().at("decision").get<bool>(); }
+
+std::vector<bool> decisions(const Reply& r) {
+  std::vector<bool> out;
+  const auto j = r.j();
+  for (const auto& e : j.at("evaluations")) out.push_back(e.at("decision").get<bool>());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certification scenario: Basic (C.2)
+// ---------------------------------------------------------------------------------------------
+class Certification : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServerProcess({kCert}); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_->port(), 0) << server_->log();
+    client_ = std::make_unique<Client>(server_->port());
+  }
+  Reply eval(const std::string& body) { return client_->request(http::verb::post, "/access/v1/evaluation", body); }
+  Reply evals(const std::string& body) { return client_->request(http::verb::post, "/access/v1/evaluations", body); }
+  static ServerProcess* server_;
+  std::unique_ptr<Client> client_;
+};
+ServerProcess* Certification::server_ = nullptr;
+
+TEST_F(Certification, BasicCoreFixtureDecisions) {
+  // C.2.2.1: permit; C.2.2.2: deny (HTTP 200).
+  auto r = eval(kAliceRead.dump());
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_TRUE(r.headers["Content-Type"].starts_with("application/json"));
+  EXPECT_TRUE(decision(r));
+  r = eval(R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_FALSE(decision(r));
+  // C.1.4 rules 2 and 3.
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})")));
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"bob"},"action":{"name":"read"},"resource":{"type":"record","id":"record-1"}})")));
+  // C.2.2.3: optional context does not change the decision.
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"resource":{"type":"record","id":"record-1"},
+    "context":{"time":"2025-06-27T18:03-07:00","ip":"192.168.1.1"}})")));
+  // C.2.2.8: additional properties; C.2.2.9: unknown fields.
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"alice","properties":{"department":"Sales","role":"manager"}},
+    "action":{"name":"read","properties":{"method":"GET"}},
+    "resource":{"type":"record","id":"record-1","properties":{"status":"active","owner":"bob"}}})")));
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},
+    "resource":{"type":"record","id":"record-1"},"foo":"bar","futureField":{"nested":true}})")));
+}
+
+TEST_F(Certification, BasicPropertiesFixtureDecisions) {
+  // C.2.2.4 (rule 5), C.2.2.5 (rule 6), C.2.2.6 (rule 7), C.2.2.7 (rule 8).
+  EXPECT_FALSE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}})")));
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"bob","properties":{"role":"admin"}},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}})")));
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"delete","properties":{"soft":true}},
+    "resource":{"type":"record","id":"record-1"}})")));
+  EXPECT_FALSE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"delete","properties":{"soft":false}},
+    "resource":{"type":"record","id":"record-1"}})")));
+}
+
+TEST_F(Certification, ResponseFormat) {
+  // C.2.3: `decision` is a boolean; `context`, when present, an object.
+  const auto j = eval(kAliceRead.dump()).j();
+  ASSERT_TRUE(j.at("decision").is_boolean());
+  ASSERT_TRUE(j.at("context").is_object());
+  EXPECT_EQ(j["context"]["determining"], json::array({"users_read_records"}));
+}
+
+TEST_F(Certification, ErrorHandling) {
+  // C.2.4.1, C.2.4.2, C.2.4.6: missing or ill-typed fields are 400.
+  for (const char* body : {
+           R"({"action":{"name":"read"},"resource":{"type":"record","id":"record-1"}})",
+           R"({"subject":{"type":"user","id":"alice"},"resource":{"type":"record","id":"record-1"}})",
+           R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"}})",
+           R"({"subject":{"id":"alice"},"action":{"name":"read"},"resource":{"type":"record","id":"record-1"}})",
+           R"({"subject":{"type":"user"},"action":{"name":"read"},"resource":{"type":"record","id":"record-1"}})",
+           R"({"subject":{"type":"user","id":"alice"},"action":{},"resource":{"type":"record","id":"record-1"}})",
+           R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"resource":{"id":"record-1"}})",
+           R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"resource":{"type":"record"}})",
+           R"({"subject":"alice","action":{"name":"read"},"resource":{"type":"record","id":"record-1"}})",
+           R"({"subject":{"type":"user","id":"alice"},"action":{"name":123},"resource":{"type":"record","id":"record-1"}})",
+           "{\"subject\": {", "", "[1,2]"}) {
+    const auto r = eval(body);
+    EXPECT_EQ(r.status, 400u) << body << " -> " << r.body;
+    EXPECT_TRUE(json::parse(r.body).contains("error")) << r.body;
+  }
+  // C.2.4.3: a Content-Type other than application/json.
+  const auto r = client_->request(http::verb::post, "/access/v1/evaluation", kAliceRead.dump(),
+                                  {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(r.status, 400u);
+  // An error inside an evaluation (an unknown action) is decision false with context.error.
+  const auto u = eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"fly"},"resource":{"type":"record","id":"record-1"}})");
+  EXPECT_EQ(u.status, 200u);
+  EXPECT_FALSE(decision(u));
+  EXPECT_TRUE(u.j()["context"]["error"].get<std::string>().find("unknown action `fly`") != std::string::npos);
+}
+
+TEST_F(Certification, HeadersAndIdempotency) {
+  // C.2.5.1: X-Request-ID is echoed; C.2.5.2: its absence is fine.
+  auto r = client_->request(http::verb::post, "/access/v1/evaluation", kAliceRead.dump(),
+                            {{"Content-Type", "application/json"}, {"X-Request-ID", "bfe9eb29-ab87-4ca3"}});
+  EXPECT_EQ(r.headers["X-Request-ID"], "bfe9eb29-ab87-4ca3");
+  r = eval(kAliceRead.dump());
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.headers.count("X-Request-ID"), 0u);
+  // C.2.6: the same request, the same decision.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(decision(eval(kAliceRead.dump())));
+}
+
+TEST_F(Certification, PropertiesThatDisagreeWithTheFactsAreAnError) {
+  const auto r = eval(R"({"subject":{"type":"user","id":"alice","properties":{"role":"admin"}},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-2"}})");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_FALSE(decision(r));
+  EXPECT_NE(r.j()["context"]["error"].get<std::string>().find("subject.properties.role is \"admin\""), std::string::npos)
+      << r.body;
+  // An unknown record is supplied by the request, with its properties as attributes.
+  EXPECT_TRUE(decision(eval(R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-9","properties":{"status":"archived"}}})")));
+  EXPECT_FALSE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-9","properties":{"status":"archived"}}})")));
+  // ... and one without its required attribute is an error.
+  const auto m = eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"resource":{"type":"record","id":"record-9"}})");
+  EXPECT_FALSE(decision(m));
+  EXPECT_NE(m.j()["context"]["error"].get<std::string>().find("missing attribute `status`"), std::string::npos) << m.body;
+}
+
+TEST_F(Certification, ExplainAddsClosestMisses) {
+  const auto body = R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})";
+  EXPECT_FALSE(eval(body).j()["context"].contains("misses"));
+  const auto r = client_->request(http::verb::post, "/access/v1/evaluation?explain=true", body);
+  const auto misses = r.j()["context"]["misses"];
+  ASSERT_EQ(misses.size(), 2u) << r.body;
+  EXPECT_EQ(misses[0]["rule"], "non_admins_write_active_records");
+  EXPECT_EQ(misses[0]["condition"], "unless u.role == \"admin\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certification scenario: Batch (C.3)
+// ---------------------------------------------------------------------------------------------
+TEST_F(Certification, BatchCore) {
+  // C.3.2.1: structure.
+  auto r = evals(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},
+    "evaluations":[{"resource":{"type":"record","id":"record-1"}},{"resource":{"type":"record","id":"record-2"}}]})");
+  EXPECT_EQ(r.status, 200u);
+  ASSERT_EQ(decisions(r).size(), 2u);
+  EXPECT_FALSE(r.j().contains("decision"));  // C.3.3.4
+  // C.3.2.2: values and order.
+  r = evals(R"({"subject":{"type":"user","id":"bob"},"resource":{"type":"record","id":"record-1"},
+    "evaluations":[{"action":{"name":"read"}},{"action":{"name":"write"}}]})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false}));
+  // C.3.2.5: no defaults.
+  r = evals(R"({"evaluations":[
+    {"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"resource":{"type":"record","id":"record-1"}},
+    {"subject":{"type":"user","id":"bob"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}}]})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false}));
+  // C.3.2.6: context inheritance is accepted.
+  r = evals(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"context":{"time":"2025-06-27T18:03-07:00"},
+    "evaluations":[{"resource":{"type":"record","id":"record-1"}},
+      {"resource":{"type":"record","id":"record-2"},"context":{"time":"2025-06-27T19:00-07:00","source":"batch-override"}}]})");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(decisions(r).size(), 2u);
+}
+
+TEST_F(Certification, BatchProperties) {
+  // C.3.2.3
+  auto r = evals(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"write"},"evaluations":[
+    {"resource":{"type":"record","id":"record-1","properties":{"status":"active"}}},
+    {"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}}]})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false}));
+  // C.3.2.4
+  r = evals(R"({"action":{"name":"write"},"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}},
+    "evaluations":[{"subject":{"type":"user","id":"alice"}},{"subject":{"type":"user","id":"bob","properties":{"role":"admin"}}}]})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{false, true}));
+  // C.3.2.7: whole-object defaults.
+  r = evals(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-1","properties":{"status":"active"}},
+    "evaluations":[{},{"resource":{"type":"record","id":"record-2","properties":{"status":"archived"}}}]})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false}));
+}
+
+TEST_F(Certification, BatchErrors) {
+  // C.3.4.1: an item missing a field is decision false with a context, in place.
+  auto r = evals(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},
+    "options":{"evaluations_semantic":"execute_all"},"evaluations":[{"resource":{"type":"record","id":"record-1"}},{}]})");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false}));
+  EXPECT_TRUE(r.j()["evaluations"][1]["context"].is_object());
+  // C.3.4.2 and C.3.4.3: no or an empty evaluations array answers as a single evaluation.
+  r = evals(kAliceRead.dump());
+  EXPECT_TRUE(decision(r));
+  auto j = kAliceRead;
+  j["evaluations"] = json::array();
+  r = evals(j.dump());
+  EXPECT_TRUE(decision(r));
+  EXPECT_FALSE(r.j().contains("evaluations"));
+  // Malformed payloads are 400.
+  EXPECT_EQ(evals(R"({"evaluations":{}})").status, 400u);
+  EXPECT_EQ(evals(R"({"options":{"evaluations_semantic":"sometimes"},"evaluations":[{}]})").status, 400u);
+}
+
+TEST_F(Certification, BatchSemantics) {
+  const std::string items = R"("subject":{"type":"user","id":"bob"},"resource":{"type":"record","id":"record-1"},
+    "evaluations":[{"action":{"name":"read"}},{"action":{"name":"write"}},{"action":{"name":"read"}}])";
+  auto r = evals("{" + items + R"(,"options":{"evaluations_semantic":"deny_on_first_deny"}})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false}));
+  EXPECT_EQ(r.j()["evaluations"][1]["context"]["reason"], "deny_on_first_deny");
+  r = evals("{" + items + R"(,"options":{"evaluations_semantic":"permit_on_first_permit"}})");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true}));
+  r = evals("{" + items + "}");
+  EXPECT_EQ(decisions(r), (std::vector<bool>{true, false, true}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certification scenario: Discovery (C.6)
+// ---------------------------------------------------------------------------------------------
+TEST_F(Certification, DiscoveryFromHost) {
+  auto r = client_->get("/.well-known/authzen-configuration");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_TRUE(r.headers["Content-Type"].starts_with("application/json"));
+  const auto base = "http://127.0.0.1:" + std::to_string(server_->port());
+  EXPECT_EQ(r.j()["policy_decision_point"], base);
+  EXPECT_EQ(r.j()["access_evaluation_endpoint"], base + "/access/v1/evaluation");
+  EXPECT_EQ(r.j()["access_evaluations_endpoint"], base + "/access/v1/evaluations");
+  EXPECT_EQ(client_->request(http::verb::post, "/.well-known/authzen-configuration", "{}").status, 405u);
+}
+
+TEST(Discovery, BaseUrlBehindAProxy) {
+  ServerProcess s({kCert, "--base-url", "https://pdp.example.com/"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  const auto j = c.get("/.well-known/authzen-configuration").j();
+  EXPECT_EQ(j["policy_decision_point"], "https://pdp.example.com");
+  EXPECT_EQ(j["access_evaluation_endpoint"], "https://pdp.example.com/access/v1/evaluation");
+  EXPECT_EQ(j["access_evaluations_endpoint"], "https://pdp.example.com/access/v1/evaluations");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Todo interop scenario
+// ---------------------------------------------------------------------------------------------
+TEST(Todo, InteropPayloads) {
+  ServerProcess s({kTodo, "--authzen-type", "user=todo_user"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  const std::map<std::string, std::string> pid = {
+      {"rick", "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+      {"morty", "CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+      {"summer", "CiRmZDI2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+      {"beth", "CiRmZDM2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+      {"jerry", "CiRmZDQ2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"}};
+  const std::map<std::string, std::string> email = {
+      {"rick", "rick@the-citadel.com"}, {"morty", "morty@the-citadel.com"}, {"summer", "summer@the-smiths.com"},
+      {"beth", "beth@the-smiths.com"}, {"jerry", "jerry@the-smiths.com"}};
+  auto eval = [&](const json& body) {
+    const auto r = c.post("/access/v1/evaluation", body);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    EXPECT_FALSE(r.j()["context"].contains("error")) << r.body;
+    return decision(r);
+  };
+  for (const auto& [who, id] : pid) {
+    // GET /users/{userID}: true for every subject and resource (email or PID).
+    for (const auto& [other, oid] : pid) {
+      EXPECT_TRUE(eval({{"subject", {{"type", "user"}, {"id", id}}}, {"action", {{"name", "can_read_user"}}},
+                        {"resource", {{"type", "user"}, {"id", email.at(other)}}}, {"context", json::object()}}));
+      EXPECT_TRUE(eval({{"subject", {{"type", "user"}, {"id", id}}}, {"action", {{"name", "can_read_user"}}},
+                        {"resource", {{"type", "user"}, {"id", oid}}}, {"context", json::object()}}));
+    }
+    // GET /todos: true for everyone.
+    EXPECT_TRUE(eval({{"subject", {{"type", "user"}, {"id", id}}}, {"action", {{"name", "can_read_todos"}}},
+                      {"resource", {{"type", "todo"}, {"id", "todo-1"}}}, {"context", json::object()}}));
+    // POST /todos (Draft 02's `identity`, a todo without id): admins and editors.
+    const bool creates = who == "rick" || who == "morty" || who == "summer";
+    EXPECT_EQ(eval({{"subject", {{"type", "user"}, {"identity", id}}}, {"action", {{"name", "can_create_todo"}}},
+                    {"resource", {{"type", "todo"}}}, {"context", json::object()}}),
+              creates)
+        << who;
+    for (const auto& [owner, oemail] : email) {
+      const json todo = {{"type", "todo"}, {"id", "7240d0db-8ff0-41ec-98b2-34a096273b9f"},
+                         {"properties", {{"ownerID", oemail}}}};
+      // PUT /todos/{id}: evil genius, or an editor who owns it.
+      const bool updates = who == "rick" || ((who == "morty" || who == "summer") && owner == who);
+      EXPECT_EQ(eval({{"subject", {{"type", "user"}, {"identity", id}}}, {"action", {{"name", "can_update_todo"}}},
+                      {"resource", todo}, {"context", json::object()}}),
+                updates)
+          << who << " updates " << owner << "'s todo";
+      // DELETE /todos/{id}: admin, or an editor who owns it.
+      const bool deletes = who == "rick" || ((who == "morty" || who == "summer") && owner == who);
+      EXPECT_EQ(eval({{"subject", {{"type", "user"}, {"id", id}}}, {"action", {{"name", "can_delete_todo"}}},
+                      {"resource", todo}, {"context", json::object()}}),
+                deletes)
+          << who << " deletes " << owner << "'s todo";
+    }
+  }
+  // The evaluations payload of the scenario: Morty may complete his own todo, not Rick's.
+  const auto r = c.post("/access/v1/evaluations", json::parse(R"({
+    "subject":{"type":"user","id":"CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+    "action":{"name":"can_update_todo"},"resource":{},"context":{},
+    "evaluations":[
+      {"resource":{"type":"todo","id":"7240d0db-8ff0-41ec-98b2-34a096273b9f","properties":{"ownerID":"rick@the-citadel.com"}}},
+      {"resource":{"type":"todo","id":"7240d0db-8ff0-41ec-98b2-34a096273b9e","properties":{"ownerID":"morty@the-citadel.com"}}}]})"));
+  EXPECT_EQ(decisions(r), (std::vector<bool>{false, true}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native API, health, status
+// ---------------------------------------------------------------------------------------------
+TEST(Native, DecideBatchMaskStatusHealth) {
+  ServerProcess s({kSrc + "/policies/bm365"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  const json req = json::parse(R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"view_ticket_field","args":{"field":"summary"}},
+    "resource":{"type":"Ticket","id":"b_acme_1"}})");
+  auto r = c.post("/v1/decide", req);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.j()["decision"], "allow");
+  EXPECT_FALSE(r.j()["determining"].empty());
+  EXPECT_TRUE(r.j()["determining"][0].contains("file"));
+  // An unknown entity is the client's error.
+  auto bad = req;
+  bad["principal"]["id"] = "nobody";
+  EXPECT_EQ(c.post("/v1/decide", bad).status, 400u);
+  // Mask.
+  auto m = req;
+  m["mask"] = "field";
+  m["action"].erase("args");
+  r = c.post("/v1/mask", m);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.j()["allowed"], json::array({"summary", "status", "internal_notes"}));
+  // Batch: JSON Lines in, JSON Lines out, in order; a bad line is an error line.
+  std::string lines = req.dump() + "\n" + bad.dump() + "\n\n" + "not json\n" + req.dump();
+  r = c.request(http::verb::post, "/v1/decide/batch", lines, {{"Content-Type", "application/x-ndjson"}});
+  ASSERT_EQ(r.status, 200u);
+  std::istringstream in(r.body);
+  std::vector<json> out;
+  for (std::string l; std::getline(in, l);) out.push_back(json::parse(l));
+  ASSERT_EQ(out.size(), 4u) << r.body;
+  EXPECT_EQ(out[0]["decision"], "allow");
+  EXPECT_EQ(out[1]["decision"], "deny");
+  EXPECT_NE(out[1]["errors"][0].get<std::string>().find("line 2"), std::string::npos);
+  EXPECT_EQ(out[2]["decision"], "deny");
+  EXPECT_EQ(out[3]["decision"], "allow");
+  // Status and health.
+  const auto st = c.get("/v1/status").j();
+  EXPECT_EQ(st["policy"]["checksum"].get<std::string>().size(), 16u);
+  EXPECT_EQ(st["policy"]["sources"], json::array({kSrc + "/policies/bm365"}));
+  EXPECT_TRUE(st["last_reload_error"].is_null());
+  EXPECT_EQ(c.get("/health/live").status, 200u);
+  EXPECT_EQ(c.get("/health/ready").status, 200u);
+  EXPECT_EQ(c.get("/nope").status, 404u);
+  EXPECT_EQ(c.get("/v1/decide").status, 405u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+TEST(Security, BearerTokensAndScopes) {
+  const auto dir = fs::temp_directory_path() / ("treaty_tokens_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokens") << "# decide only\ndecider-0123456789abcdef decide\nadmin-0123456789abcdef admin,decide\n";
+  const auto log = dir / "decisions.jsonl";
+  {
+    ServerProcess s({kCert, "--auth-tokens", (dir / "tokens").string(), "--decision-log", log.string()});
+    ASSERT_NE(s.port(), 0) << s.log();
+    Client c(s.port());
+    auto r = c.post("/access/v1/evaluation", kAliceRead);
+    EXPECT_EQ(r.status, 401u);
+    EXPECT_EQ(r.headers["WWW-Authenticate"], "Bearer");
+    auto with = [&](const std::string& token, const std::string& path, const std::string& body) {
+      return c.request(http::verb::post, path, body,
+                       {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}});
+    };
+    EXPECT_EQ(with("decider-0123456789abcdeX", "/access/v1/evaluation", kAliceRead.dump()).status, 401u);
+    EXPECT_EQ(with("decider-0123456789abcde", "/access/v1/evaluation", kAliceRead.dump()).status, 401u);
+    r = with("decider-0123456789abcdef", "/access/v1/evaluation", kAliceRead.dump());
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_TRUE(decision(r));
+    EXPECT_EQ(with("decider-0123456789abcdef", "/v1/admin/reload", "").status, 403u);
+    EXPECT_EQ(with("admin-0123456789abcdef", "/v1/admin/reload", "").status, 200u);
+    EXPECT_EQ(s.terminate(), 0);
+  }
+  // The decision log has the decision, and never a token.
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all.find("0123456789abcdef"), std::string::npos);
+  std::istringstream ls(all);
+  std::string line;
+  ASSERT_TRUE(std::getline(ls, line)) << all;
+  const auto j = json::parse(line);
+  for (const char* k : {"decision_id", "time", "request_id", "request", "decision", "determining", "policy", "duration_ns"})
+    EXPECT_TRUE(j.contains(k)) << k << " in " << line;
+  EXPECT_EQ(j["decision"], true);
+  EXPECT_EQ(j["request"]["subject"]["id"], "alice");
+  EXPECT_EQ(j["determining"], json::array({"users_read_records"}));
+  fs::remove_all(dir);
+}
+
+TEST(Security, AdminNeedsATokenEvenOnLoopback) {
+  ServerProcess s({kCert});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  EXPECT_EQ(c.request(http::verb::post, "/v1/admin/reload").status, 403u);
+  EXPECT_EQ(c.post("/access/v1/evaluation", kAliceRead).status, 200u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and hostile clients
+// ---------------------------------------------------------------------------------------------
+TEST(Hostile, LimitsAndClientsThatMisbehave) {
+  ServerProcess s({kCert, "--max-body", "4096", "--max-batch-body", "65536", "--max-header", "2048", "--max-batch",
+                   "10", "--max-connections", "6", "--request-timeout-ms", "800", "--threads", "2"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  // Oversized body: 413.
+  auto big = kAliceRead;
+  big["context"] = {{"pad", std::string(8000, 'x')}};
+  EXPECT_EQ(Client(s.port()).post("/access/v1/evaluation", big).status, 413u);
+  // Oversized headers: 431.
+  EXPECT_EQ(Client(s.port())
+                .request(http::verb::post, "/access/v1/evaluation", kAliceRead.dump(),
+                         {{"Content-Type", "application/json"}, {"X-Pad", std::string(4000, 'y')}})
+                .status,
+            431u);
+  // Too many evaluations: 413.
+  json many = kAliceRead;
+  many["evaluations"] = json::array();
+  for (int i = 0; i < 11; ++i) many["evaluations"].push_back(json::object());
+  EXPECT_EQ(c.post("/access/v1/evaluations", many).status, 413u);
+  // Malformed HTTP: 400, and the server goes on.
+  int fd = raw_connect(s.port());
+  raw_send(fd, "GARBAGE\x01\x02 / HTTP/9.9\r\n\r\n");
+  EXPECT_NE(raw_read_all(fd, 2000).find(" 400 "), std::string::npos);
+  close(fd);
+  // A slow client (half a request) does not stall others, and is answered 408 in time.
+  const int slow = raw_connect(s.port());
+  raw_send(slow, "POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{");
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(decision(c.post("/access/v1/evaluation", kAliceRead)));
+  EXPECT_NE(raw_read_all(slow, 3000).find(" 408 "), std::string::npos);
+  close(slow);
+  // Connections over the limit are refused with 503; the ones within it are served.
+  std::vector<int> held;
+  for (int i = 0; i < 8; ++i) held.push_back(raw_connect(s.port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int extra = raw_connect(s.port());
+  raw_send(extra, "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(raw_read_all(extra, 2000).find(" 503 "), std::string::npos);
+  close(extra);
+  for (int h : held) close(h);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(decision(Client(s.port()).post("/access/v1/evaluation", kAliceRead)));
+  // A client that sends random bytes and disconnects.
+  fd = raw_connect(s.port());
+  raw_send(fd, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+  close(fd);
+  EXPECT_TRUE(decision(Client(s.port()).post("/access/v1/evaluation", kAliceRead)));
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics, parsed as Prometheus text
+// ---------------------------------------------------------------------------------------------
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+/// A strict reader of the Prometheus text format (version 0.0.4): HELP and TYPE comments,
+/// `name{label="value",...} number` lines; every sample's family must have been TYPEd.
+std::vector<Sample> parse_prometheus(const std::string& text, std::string& error) {
+  std::vector<Sample> out;
+  std::map<std::string, std::string> types;
+  static const std::regex sample_re(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([-+]?[0-9.eE+-]+|\+Inf|NaN)$)");
+  static const std::regex label_re(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)")re");
+  std::istringstream in(text);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (line.starts_with("# TYPE ")) {
+      std::istringstream ls(line.substr(7));
+      std::string name, type;
+      ls >> name >> type;
+      if (type != "counter" && type != "gauge" && type != "histogram") error += "line " + std::to_string(n) + ": type\n";
+      types[name] = type;
+      continue;
+    }
+    if (line.starts_with("# HELP ") || line.empty()) continue;
+    std::smatch m;
+    if (!std::regex_match(line, m, sample_re)) {
+      error += "line " + std::to_string(n) + ": " + line + "\n";
+      continue;
+    }
+    Sample s{m[1], {}, std::stod(m[4])};
+    const std::string labels = m[3];
+    for (auto it = std::sregex_iterator(labels.begin(), labels.end(), label_re); it != std::sregex_iterator(); ++it)
+      s.labels[(*it)[1]] = (*it)[2];
+    std::string family = s.name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"})
+      if (family.ends_with(suffix) && types.count(family.substr(0, family.size() - std::strlen(suffix))))
+        family = family.substr(0, family.size() - std::strlen(suffix));
+    if (!types.count(family)) error += "line " + std::to_string(n) + ": untyped " + s.name + "\n";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+TEST(Metrics, PrometheusTextFormat) {
+  ServerProcess s({kCert});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  for (int i = 0; i < 3; ++i) c.post("/access/v1/evaluation", kAliceRead);
+  c.post("/access/v1/evaluation", json::parse(R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-1"}})"));
+  c.request(http::verb::post, "/access/v1/evaluation", "{");
+  auto r = c.get("/metrics");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_TRUE(r.headers["Content-Type"].starts_with("text/plain"));
+  std::string error;
+  const auto samples = parse_prometheus(r.body, error);
+  EXPECT_EQ(error, "");
+  auto value = [&](const std::string& name, std::map<std::string, std::string> labels) {
+    for (const auto& x : samples)
+      if (x.name == name && x.labels == labels) return x.value;
+    return -1.0;
+  };
+  EXPECT_EQ(value("treaty_decisions_total", {{"action", "read"}, {"result", "allow"}}), 3);
+  EXPECT_EQ(value("treaty_decisions_total", {{"action", "write"}, {"result", "deny"}}), 1);
+  EXPECT_EQ(value("treaty_http_responses_total", {{"endpoint", "/access/v1/evaluation"}, {"code", "4xx"}}), 1);
+  EXPECT_EQ(value("treaty_http_request_duration_seconds_count", {{"endpoint", "/access/v1/evaluation"}}), 5);
+  EXPECT_EQ(value("treaty_http_request_duration_seconds_bucket", {{"endpoint", "/access/v1/evaluation"}, {"le", "+Inf"}}), 5);
+  // Buckets are cumulative.
+  double last = 0;
+  for (const auto& x : samples)
+    if (x.name == "treaty_http_request_duration_seconds_bucket" && x.labels.at("endpoint") == "/access/v1/evaluation") {
+      EXPECT_GE(x.value, last);
+      last = x.value;
+    }
+  EXPECT_EQ(value("treaty_reloads_total", {{"result", "ok"}}), 1);
+  EXPECT_EQ(value("treaty_decision_log_lines_total", {{"outcome", "dropped"}}), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hot reload
+// ---------------------------------------------------------------------------------------------
+TEST(Reload, AdminSighupAndFileChangesKeepTheOldPolicyOnFailure) {
+  const auto dir = fs::temp_directory_path() / ("treaty_reload_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "policy");
+  fs::copy_file(kCert + "/fixture.treaty", dir / "policy" / "fixture.treaty");
+  std::ofstream(dir / "tokens") << "admin-0123456789abcdef admin,decide\n";
+  ServerProcess s({(dir / "policy").string(), "--auth-tokens", (dir / "tokens").string(), "--watch-interval-ms", "100"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  const std::map<std::string, std::string> auth = {{"Content-Type", "application/json"},
+                                                   {"Authorization", "Bearer admin-0123456789abcdef"}};
+  const std::string bob_write =
+      R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})";
+  EXPECT_FALSE(decision(c.request(http::verb::post, "/access/v1/evaluation", bob_write, auth)));
+  const auto checksum0 = c.get("/v1/status").j()["policy"]["checksum"];
+
+  // A broken policy: the reload fails, the old engine keeps serving, status reports why.
+  std::ofstream(dir / "policy" / "broken.treaty") << "permit oops principal p: nosuchtype action read resource r: record;\n";
+  auto r = c.request(http::verb::post, "/v1/admin/reload", "", auth);
+  EXPECT_EQ(r.status, 422u) << r.body;
+  EXPECT_NE(r.j()["error"].get<std::string>().find("nosuchtype"), std::string::npos) << r.body;
+  EXPECT_FALSE(decision(c.request(http::verb::post, "/access/v1/evaluation", bob_write, auth)));
+  auto st = c.get("/v1/status").j();
+  EXPECT_EQ(st["policy"]["checksum"], checksum0);
+  EXPECT_NE(st["last_reload_error"].get<std::string>().find("nosuchtype"), std::string::npos);
+
+  // A good change, picked up by the file watcher: bob may now write active records.
+  fs::remove(dir / "policy" / "broken.treaty");
+  std::ofstream(dir / "policy" / "extra.treaty")
+      << "permit admins_write_anything\n  principal u: user\n  action write\n  resource record\n"
+         "  when u.role == \"admin\";\n";
+  bool changed = false;
+  for (int i = 0; i < 100 && !changed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    changed = decision(c.request(http::verb::post, "/access/v1/evaluation", bob_write, auth));
+  }
+  EXPECT_TRUE(changed) << s.log();
+  st = c.get("/v1/status").j();
+  EXPECT_NE(st["policy"]["checksum"], checksum0);
+  EXPECT_TRUE(st["last_reload_error"].is_null());
+
+  // SIGHUP reloads too (the reload count goes up).
+  const auto ok_before = st["reloads"]["ok"].get<int>();
+  kill(s.pid(), SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    reloaded = c.get("/v1/status").j()["reloads"]["ok"].get<int>() > ok_before;
+  }
+  EXPECT_TRUE(reloaded);
+  EXPECT_EQ(s.terminate(), 0);
+  fs::remove_all(dir);
+}
+
+TEST(Lifecycle, SigtermDrainsAnInFlightRequestAndExitsZero) {
+  ServerProcess s({kCert});
+  ASSERT_NE(s.port(), 0) << s.log();
+  // A request whose body is still arriving when SIGTERM comes is answered, then the server exits.
+  const int fd = raw_connect(s.port());
+  const std::string body = kAliceRead.dump();
+  raw_send(fd, "POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(s.pid(), SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  raw_send(fd, body.substr(10));
+  const auto answer = raw_read_all(fd, 3000);
+  EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\"decision\":true"), std::string::npos) << answer;
+  close(fd);
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+}  // namespace
