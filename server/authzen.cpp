@@ -177,7 +177,15 @@ void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, cons
     return true;
   };
   if (!map_entity(s, st->second, "subject", sid) || !map_entity(r, rt->second, "resource", rid)) return;
-  if (!inline_entities.empty() && !overlay.add_json(inline_entities, out.error)) return;
+  if (!inline_entities.empty()) {
+    // The same rules as for any request's entities: only `inline entity` types, every key and
+    // every requirement they can affect.
+    if (!overlay.add_json(inline_entities, out.error)) return;
+    if (!eng.validate_overlay(overlay, out.error)) {
+      out.error = "the request's entities break the policy: " + out.error;
+      return;
+    }
+  }
 
   std::vector<Value> args(act.params.size());
   std::vector<bool> given(act.params.size(), false);

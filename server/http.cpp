@@ -224,7 +224,9 @@ void Server::Impl::publish(std::shared_ptr<Snapshot> s) {
   const auto& p = s->engine->program();
   for (TypeId t = 0; t < p.schema.entities.size(); ++t) {
     names->types.emplace(p.schema.entities[t].name, t);
-    names->request_supplied.push_back(p.world.of_type(t).empty());
+    // An entity may come without an id (AuthZEN 1.0 requires one; the Todo scenario's new todo
+    // has none) only when its type is request-supplied and never stored as a fact.
+    names->request_supplied.push_back(p.schema.entities[t].request_supplied && p.world.of_type(t).empty());
   }
   for (const auto& [ext, name] : opts.authzen_types)
     if (auto t = p.schema.find_entity(name)) names->types[ext] = *t;

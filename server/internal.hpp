@@ -122,7 +122,7 @@ struct Worker {
 struct Names {
   std::unordered_map<std::string_view, TypeId> types;      ///< Treaty names and AuthZEN aliases
   std::unordered_map<std::string_view, std::uint32_t> actions;
-  std::vector<bool> request_supplied;  ///< by type: no fact of the type (see authzen.cpp)
+  std::vector<bool> request_supplied;  ///< by type: `inline entity` with no facts: may omit its id
 };
 
 class Session;

@@ -629,8 +629,15 @@ struct Program {
 
 /// A value as the language prints it: `"text"`, `42`, `approval`, `Person::"alice"`, `{a, b}`.
 /// "a" or "an" for a noun (a type name) in a message: "an `Account`", "a `Person`".
+/// By the first letter, with the common words whose `u` sounds like "you" ("a `user`", "a `Unit`").
 [[nodiscard]] inline const char* article(std::string_view noun) {
-  return !noun.empty() && std::string_view("AEIOUaeiou").find(noun[0]) != std::string_view::npos ? "an" : "a";
+  if (noun.empty() || std::string_view("AEIOUaeiou").find(noun[0]) == std::string_view::npos) return "a";
+  if (noun[0] == 'u' || noun[0] == 'U')
+    for (std::string_view you : {"us", "uni", "ur", "ut", "ub", "uk"})
+      if (noun.size() >= you.size() &&
+          std::equal(you.begin(), you.end(), noun.begin(), [](char a, char b) { return a == (b | 0x20); }))
+        return "a";
+  return "an";
 }
 [[nodiscard]] std::string format_value(const Schema& schema, const World& world, const Value& v);
 

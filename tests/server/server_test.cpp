@@ -330,6 +330,13 @@ TEST_F(Certification, PropertiesThatDisagreeWithTheFactsAreAnError) {
     "resource":{"type":"record","id":"record-9","properties":{"status":"archived"}}})")));
   EXPECT_FALSE(decision(eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"write"},
     "resource":{"type":"record","id":"record-9","properties":{"status":"archived"}}})")));
+  // A subject that is no fact cannot be brought by the request: `user` is not `inline entity`,
+  // so nobody can walk in as a new admin.
+  const auto smuggled = eval(R"({"subject":{"type":"user","id":"mallory","properties":{"role":"admin"}},
+    "action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})");
+  EXPECT_FALSE(decision(smuggled));
+  EXPECT_NE(smuggled.j()["context"]["error"].get<std::string>().find("may not bring a `user` inline"), std::string::npos)
+      << smuggled.body;
   // ... and one without its required attribute is an error.
   const auto m = eval(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},"resource":{"type":"record","id":"record-9"}})");
   EXPECT_FALSE(decision(m));
