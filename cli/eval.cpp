@@ -48,6 +48,10 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
         error = "action `" + act.name + "` has no parameter `" + arg.name.name + "`";
         break;
       }
+      if (given[idx]) {
+        error = "argument `" + arg.name.name + "` is given twice";
+        break;
+      }
       OverlayResolver res(overlay);
       Span sp;
       if (!convert_constant(p.schema, arg.value, act.params[idx].type, res, args[idx], error, sp)) {
@@ -179,13 +183,15 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
   for (const auto& [line, doc] : docs) {
     ++n;
     std::string at = path + (requests.empty() ? "" : ":" + std::to_string(line));
-    auto j = nlohmann::json::parse(doc, nullptr, false);
+    nlohmann::json j;
+    const auto bad_json = parse_json(doc, j);
     Overlay overlay(l.engine->program());
     Request r;
     std::string error;
-    if (j.is_discarded()) {
-      // Where and why, as for a facts file: path:line:column of the first bad character.
-      const auto bad = json_error(doc).value_or(JsonError{0, "not one JSON document"});
+    if (bad_json) {
+      // Where and why, as for a facts file: path:line:column of the first bad character (or of a
+      // key given twice).
+      const auto& bad = *bad_json;
       SourceManager where;
       const auto lc = where.line_col(where.add(path, doc), static_cast<std::uint32_t>(std::min(bad.offset, doc.size())));
       at = path + ":" + std::to_string(line + lc.line - 1) + ":" + std::to_string(lc.column);

@@ -38,7 +38,7 @@ int run_test(const TestOptions& o) {
                               {"request", r.request},
                               {"location", where(r.span)},
                               {"passed", r.passed},
-                              {"expected", r.expected_allow ? "allow" : "deny"},
+                              {"expected", r.expected_violation ? "violation" : r.expected_allow ? "allow" : "deny"},
                               {"decision", l.engine->to_json(r.decision, &l.sm)},
                               {"failure", r.failure}});
     }

@@ -1326,6 +1326,11 @@ class Checker {
         ok = false;
         continue;
       }
+      if (given_arg[idx]) {
+        d_.add(DiagId::duplicate_field, arg.name.span, "argument " + tick(arg.name.name) + " is given twice");
+        ok = false;
+        continue;
+      }
       std::string err;
       Span where = arg.value.span;
       if (!convert_constant(p_.schema, arg.value, act.params[idx].type, res, out.args[idx], err, where)) {
@@ -1355,7 +1360,7 @@ class Checker {
         auto& diag = d_.add(DiagId::duplicate_test, t->name_span, "test name " + quote_string(t->name) + " is used twice");
         diag.notes.push_back({it->second->name_span, "first used here"});
       }
-      if (t->expects.empty())
+      if (t->expects.empty() && t->violations.empty())
         d_.add(DiagId::empty_test, t->name_span, "test " + quote_string(t->name) + " has no `expect` and checks nothing");
       TestInfo info;
       info.name = t->name;
@@ -1397,6 +1402,17 @@ class Checker {
           }
         }
         if (request(ex.request, ei.request, ex.span, given, &ei.arg_syntax)) info.expects.push_back(std::move(ei));
+      }
+      for (const auto& v : t->violations) {
+        if (!require_decls_.count(v.requirement.name)) {
+          std::vector<std::string> cands;
+          for (const auto& [n, _] : require_decls_) cands.push_back(n);
+          unknown(DiagId::unknown_because_rule, v.requirement.span,
+                  "`expect violation` names " + tick(v.requirement.name) + ", which is no requirement", v.requirement.name,
+                  cands);
+          continue;
+        }
+        info.violations.emplace_back(v.requirement.name, v.span);
       }
       p_.tests.push_back(std::move(info));
     }

@@ -462,6 +462,7 @@ class FilePrinter {
       if (!x.because.empty()) s += " because " + names_text(x.because, ", ");
       p_.line(2, s + ";", Printer::begin_of(x.span));
     }
+    for (const auto& v : d.violations) p_.line(2, "expect violation " + v.requirement.name + ";", Printer::begin_of(v.span));
     p_.line(0, "}", Printer::last_of(d.span));
   }
 

@@ -438,6 +438,8 @@ class Converter {
         if (c.is_type<g::given_block>()) {
           d.has_given = true;
           for (const auto& f : c.children) d.given.push_back(fact(*f));
+        } else if (c.is_type<g::expect_violation>()) {
+          d.violations.push_back(ViolationExpectation{ident(*c.children.at(0)), span(c)});
         } else {
           d.expects.push_back(expectation(c));
         }

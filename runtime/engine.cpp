@@ -847,7 +847,15 @@ std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay
 }
 
 bool Engine::validate_overlay(const Overlay& o, std::string& error) const {
+  auto v = overlay_violations(o, true);
+  if (v.empty()) return true;
+  error = std::move(v.front().message);
+  return false;
+}
+
+std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& o, bool first_only) const {
   const Program& p = *p_;
+  std::vector<OverlayViolation> out;
   const auto base = static_cast<EntityId>(p.world.size());
   auto value_of = [&](EntityId e, std::uint32_t c) {
     return e < base ? p.world.attr(e, c) : o.get(e)->attrs[c];
@@ -886,8 +894,9 @@ bool Engine::validate_overlay(const Overlay& o, std::string& error) const {
       if (clash) {
         std::string names;
         for (auto c : key) names += (names.empty() ? "" : ", ") + et.attrs[c].name;
-        error = "`" + entity_name(self, &o) + "` has the same key (" + names + ") as `" + entity_name(*clash, &o) + "`";
-        return false;
+        out.push_back({std::nullopt, "`" + entity_name(self, &o) + "` has the same key (" + names + ") as `" +
+                                         entity_name(*clash, &o) + "`"});
+        if (first_only) return out;
       }
     }
   }
@@ -903,25 +912,23 @@ bool Engine::validate_overlay(const Overlay& o, std::string& error) const {
         if (e) frame[0] = Value::entity(*e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) return false;
         if (ev.truth(rq.ensure, frame.data())) return false;
-        error = requirement_message(rq, &o, e) + " (requirement `" + rq.name + "`" +
-                (e ? ", " + entity_name(*e, &o) : std::string()) + ")";
+        out.push_back({i, requirement_message(rq, &o, e) + " (requirement `" + rq.name + "`" +
+                                 (e ? ", " + entity_name(*e, &o) : std::string()) + ")"});
         return true;
       };
-      if (!rq.forall_type) {
-        if (fails(std::nullopt)) return false;
-        continue;
-      }
-      if (full)
+      bool broken = !rq.forall_type && fails(std::nullopt);
+      if (rq.forall_type && full)
         for (EntityId e : p.world.of_type(*rq.forall_type))
-          if (fails(e)) return false;
-      for (std::size_t j = 0; j < ents.size(); ++j)
-        if (ents[j].type == *rq.forall_type && fails(base + static_cast<EntityId>(j))) return false;
+          if ((broken = fails(e))) break;
+      if (rq.forall_type)
+        for (std::size_t j = 0; j < ents.size() && !broken; ++j)
+          if (ents[j].type == *rq.forall_type) broken = fails(base + static_cast<EntityId>(j));
+      if (broken && first_only) return out;
     }
   } catch (const LimitExceeded&) {
-    error = "checking the requirements over the request's entities took more than the evaluation limit";
-    return false;
+    out.push_back({std::nullopt, "checking the requirements over the request's entities took more than the evaluation limit"});
   }
-  return true;
+  return out;
 }
 
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {

@@ -15,12 +15,29 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_
     Overlay overlay(p);
     Diagnostics given_diags;
     bool given_ok = overlay.add_facts(t.given, given_diags);
-    std::string given_error;
-    if (given_ok && !engine.validate_overlay(overlay, given_error)) {
-      // Keys and requirements hold for the world a test decides in, `given` facts included.
-      given_ok = false;
-      given_diags.add(DiagId::requirement_violated, t.span, given_error);
+    // Keys and requirements hold for the world a test decides in, `given` facts included: a
+    // broken world fails every allow and deny expectation, and is what `expect violation R`
+    // expects.
+    const auto broken = given_ok ? engine.overlay_violations(overlay, false) : std::vector<Engine::OverlayViolation>{};
+    for (const auto& v : broken) given_diags.add(DiagId::requirement_violated, t.span, v.message);
+    for (const auto& [name, span] : t.violations) {
+      ExpectationResult r;
+      r.test = t.name;
+      r.expected_violation = true;
+      r.span = span;
+      r.request = std::string(sm.text(span));
+      if (!given_ok) {
+        r.failure = "the test's `given` facts are invalid:\n" + render_human(sm, given_diags.all());
+      } else {
+        bool found = false;
+        for (const auto& v : broken) found = found || (v.requirement && p.requirements[*v.requirement].name == name);
+        if (!found) r.failure = "expected requirement `" + name + "` to be violated, but the test's world keeps it";
+      }
+      r.passed = r.failure.empty();
+      (r.passed ? report.passed : report.failed)++;
+      report.results.push_back(std::move(r));
     }
+    given_ok = given_ok && broken.empty();
     for (const auto& ex : t.expects) {
       ExpectationResult r;
       r.test = t.name;

@@ -251,9 +251,14 @@ struct because_clause : p::seq<kw_because, sp, p::must<because_rule>, p::star<sp
 struct expect_semi : p::one<';'> {};
 struct expect_stmt : p::seq<kw_expect, sp, p::must<decision>, sp, p::must<req_principal>, sp, p::must<req_action>, sp,
                             p::must<req_resource>, sp, p::opt<because_clause>, sp, p::must<expect_semi>> {};
+/// `expect violation REQUIREMENT;`: the test's world (its `given` facts) breaks that requirement.
+/// `violation` is contextual: after `expect` only `allow` and `deny` are otherwise possible.
+struct kw_violation : TAO_PEGTL_KEYWORD("violation") {};
+struct violation_name : p::seq<name> {};
+struct expect_violation : p::seq<kw_expect, sp, kw_violation, sp, p::must<violation_name>, sp, p::must<expect_semi>> {};
 struct test_close : p::one<'}'> {};
 struct test_decl : p::seq<kw_test, sp, p::must<test_name>, sp, p::must<test_open>, sp,
-                          p::star<p::sor<given_block, expect_stmt>, sp>, p::must<test_close>> {};
+                          p::star<p::sor<given_block, expect_violation, expect_stmt>, sp>, p::must<test_close>> {};
 
 struct property_name : p::seq<name> {};
 struct prop_principal : p::seq<kw_principal, sp, binding> {};
@@ -382,7 +387,7 @@ using selector = p::parse_tree::selector<
         action_principal, action_resource, fact_decl, field_init, predicate_decl, rule_decl, kw_permit, kw_forbid,
         rule_principal, rule_resource, rule_action, binding, kw_any, action_set, action_one, action_constraints,
         when_clause, unless_clause, require_decl, require_forall, require_where, ensure_clause, message_clause,
-        test_decl, given_block, expect_stmt, kw_allow, kw_deny, req_principal, req_action, req_args, req_arg,
+        test_decl, given_block, expect_stmt, expect_violation, kw_allow, kw_deny, req_principal, req_action, req_args, req_arg,
         req_resource, because_clause, property_decl, prop_principal, prop_action, prop_resource, prop_where,
         prop_expect>,
     p::parse_tree::fold_one::on<postfix, cmp_expr, and_expr, or_expr>>;

@@ -68,6 +68,11 @@ struct JsonError {
 /// without building it: nullopt when it is valid.
 [[nodiscard]] std::optional<JsonError> json_error(std::string_view text);
 
+/// Parses `text` into `out` in one pass, strictly: a syntax error, an out-of-range number or a key
+/// given twice in one object (which nlohmann would take the last of) is returned with its offset,
+/// and `out` is left null. For requests, whose every key must mean one thing.
+[[nodiscard]] std::optional<JsonError> parse_json(std::string_view text, nlohmann::json& out);
+
 /// Edit distance, for "did you mean" suggestions.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The closest of `candidates` to `name`, when close enough to be a likely typo.

@@ -583,6 +583,8 @@ struct TestInfo {
   std::string name;
   std::vector<syntax::FactDecl> given;  ///< facts that exist in this test only
   std::vector<ExpectationInfo> expects;
+  /// `expect violation R`: the requirement's name and the expectation's span.
+  std::vector<std::pair<std::string, Span>> violations;
   Span span;
 };
 

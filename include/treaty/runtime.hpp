@@ -151,6 +151,13 @@ class Engine {
   /// such a type (`exists x: T`) is checked again in full. Returns false with the first
   /// violation, naming the entity and the rule broken.
   [[nodiscard]] bool validate_overlay(const Overlay& overlay, std::string& error) const;
+  struct OverlayViolation {
+    std::optional<std::uint32_t> requirement;  ///< nullopt: a key
+    std::string message;
+  };
+  /// Every violation validate_overlay would report (at most one per key and per requirement),
+  /// or only the first with `first_only`.
+  [[nodiscard]] std::vector<OverlayViolation> overlay_violations(const Overlay& overlay, bool first_only) const;
   /// The message of requirement `rq` for the `forall` entity in `frame[0]` (interpolated).
   [[nodiscard]] std::string requirement_message(const RequirementInfo& rq, const Overlay* overlay,
                                                 std::optional<EntityId> subject) const;

@@ -235,6 +235,13 @@ struct Expectation {
   }
 };
 
+/// `expect violation REQUIREMENT;`
+struct ViolationExpectation {
+  Ident requirement;
+  Span span;
+  bool operator==(const ViolationExpectation& o) const { return requirement == o.requirement; }
+};
+
 struct TestDecl {
   Doc doc;
   std::string name;
@@ -242,9 +249,11 @@ struct TestDecl {
   std::vector<FactDecl> given;
   bool has_given = false;
   std::vector<Expectation> expects;
+  std::vector<ViolationExpectation> violations;
   Span span;
   bool operator==(const TestDecl& o) const {
-    return name == o.name && given == o.given && has_given == o.has_given && expects == o.expects && doc == o.doc;
+    return name == o.name && given == o.given && has_given == o.has_given && expects == o.expects &&
+           violations == o.violations && doc == o.doc;
   }
 };
 

@@ -13,6 +13,7 @@ struct ExpectationResult {
   std::string test;         ///< the test's name
   std::string request;      ///< `principal ... action ... resource ...` as written
   bool expected_allow = false;
+  bool expected_violation = false;  ///< `expect violation R` (request holds its text)
   bool passed = false;
   Decision decision;
   std::string failure;      ///< why it failed (wrong decision, missing `because` rule, bad `given`)

@@ -197,6 +197,19 @@ expect_rc 0 "compile a policy with an inline type" -- "$T" compile "$work/keys.t
 expect_rc 2 "the bundle keeps the key check" -- "$T" eval --bundle "$work/keys.bundle" --requests "$work/keys.jsonl" --format json
 [ "$(grep -c '"decision":"error"' "$work/out")" -eq 2 ] && ok || bad "both requests are errors through the bundle too"
 
+# Duplicates are errors, never "last one wins": JSON keys in a request, arguments in flags and tests.
+printf '{"principal": {"type": "Person", "id": "t_cm"}, "action": {"name": "assign_task", "args": {"kind": "project", "kind": "approval"}}, "resource": {"type": "Person", "id": "t_kim"}}\n' >"$work/dupkey.jsonl"
+expect_rc 2 "a request with a key given twice" -- "$T" eval "$src/policies/4me" --requests "$work/dupkey.jsonl"
+expect_in "$work/err" 'dupkey.jsonl:1:111: bad request: invalid JSON: the key "kind" is given twice in one object' "duplicate key located"
+printf '{"principal": {"type": "Person", "id": "t_cm", "id": "t_wadmin"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "x"}}' >"$work/dupkey.json"
+expect_rc 2 "a nested key given twice" -- "$T" eval "$src/policies/4me" --request "$work/dupkey.json"
+expect_in "$work/err" 'the key "id" is given twice' "nested duplicate key"
+expect_rc 2 "an argument given twice in flags" -- "$T" eval "$src/policies/4me" --principal 'Person::"t_cm"' --action 'assign_task(kind: approval, kind: project)' --resource 'Person::"t_kim"'
+expect_in "$work/err" "argument \`kind\` is given twice" "duplicate flag argument"
+printf 'entity P {}\naction act(kind: Int) principal P resource P;\nP::"x" {}\ntest "t" { expect deny principal P::"x" action act(kind: 1, kind: 2) resource P::"x"; }\n' >"$work/duparg.treaty"
+expect_rc 1 "an argument given twice in a test" -- "$T" check "$work/duparg.treaty"
+expect_in "$work/out" "duparg.treaty:4:61: error[E0406]: argument \`kind\` is given twice" "duplicate test argument located"
+
 # --- the bundled libraries ---
 printf '{"entities": [{"type": "Account", "id": "x_std", "attrs": {"kind": "standard", "plan": "essential", "modules": [], "directory": null}},
  {"type": "Trust", "id": "x_dir_std", "attrs": {"grantor": "t_widget_dir", "grantee": "x_std", "accepted": true, "options": [], "shared_roles": ["specialist"]}}]}' >"$work/t10.json"
