@@ -1,0 +1,158 @@
+// Bounded cost on hostile input (issue 20): rendering of long lines and of many diagnostics,
+// streamed machine formats, lints that must not compare every pair of rules, source files that
+// are not regular files. Sizes are asserted, never times (the growth benchmark measures those).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/test_util.hpp"
+#include "treaty/check.hpp"
+#include "treaty/package.hpp"
+
+using namespace treaty;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Checked {
+  SourceManager sm;
+  Diagnostics diags;
+};
+
+std::unique_ptr<Checked> check_text(const std::string& text) {
+  auto c = std::make_unique<Checked>();
+  const auto id = c->sm.add("p.treaty", text);
+  Package pkg;
+  pkg.files.push_back(parse_file(c->sm, id, c->diags));
+  if (!c->diags.has_errors()) (void)check_package(c->sm, pkg, c->diags);
+  c->diags.sort();
+  return c;
+}
+
+std::size_t count_of(const std::string& hay, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto i = hay.find(needle); i != std::string::npos; i = hay.find(needle, i + 1)) ++n;
+  return n;
+}
+
+TEST(LongLines, ASpanOnAMegabyteLineIsShownAsAWindowWithTheCaretUnderIt) {
+  // One line: a million `x` in a comment-free fact value list, then a bad attribute at the end.
+  const std::string pad(1'000'000, 'x');
+  const std::string text = "entity A { s: String }\nA::\"a\" { s: \"" + pad + "\", bogus: 1 }\n";
+  auto c = check_text(text);
+  ASSERT_EQ(c->diags.all().size(), 1u);
+  const std::string out = render_human(c->sm, c->diags.all());
+  EXPECT_LT(out.size(), 1000u) << out.substr(0, 400);
+  EXPECT_NE(out.find("p.treaty:2:" + std::to_string(14 + pad.size() + 3) + ": error[E0202]"), std::string::npos) << out;
+  // The snippet is cut on the left, and the caret stands under `bogus`.
+  std::istringstream lines(out);
+  std::string head, src, carets;
+  std::getline(lines, head);
+  std::getline(lines, src);
+  std::getline(lines, carets);
+  EXPECT_EQ(src.rfind(" 2 | ...", 0), 0u) << src;
+  const auto at = carets.find('^');
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(src.substr(at, 5), "bogus") << src << "\n" << carets;
+  EXPECT_EQ(carets.substr(at), "^^^^^");
+}
+
+TEST(LongLines, ASpanLongerThanTheWindowHasBoundedCarets) {
+  const std::string s(500'000, 'a');
+  auto c = check_text("entity A { n: Int }\nA::\"a\" { n: \"" + s + "\" }\n");
+  ASSERT_EQ(c->diags.all().size(), 1u);
+  const std::string out = render_human(c->sm, c->diags.all());
+  EXPECT_LT(out.size(), 1000u);
+  EXPECT_LE(count_of(out, "^"), 160u);
+  EXPECT_NE(out.find("...\n"), std::string::npos) << "the window is cut on the right";
+}
+
+TEST(LongLines, TheWindowNeverSplitsAUtf8Sequence) {
+  // Two-byte characters; the span is far into the line, so the window's edges fall among them.
+  std::string line = "A::\"a\" { s: \"";
+  for (int i = 0; i < 3000; ++i) line += "\xc3\xa9";  // é
+  line += "\", bogus: 1 }";
+  auto c = check_text("entity A { s: String }\n" + line + "\n");
+  ASSERT_EQ(c->diags.all().size(), 1u);
+  const std::string out = render_human(c->sm, c->diags.all());
+  std::istringstream lines(out);
+  std::string head, src;
+  std::getline(lines, head);
+  std::getline(lines, src);
+  const std::string shown = src.substr(src.find("| ...") + 5);
+  ASSERT_FALSE(shown.empty());
+  EXPECT_NE(static_cast<unsigned char>(shown[0]) & 0xC0, 0x80u) << "starts inside a sequence";
+  SourceManager sm;
+  Diagnostics d;
+  EXPECT_TRUE(validate_source_bytes(sm, sm.add("out", out), d)) << "the output is valid UTF-8";
+}
+
+TEST(LongLines, ShortLinesAreShownWhole) {
+  auto p = treaty::testing::parse_text("enum Role { a b }", "pol.treaty");
+  EXPECT_EQ(treaty::testing::render(p),
+            "pol.treaty:1:15: error[E0112]: expected an enum value name or `}`, found `b`\n"
+            " 1 | enum Role { a b }\n"
+            "   |               ^\n");
+}
+
+TEST(RepeatedDiagnostics, AreCappedPerCodeAndFileWithTheExactCountOfTheRest) {
+  std::string text = "enum E { v0";
+  for (int i = 1; i < 30'000; ++i) text += ", v" + std::to_string(i);
+  text += " }\n";
+  auto c = check_text(text);
+  ASSERT_EQ(c->diags.count(Severity::warning), 30'000u);
+  const std::string out = render_human(c->sm, c->diags.all());
+  EXPECT_LT(out.size(), 8'000u);
+  EXPECT_EQ(count_of(out, "warning[W0603]"), 10u);
+  EXPECT_NE(out.find("\n... and 29,990 more like this\n"), std::string::npos) << out.substr(out.size() - 300);
+  // Without a cap every one is shown (and each snippet is still a window).
+  RenderOptions all;
+  all.max_per_code = 0;
+  const std::string full = render_human(c->sm, c->diags.all(), all);
+  EXPECT_EQ(count_of(full, "warning[W0603]"), 30'000u);
+  EXPECT_EQ(full.find("more like this"), std::string::npos);
+  EXPECT_LT(full.size(), 30'000u * 500u);
+}
+
+TEST(RepeatedDiagnostics, TheCapCountsEachCodeOfEachFileApart) {
+  Diagnostics d;
+  SourceManager sm;
+  const auto f0 = sm.add("a.treaty", "x\n"), f1 = sm.add("b.treaty", "y\n");
+  for (int i = 0; i < 12; ++i) d.add(DiagId::unused_enum_value, Span{f0, 0, 1});
+  for (int i = 0; i < 3; ++i) d.add(DiagId::unused_predicate, Span{f0, 0, 1});
+  for (int i = 0; i < 11; ++i) d.add(DiagId::unused_enum_value, Span{f1, 0, 1});
+  d.sort();
+  const std::string out = render_human(sm, d.all());
+  EXPECT_EQ(count_of(out, "a.treaty:1:1: warning[W0603]"), 10u);
+  EXPECT_EQ(count_of(out, "b.treaty:1:1: warning[W0603]"), 10u);
+  EXPECT_EQ(count_of(out, "warning[W0604]"), 3u);
+  EXPECT_EQ(count_of(out, "... and 2 more like this\n"), 1u);
+  EXPECT_EQ(count_of(out, "... and 1 more like this\n"), 1u);
+}
+
+TEST(Streaming, JsonAndSarifAreWrittenExactlyAsTheirDocumentsDump) {
+  auto c = std::make_unique<Checked>();
+  const auto f = c->sm.add("p.treaty", "enum Role { a, b }\npermit x when \"\\u{e9}\";\n");
+  auto& d1 = c->diags.add(DiagId::unused_enum_value, Span{f, 12, 13});
+  d1.notes.push_back({Span{f, 14, 18}, "a note"});
+  d1.notes.push_back({Span{}, "a note nowhere"});
+  d1.help = "a help";
+  d1.fix = Fix{Span{f, 12, 13}, "b"};
+  c->diags.add(DiagId::io_error, Span{}, "no place");
+  c->diags.add(DiagId::unused_predicate, Span{f, 33, 44});
+  ASSERT_EQ(c->diags.all().size(), 3u);
+  const std::vector<Diagnostic> none;
+  for (const std::vector<Diagnostic>* ds : {&c->diags.all(), &none}) {
+    std::ostringstream j, s;
+    write_json(j, c->sm, *ds);
+    EXPECT_EQ(j.str(), render_json(c->sm, *ds).dump(2));
+    write_sarif(s, c->sm, *ds, "1.2.3");
+    EXPECT_EQ(s.str(), render_sarif(c->sm, *ds, "1.2.3").dump(2));
+  }
+}
+
+}  // namespace
