@@ -26,7 +26,7 @@ int run_fmt(const FmtOptions& o) {
   std::size_t changed = 0;
   for (const auto& path : files) {
     std::string text, error;
-    if (!read_file(path, text, error)) {
+    if (read_source_file(path, ParseOptions{}.max_file_bytes, text, error) != ReadResult::ok) {
       std::cerr << "treaty: error: cannot read `" << path << "`: " << error << "\n";
       rc = kUsage;
       continue;

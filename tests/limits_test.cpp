@@ -155,4 +155,62 @@ TEST(Streaming, JsonAndSarifAreWrittenExactlyAsTheirDocumentsDump) {
   }
 }
 
+// --- source files that are not regular files ---
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("treaty-limits-" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+TEST(SourceFiles, AFifoNamedDotTreatyIsRefusedNotWaitedOn) {
+  TempDir t;
+  const auto fifo = t.path / "pipe.treaty";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::ofstream(t.path / "ok.treaty") << "enum E { a }\n";
+  for (const auto& arg : {t.path.string(), fifo.string()}) {
+    Diagnostics d;
+    SourceManager sm;
+    const auto pkg = parse_package(sm, {arg}, d);
+    ASSERT_TRUE(d.has_errors()) << arg;
+    EXPECT_EQ(d.all()[0].id, DiagId::io_error);
+    EXPECT_NE(d.all()[0].message.find("pipe.treaty`: it is a FIFO, not a regular file"), std::string::npos)
+        << d.all()[0].message;
+  }
+  std::string text, error;
+  EXPECT_EQ(read_source_file(fifo.string(), 1 << 20, text, error), ReadResult::failed);
+  EXPECT_EQ(error, "it is a FIFO, not a regular file");
+}
+
+TEST(SourceFiles, ABrokenSymlinkIsAnErrorNotSkipped) {
+  TempDir t;
+  std::ofstream(t.path / "ok.treaty") << "enum E { a }\n";
+  fs::create_symlink(t.path / "gone.treaty", t.path / "link.treaty");
+  for (const auto& arg : {t.path.string(), (t.path / "link.treaty").string()}) {
+    Diagnostics d;
+    const auto files = collect_treaty_files({arg}, d);
+    ASSERT_EQ(d.all().size(), 1u) << arg;
+    EXPECT_EQ(d.all()[0].id, DiagId::io_error);
+    EXPECT_NE(d.all()[0].message.find("link.treaty`: it is a broken symbolic link"), std::string::npos)
+        << d.all()[0].message;
+  }
+}
+
+TEST(SourceFiles, AFileOverTheSizeLimitIsRefusedBeforeItIsRead) {
+  TempDir t;
+  std::ofstream(t.path / "big.treaty") << std::string(5000, ' ');
+  Diagnostics d;
+  SourceManager sm;
+  ParseOptions o;
+  o.max_file_bytes = 4096;
+  (void)parse_package(sm, {t.path.string()}, d, o);
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].id, DiagId::file_too_large);
+  EXPECT_EQ(d.all()[0].message, "file is 5000 bytes, more than the limit of 4096");
+  EXPECT_EQ(sm.file(0).text.size(), 0u) << "nothing was kept";
+}
+
 }  // namespace
