@@ -155,6 +155,25 @@ TEST(Streaming, JsonAndSarifAreWrittenExactlyAsTheirDocumentsDump) {
   }
 }
 
+TEST(Lints, RedundantPermitsAreFoundAmongManyRulesWithoutComparingPairs) {
+  // Rule k has conditions {c0, ck}; the rule with {c0} alone makes every other one redundant,
+  // and it is the first weaker rule in order that is named.
+  std::string text = "entity P { n: Int }\naction view principal P resource P;\n";
+  text += "permit base principal p: P action view resource q: P when p.n == 0;\n";
+  for (int k = 1; k <= 2000; ++k)
+    text += "permit r" + std::to_string(k) + " principal p: P action view resource q: P when p.n == 0 when q.n == " +
+            std::to_string(k) + ";\n";
+  text += "permit three principal p: P action view resource q: P when p.n == 0 when q.n == 1 when q.n == 2;\n";
+  auto c = check_text(text);
+  std::size_t redundant = 0;
+  for (const auto& d : c->diags.all()) {
+    if (d.id != DiagId::redundant_permit) continue;
+    ++redundant;
+    EXPECT_NE(d.message.find("`base` has the same scope"), std::string::npos) << d.message;
+  }
+  EXPECT_EQ(redundant, 2001u);
+}
+
 // --- source files that are not regular files ---
 
 struct TempDir {
