@@ -174,6 +174,35 @@ TEST(Lints, RedundantPermitsAreFoundAmongManyRulesWithoutComparingPairs) {
   EXPECT_EQ(redundant, 2001u);
 }
 
+TEST(JsonFacts, EachErrorIsAtTheOffendingEntityOrValue) {
+  auto c = std::make_unique<Checked>();
+  const auto id = c->sm.add("p.treaty",
+                            "enum Role { a, b }\nentity Account { plan: Role }\n"
+                            "entity Person { account: Account, roles: Set<Role>, n: Int? }\n");
+  Package pkg;
+  pkg.files.push_back(parse_file(c->sm, id, c->diags));
+  CheckOptions o;
+  o.data_texts.emplace_back("d.json",
+                            "{\"entities\": [\n"
+                            "  {\"type\": \"Person\", \"id\": \"p1\",\n"
+                            "   \"attrs\": {\"account\": \"nowhere\", \"roles\": [\"a\", \"zz\"], \"bog\\u0075s\": 1}},\n"
+                            "  {\"type\": \"Persn\", \"id\": \"p2\"},\n"
+                            "  {\"type\": \"Person\", \"id\": \"p3\", \"attrs\": {\"roles\": []}}\n"
+                            "]}\n");
+  (void)check_package(c->sm, pkg, c->diags, o);
+  c->diags.sort();
+  std::vector<std::string> where;
+  for (const auto& d : c->diags.all()) {
+    ASSERT_TRUE(d.span.valid()) << d.message;
+    const auto lc = c->sm.line_col(d.span.file, d.span.begin);
+    where.push_back(std::to_string(lc.line) + ":" + std::to_string(lc.column) + " " + std::string(d.code()) + " " +
+                    std::string(c->sm.text(d.span)));
+  }
+  EXPECT_EQ(where, (std::vector<std::string>{"3:25 E0402 \"nowhere\"", "3:51 E0300 \"zz\"", "3:58 E0202 \"bog\\u0075s\"",
+                                             "4:12 E0201 \"Persn\"",
+                                             "5:3 E0401 {\"type\": \"Person\", \"id\": \"p3\", \"attrs\": {\"roles\": []}}"}));
+}
+
 // --- source files that are not regular files ---
 
 struct TempDir {
