@@ -1284,7 +1284,7 @@ class Checker {
         std::string list;
         for (auto x : accepted) list += (list.empty() ? "" : " | ") + p_.schema.entities[x].name;
         d_.add(DiagId::action_does_not_accept_type, ref.span,
-               "action " + tick(act.name) + " does not accept a " + tick(ref.name) + " as its " + role +
+               "action " + tick(act.name) + " does not accept " + std::string(indefinite_article(ref.name)) + " " + tick(ref.name) + " as its " + role +
                    "; it accepts " + tick(list));
         ok = false;
       }

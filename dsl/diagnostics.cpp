@@ -57,6 +57,12 @@ std::string_view severity_name(Severity s) {
   return "error";
 }
 
+std::string_view indefinite_article(std::string_view word) {
+  const auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
+  const char c = word.empty() ? 'x' : lower(word.front() == '`' && word.size() > 1 ? word[1] : word.front());
+  return std::string_view("aeiou").find(c) != std::string_view::npos ? "an" : "a";
+}
+
 namespace {
 
 std::string location(const SourceManager& sm, Span s) {

@@ -120,4 +120,7 @@ void write_sarif(std::ostream& out, const SourceManager& sm, const std::vector<D
 
 [[nodiscard]] std::string_view severity_name(Severity s);
 
+/// "an" before a word (a type name) that starts with a vowel, else "a": "an `Account`", "a `Person`".
+[[nodiscard]] std::string_view indefinite_article(std::string_view word);
+
 }  // namespace treaty
