@@ -41,6 +41,12 @@ int run_fmt(const FmtOptions& o) {
       continue;
     }
     const std::string out = format_file(sm, file);
+    if (out.size() > ParseOptions{}.max_file_bytes) {  // it could not be read back
+      std::cerr << "treaty: error: not formatting `" << path << "`: formatted, it would be " << out.size()
+                << " bytes, more than the limit of " << ParseOptions{}.max_file_bytes << "\n";
+      rc = kUsage;
+      continue;
+    }
     // Never write a file whose meaning the formatter would change.
     const auto check_id = sm.add(path + " (formatted)", out);
     Diagnostics cd;

@@ -72,6 +72,9 @@ awk 'BEGIN { print "entity P { level: Int }\naction view principal P resource P;
   for (i = 0; i < 100000; i++) printf "permit r%d principal p: P action view resource q: P when p.level == %d;\n", i, i }' >"$work/rules.treaty"
 expect_rc 0 "check on 100,000 rules" -- "$T" check "$work/rules.treaty"
 expect_in "$work/err" "checked 1 file: 0 errors, 0 warnings" "100,000 rules check clean"
+expect_rc 2 "fmt on 100,000 rules, formatted over the size limit" -- "$T" fmt --check "$work/rules.treaty"
+expect_in "$work/err" "formatted, it would be" "fmt names the size limit"
+if grep -q "internal error" "$work/err"; then bad "fmt: no internal error"; else ok; fi
 
 # --- a file over the size limit is refused before it is read ---
 head -c 9000000 /dev/zero | tr '\0' ' ' >"$work/big.treaty"
