@@ -34,17 +34,19 @@ bool use_color(bool to_stdout) {
 void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format) {
   diags.sort();
   if (format == "json") {
-    std::cout << render_json(sm, diags.all()).dump(2) << "\n";
+    write_json(std::cout, sm, diags.all());
+    std::cout << "\n";
   } else if (format == "sarif") {
-    std::cout << render_sarif(sm, diags.all(), TREATY_VERSION).dump(2) << "\n";
+    write_sarif(std::cout, sm, diags.all(), TREATY_VERSION);
+    std::cout << "\n";
   } else {
-    std::cout << render_human(sm, diags.all(), {use_color(true)});
+    render_human(std::cout, sm, diags.all(), {use_color(true)});
   }
 }
 
 void print_errors(const SourceManager& sm, Diagnostics& diags) {
   diags.sort();
-  std::cerr << render_human(sm, diags.all(), {use_color(false)});
+  render_human(std::cerr, sm, diags.all(), {use_color(false)});
 }
 
 namespace {

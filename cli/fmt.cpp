@@ -26,7 +26,7 @@ int run_fmt(const FmtOptions& o) {
   std::size_t changed = 0;
   for (const auto& path : files) {
     std::string text, error;
-    if (!read_file(path, text, error)) {
+    if (read_source_file(path, ParseOptions{}.max_file_bytes, text, error) != ReadResult::ok) {
       std::cerr << "treaty: error: cannot read `" << path << "`: " << error << "\n";
       rc = kUsage;
       continue;
@@ -41,6 +41,12 @@ int run_fmt(const FmtOptions& o) {
       continue;
     }
     const std::string out = format_file(sm, file);
+    if (out.size() > ParseOptions{}.max_file_bytes) {  // it could not be read back
+      std::cerr << "treaty: error: not formatting `" << path << "`: formatted, it would be " << out.size()
+                << " bytes, more than the limit of " << ParseOptions{}.max_file_bytes << "\n";
+      rc = kUsage;
+      continue;
+    }
     // Never write a file whose meaning the formatter would change.
     const auto check_id = sm.add(path + " (formatted)", out);
     Diagnostics cd;

@@ -251,6 +251,7 @@ struct PendingFact {
   const nlohmann::json* attrs = nullptr;
   std::string json_path;
   FileId json_file = kNoFile;
+  std::size_t json_index = 0;  ///< the element of "entities" it came from
 };
 
 Span file_start(FileId f) { return Span{f, 0, 0}; }
@@ -259,6 +260,133 @@ void report_bad_json(const JsonError& e, std::size_t text_size, FileId fid, Diag
   const auto o = static_cast<std::uint32_t>(std::min(e.offset, text_size));
   d.add(DiagId::bad_data, Span{fid, o, o}, "invalid JSON: " + e.message);
 }
+
+/// Byte offsets inside one JSON facts file, so a problem with an entity or a value is reported at
+/// its line and column. The text is valid JSON (json_error passed) and is scanned only when a
+/// diagnostic needs a place: once for the offsets of the "entities" elements, once per object
+/// whose members are asked for (the last one is kept, so the attributes of one entity cost one
+/// scan however many of them are wrong).
+class JsonLocator {
+ public:
+  JsonLocator(const SourceManager& sm, FileId file) : sm_(sm), file_(file) {}
+
+  /// Element `i` of the top-level "entities" arrays (the order the reader numbered them).
+  Span entity(std::size_t i) {
+    if (!indexed_) index_entities();
+    return i < entities_.size() ? value_span(entities_[i]) : Span{file_, 0, 0};
+  }
+  /// The value of member `key` of the object at `obj`; the object itself when there is none.
+  Span member(Span obj, std::string_view key, bool at_key = false) {
+    const auto& ms = members(obj.begin);
+    for (auto it = ms.rbegin(); it != ms.rend(); ++it)  // the last of duplicate keys, as the parser keeps
+      if (it->name == key) return at_key ? Span{file_, it->key, it->key_end} : value_span(it->value);
+    return obj;
+  }
+  /// `path` is a converter's message prefix "[3]: [0]: ..." naming elements of nested arrays:
+  /// descends into them from the value at `v`.
+  Span element_path(Span v, std::string_view path) {
+    while (path.size() > 3 && path[0] == '[') {
+      const auto close = path.find("]: ");
+      if (close == std::string_view::npos) break;
+      std::size_t i = 0;
+      for (char c : path.substr(1, close - 1)) i = i * 10 + static_cast<std::size_t>(c - '0');
+      const std::string_view t = text();
+      std::size_t at = v.begin;
+      if (at >= t.size() || t[at] != '[') break;
+      at = skip_ws(at + 1);
+      for (std::size_t k = 0; k < i && at < t.size() && t[at] != ']'; ++k) at = skip_ws(skip_ws(skip_value(at)) + 1);
+      if (at >= t.size() || t[at] == ']') break;
+      v = value_span(at);
+      path.remove_prefix(close + 3);
+    }
+    return v;
+  }
+
+ private:
+  struct Member {
+    std::string name;
+    std::uint32_t key, key_end, value;
+  };
+  std::string_view text() const { return sm_.file(file_).text; }
+  Span value_span(std::size_t at) const {
+    return Span{file_, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(skip_value(at))};
+  }
+  std::size_t skip_ws(std::size_t at) const {
+    const std::string_view t = text();
+    while (at < t.size() && (t[at] == ' ' || t[at] == '\t' || t[at] == '\n' || t[at] == '\r')) ++at;
+    return at;
+  }
+  // The end of the value that starts at `at` (strings, numbers, literals, nested containers).
+  std::size_t skip_value(std::size_t at) const {
+    const std::string_view t = text();
+    std::size_t depth = 0;
+    while (at < t.size()) {
+      const char c = t[at];
+      if (c == '"') {
+        for (++at; at < t.size() && t[at] != '"'; ++at)
+          if (t[at] == '\\') ++at;
+        ++at;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+        ++at;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) return at;
+        --depth;
+        ++at;
+      } else if (depth == 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+        return at;
+      } else {
+        ++at;
+      }
+      if (depth == 0 && (c == '"' || c == '}' || c == ']')) return at;
+    }
+    return at;
+  }
+  const std::vector<Member>& members(std::size_t obj) {
+    if (cached_ == obj) return members_;
+    cached_ = obj;
+    members_.clear();
+    const std::string_view t = text();
+    if (obj >= t.size() || t[obj] != '{') return members_;
+    std::size_t at = skip_ws(obj + 1);
+    while (at < t.size() && t[at] == '"') {
+      const std::size_t key_end = skip_value(at);
+      std::string name;
+      const std::string_view raw = t.substr(at + 1, key_end - at - 2);
+      if (raw.find('\\') == std::string_view::npos) name = raw;
+      else name = nlohmann::json::parse(t.substr(at, key_end - at)).get<std::string>();
+      const std::size_t value = skip_ws(skip_ws(key_end) + 1);  // past ':'
+      members_.push_back({std::move(name), static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(key_end),
+                          static_cast<std::uint32_t>(value)});
+      at = skip_ws(skip_value(value));
+      if (at < t.size() && t[at] == ',') at = skip_ws(at + 1);
+    }
+    return members_;
+  }
+  void index_entities() {
+    indexed_ = true;
+    const std::string_view t = text();
+    std::size_t at = skip_ws(0);
+    if (at >= t.size() || t[at] != '{') return;
+    const std::vector<Member> top = members(at);  // a copy: members() reuses its cache
+    for (const auto& m : top) {
+      if (m.name != "entities" || t[m.value] != '[') continue;
+      std::size_t e = skip_ws(m.value + 1);
+      while (e < t.size() && t[e] != ']') {
+        entities_.push_back(static_cast<std::uint32_t>(e));
+        e = skip_ws(skip_value(e));
+        if (e < t.size() && t[e] == ',') e = skip_ws(e + 1);
+      }
+    }
+  }
+
+  const SourceManager& sm_;
+  FileId file_;
+  bool indexed_ = false;
+  std::vector<std::uint32_t> entities_;
+  std::size_t cached_ = static_cast<std::size_t>(-1);
+  std::vector<Member> members_;
+};
 
 }  // namespace
 
@@ -328,39 +456,46 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     for (std::size_t c = 0; c < et.attrs.size(); ++c) w.attr_mut(e, static_cast<std::uint32_t>(c)) = vals[c];
     return true;
   };
+  std::map<FileId, JsonLocator> locators;  // built on a file's first located diagnostic
+  auto locate = [&](FileId f) -> JsonLocator& { return locators.try_emplace(f, sm, f).first->second; };
   auto entity = [&](nlohmann::json& en, std::size_t i, FileId fid) {
     const std::string at = "entities[" + std::to_string(i) + "]";
     if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") ||
         !en["id"].is_string()) {
-      d.add(DiagId::bad_data, file_start(fid), "at " + at + ": an entity needs string fields \"type\" and \"id\"");
+      d.add(DiagId::bad_data, locate(fid).entity(i), "at " + at + ": an entity needs string fields \"type\" and \"id\"");
       return;
     }
     const auto& tname = en["type"].get_ref<const std::string&>();
     auto t = s.find_entity(tname);
     if (!t) {
-      d.add(DiagId::unknown_type, file_start(fid), "at " + at + ".type: unknown entity type " + tick(tname));
+      d.add(DiagId::unknown_type, locate(fid).member(locate(fid).entity(i), "type"),
+            "at " + at + ".type: unknown entity type " + tick(tname));
       return;
     }
     const auto& id = en["id"].get_ref<const std::string&>();
-    if (!room(file_start(fid))) return;
+    if (p.world.size() >= max_facts) {
+      (void)room(locate(fid).entity(i));
+      return;
+    }
     auto e = w.add(*t, id, static_cast<std::uint32_t>(s.entities[*t].attrs.size()));
     if (!e) {
-      d.add(DiagId::duplicate_fact, file_start(fid),
+      d.add(DiagId::duplicate_fact, locate(fid).member(locate(fid).entity(i), "id"),
             "at " + at + ": fact " + tick(tname + "::" + quote_string(id)) + " is declared twice");
       return;
     }
     if (!en.contains("attrs")) en["attrs"] = nlohmann::json::object();
     nlohmann::json& attrs = en["attrs"];
     if (!attrs.is_object()) {
-      d.add(DiagId::bad_data, file_start(fid), "at " + at + ".attrs: expected an object");
+      d.add(DiagId::bad_data, locate(fid).member(locate(fid).entity(i), "attrs"), "at " + at + ".attrs: expected an object");
       return;
     }
     if (try_now(*e, attrs)) return;
     kept.push_back(std::make_unique<nlohmann::json>(std::move(attrs)));
-    pending.push_back({*e, nullptr, kept.back().get(), at, fid});
+    pending.push_back({*e, nullptr, kept.back().get(), at, fid, i});
   };
-  for (auto& [path, text] : sources) {
-    const FileId fid = sm.add(path, text);
+  for (auto& [path, source_text] : sources) {
+    const FileId fid = sm.add(path, std::move(source_text));  // kept once, for locations
+    const std::string& text = sm.file(fid).text;
     // A file with a syntax error contributes nothing: check the whole text before handling any
     // of its entities.
     if (auto bad = json_error(text)) {
@@ -404,7 +539,8 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         const std::string at = pf.json_path + ".attrs." + it.key();
         const int col = et.column_named(it.key());
         if (col < 0) {
-          d.add(DiagId::unknown_attribute, file_start(pf.json_file),
+          auto& loc = locate(pf.json_file);
+          d.add(DiagId::unknown_attribute, loc.member(loc.member(loc.entity(pf.json_index), "attrs"), it.key(), true),
                 "at " + at + ": " + tick(et.name) + " has no attribute " + tick(it.key()));
           continue;
         }
@@ -414,8 +550,9 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
         if (!convert_json_value(s, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, v, err)) {
           const bool dangling = err.find("exists in the package") != std::string::npos;
           const bool limit = err.find("more than the limit") != std::string::npos;
+          auto& loc = locate(pf.json_file);
           d.add(limit ? DiagId::set_too_large : dangling ? DiagId::dangling_reference : DiagId::type_mismatch,
-                file_start(pf.json_file),
+                loc.element_path(loc.member(loc.member(loc.entity(pf.json_index), "attrs"), it.key()), err),
                 "at " + at + ": " + err);
           continue;
         }
@@ -424,7 +561,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
     }
     for (std::size_t c = 0; c < et.attrs.size(); ++c) {
       if (given[c] || et.attrs[c].type.optional) continue;
-      const Span span = pf.decl ? pf.decl->id_span : file_start(pf.json_file);
+      const Span span = pf.decl ? pf.decl->id_span : locate(pf.json_file).entity(pf.json_index);
       d.add(DiagId::missing_attribute, span,
             (pf.decl ? std::string() : "at " + pf.json_path + ": ") + fact_name + " is missing attribute " +
                 tick(et.attrs[c].name) + ": " + tick(s.type_name(et.attrs[c].type)));

@@ -668,7 +668,7 @@ bool Engine::make_request(TypeId ptype, std::string_view pid, std::uint32_t acti
   auto resolve = [&](TypeId t, std::string_view id, const std::vector<TypeId>& accepted, const char* role,
                      EntityId& e) {
     if (!accepted.empty() && !std::binary_search(accepted.begin(), accepted.end(), t)) {
-      error = "action `" + act.name + "` does not accept a `" + p.schema.entities[t].name + "` as its " + role;
+      error = "action `" + act.name + "` does not accept " + std::string(indefinite_article(p.schema.entities[t].name)) + " `" + p.schema.entities[t].name + "` as its " + role;
       return false;
     }
     auto found = overlay ? overlay->find(t, id) : p.world.find(t, id);

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "support/test_util.hpp"
+#include "treaty/check.hpp"
+#include "treaty/package.hpp"
 
 using namespace treaty;
 using treaty::testing::parse_text;
@@ -104,6 +106,24 @@ TEST(Diagnostics, SortIsDeterministicAndStrictPromotesWarnings) {
   d.promote_warnings();
   EXPECT_EQ(d.count(Severity::warning), 0u);
   EXPECT_EQ(d.count(Severity::error), 4u);
+}
+
+TEST(Messages, TheArticleBeforeATypeNameFollowsItsFirstLetter) {
+  EXPECT_EQ(indefinite_article("Account"), "an");
+  EXPECT_EQ(indefinite_article("`Employee`"), "an");
+  EXPECT_EQ(indefinite_article("item"), "an");
+  EXPECT_EQ(indefinite_article("Person"), "a");
+  EXPECT_EQ(indefinite_article(""), "a");
+  auto p = parse_text(
+      "entity Account {}\nentity Person {}\naction view principal Person resource Person;\n"
+      "test \"t\" { given { Account::\"w\" {} Person::\"p\" {} }\n"
+      "  expect deny principal Account::\"w\" action view resource Person::\"p\"; }\n");
+  ASSERT_FALSE(p.diags.has_errors());
+  Package pkg;
+  pkg.files.push_back(std::move(p.file));
+  (void)check_package(p.sm, pkg, p.diags);
+  const std::string out = treaty::testing::render(p);
+  EXPECT_NE(out.find("does not accept an `Account` as its principal"), std::string::npos) << out;
 }
 
 }  // namespace

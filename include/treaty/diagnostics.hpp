@@ -6,6 +6,7 @@
 // severity and code before rendering.
 #pragma once
 
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,18 +90,37 @@ class Diagnostics {
 
 struct RenderOptions {
   bool color = false;
+  /// A source line longer than this many bytes is shown as a window of about this width around
+  /// the span, with `...` where it was cut (so a 2 MB line costs the same as a short one).
+  std::size_t max_line_width = 160;
+  /// At most this many diagnostics of one code per file are shown; the last one shown is followed
+  /// by `... and N more like this` with the exact count of the rest. 0: no limit.
+  std::size_t max_per_code = 10;
 };
 
-/// `file:line:col: error[E0101]: message`, the source line, a caret line under the span, notes,
-/// help. One blank line between diagnostics.
+/// `file:line:col: error[E0101]: message`, the source line (or a window of it), a caret line
+/// under the span, notes, help. One blank line between diagnostics. Written to `out` as it goes:
+/// the output is never built as one string.
+void render_human(std::ostream& out, const SourceManager& sm, const std::vector<Diagnostic>& ds,
+                  RenderOptions opts = {});
+/// The same, as a string (for tests and small outputs).
 [[nodiscard]] std::string render_human(const SourceManager& sm, const std::vector<Diagnostic>& ds,
                                        RenderOptions opts = {});
 /// A JSON array of {code, severity, message, file, line, column, end_line, end_column, notes, help}.
 [[nodiscard]] nlohmann::json render_json(const SourceManager& sm, const std::vector<Diagnostic>& ds);
+/// Writes exactly `render_json(sm, ds).dump(2)`, one diagnostic at a time (every diagnostic: the
+/// machine formats are not capped).
+void write_json(std::ostream& out, const SourceManager& sm, const std::vector<Diagnostic>& ds);
 /// A SARIF 2.1.0 log with one run of the tool `treaty`.
 [[nodiscard]] nlohmann::json render_sarif(const SourceManager& sm, const std::vector<Diagnostic>& ds,
                                           std::string_view tool_version);
+/// Writes exactly `render_sarif(sm, ds, tool_version).dump(2)`, one result at a time.
+void write_sarif(std::ostream& out, const SourceManager& sm, const std::vector<Diagnostic>& ds,
+                 std::string_view tool_version);
 
 [[nodiscard]] std::string_view severity_name(Severity s);
+
+/// "an" before a word (a type name) that starts with a vowel, else "a": "an `Account`", "a `Person`".
+[[nodiscard]] std::string_view indefinite_article(std::string_view word);
 
 }  // namespace treaty

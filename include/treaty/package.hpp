@@ -18,11 +18,18 @@ struct Package {
 
 /// Every `.treaty` file under `paths`: a file is taken as given, a directory is searched
 /// recursively (hidden directories skipped) and its files sorted by path. A path that does not
-/// exist, or a directory without `.treaty` files, is reported into `diags` (E0001, E0005).
+/// exist, or a directory without `.treaty` files, is reported into `diags` (E0001, E0005); so is
+/// a path or a `*.treaty` entry that is a FIFO, socket or device, or a broken symbolic link (E0001).
 [[nodiscard]] std::vector<std::string> collect_treaty_files(const std::vector<std::string>& paths, Diagnostics& diags);
 
 /// Reads a whole file into `out`. Returns false with a reason in `error` on failure.
 bool read_file(const std::string& path, std::string& out, std::string& error);
+
+enum class ReadResult { ok, too_large, failed };
+/// Reads a source file of at most `max_bytes` bytes into `out`. Refuses anything but a regular
+/// file (a FIFO is not waited on) and a file larger than the limit (before reading it), with a
+/// reason in `error`.
+ReadResult read_source_file(const std::string& path, std::size_t max_bytes, std::string& out, std::string& error);
 
 /// Reads and parses every file under `paths` into `sm`.
 [[nodiscard]] Package parse_package(SourceManager& sm, const std::vector<std::string>& paths, Diagnostics& diags,
