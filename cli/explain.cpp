@@ -158,6 +158,9 @@ class Indexer {
   void declare(const syntax::FactDecl&) {}
   void declare(const syntax::PredicateDecl& d) {
     add("predicate:" + d.name.name, "predicate", d.name.name, d.name.name, d.doc, d.name.span, d.span);
+    for (const auto& prm : d.params)
+      add("pparam:" + d.name.name + "." + prm.name.name, "predicate parameter", d.name.name + "." + prm.name.name,
+          prm.name.name, std::nullopt, prm.name.span, Span::cover(prm.name.span, prm.type.span));
   }
   void declare(const syntax::RuleDecl& d) {
     add("rule:" + d.name.name, d.effect == syntax::Effect::permit ? "rule (permit)" : "rule (forbid)", d.name.name,
@@ -457,7 +460,7 @@ class Indexer {
     Scope sc;
     for (const auto& prm : d.params) {
       auto t = type_ref(prm.type, "parameter type");
-      sc.vars.push_back({prm.name.name, t ? *t : Type::none_type(), {}});
+      sc.vars.push_back({prm.name.name, t ? *t : Type::none_type(), {"pparam:" + d.name.name + "." + prm.name.name}});
     }
     (void)expr(d.body, sc, nullptr);
   }

@@ -149,6 +149,10 @@ expect_rc 0 "explain Person" -- "$T" explain "$work/pkg" Person
 expect_eq "$(use_lines "$work/out")" 7 "Person's uses"
 expect_in "$work/out" ": binding in rule \`own_view\`" "a binding"
 
+expect_rc 0 "explain a predicate parameter" -- "$T" explain "$work/pkg" is_admin.p
+expect_eq "$(use_lines "$work/out")" 1 "is_admin.p: one read"
+expect_in "$work/out" "p.treaty:15:42: read in predicate \`is_admin\`" "the parameter's read"
+
 # --- unknown names ---
 expect_rc 1 "unknown name" -- "$T" explain "$pol" has_rol
 expect_in "$work/err" "nothing named \`has_rol\` is declared in the package; did you mean \`has_role\`?" "suggestion"
