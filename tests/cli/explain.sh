@@ -161,6 +161,12 @@ expect_in "$work/err" "did you mean \`Person.account\`?" "qualified suggestion"
 expect_rc 2 "no name" -- "$T" explain "$pol"
 expect_rc 2 "bad format" -- "$T" explain --format xml "$pol" has_role
 
+printf 'entity E { x: Int }\npermit r principal p: E when p.y == 1;\n' >"$work/bad.treaty"
+expect_rc 1 "a package with errors" -- "$T" explain "$work/bad.treaty" E
+expect_in "$work/err" "error[E" "the package's errors are shown"
+expect_in "$work/err" "explain needs a package without errors" "and why nothing is explained"
+expect_rc 2 "a missing path" -- "$T" explain "$work/nope" E
+
 # --- JSON ---
 expect_rc 0 "explain --format json" -- "$T" explain --format json "$pol" has_role
 expect_in "$work/out" '"kind": "predicate"' "json kind"
