@@ -41,6 +41,7 @@ std::function<int()> setup_test(CLI::App& app);
 std::function<int()> setup_compile(CLI::App& app);
 std::function<int()> setup_eval(CLI::App& app);
 std::function<int()> setup_verify(CLI::App& app);
+std::function<int()> setup_explain(CLI::App& app);
 
 /// Levenshtein distance, for "did you mean" on the command line.
 std::size_t edit_distance(const std::string& a, const std::string& b);
