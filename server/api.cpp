@@ -70,6 +70,24 @@ void count(const Snapshot& snap, const Request* r, std::uint32_t action, const O
   snap.action_counters[action][o.error.empty() ? (o.allow ? 0 : 1) : 2].fetch_add(1, std::memory_order_relaxed);
 }
 
+/// The counts of a batch, added to the shared counters once at its end: a decision then touches
+/// no cache line another thread writes.
+struct Tally {
+  const Snapshot& snap;
+  std::vector<std::array<std::uint64_t, 3>> n;
+  explicit Tally(const Snapshot& s) : snap(s), n(s.action_counters.size()) {}
+  Tally(const Tally&) = delete;
+  Tally& operator=(const Tally&) = delete;
+  void add(std::uint32_t action, const Outcome& o) {
+    if (action < n.size()) ++n[action][o.error.empty() ? (o.allow ? 0 : 1) : 2];
+  }
+  ~Tally() {
+    for (std::size_t a = 0; a < n.size(); ++a)
+      for (std::size_t k = 0; k < 3; ++k)
+        if (n[a][k]) snap.action_counters[a][k].fetch_add(n[a][k], std::memory_order_relaxed);
+  }
+};
+
 }  // namespace
 
 Worker& Server::Impl::worker() {
@@ -80,6 +98,12 @@ Worker& Server::Impl::worker() {
     w.snap = current;
     w.names = current_names;
     w.generation = current ? current->generation : 0;
+    w.reader.reset();
+    w.writer.reset();
+    if (current) {
+      w.reader = std::make_unique<RequestReader>(*current->engine);
+      w.writer = std::make_unique<DecisionWriter>(*current->engine, current->sm);
+    }
   }
   return w;
 }
@@ -191,7 +215,7 @@ const char* read_triple(simdjson::dom::object o, const simdjson::dom::object* de
 /// Evaluates one AuthZEN request into `out`; false (writing nothing) when `single` and the
 /// payload is malformed, which a single evaluation answers with 400 (`why`).
 bool evaluate_one(Ctx& c, const EntityRef& s, const ActionRef& a, const EntityRef& r, std::string_view raw,
-                  std::string& out, bool* allowed = nullptr, std::string* why = nullptr) {
+                  std::string& out, bool* allowed = nullptr, std::string* why = nullptr, Tally* tally = nullptr) {
   Outcome o;
   try {
     evaluate(*c.w.snap, *c.w.names, s, a, r, c.explain, o);
@@ -205,7 +229,9 @@ bool evaluate_one(Ctx& c, const EntityRef& s, const ActionRef& a, const EntityRe
   }
   if (!o.error.empty()) o.allow = false;
   const auto ai = c.w.names->actions.find(a.name);
-  count(*c.w.snap, nullptr, ai == c.w.names->actions.end() ? ~0u : ai->second, o);
+  const std::uint32_t action = ai == c.w.names->actions.end() ? ~0u : ai->second;
+  if (tally) tally->add(action, o);
+  else count(*c.w.snap, nullptr, action, o);
   write_decision(*c.w.snap, o, c.explain, out);
   log_decision(c, raw, o);
   if (allowed) *allowed = o.allow;
@@ -261,6 +287,7 @@ void authzen_evaluations(Ctx& c, Response& out) {
   out.body = "{\"evaluations\":[";
   std::size_t i = 0;
   std::string why, raw;
+  Tally tally(*c.w.snap);
   for (auto item : items) {
     if (i++) out.body.push_back(',');
     simdjson::dom::object io;
@@ -275,10 +302,10 @@ void authzen_evaluations(Ctx& c, Response& out) {
       const auto ai = c.w.names->actions.find(a.name);
       Outcome o;
       o.error = m;
-      count(*c.w.snap, nullptr, ai == c.w.names->actions.end() ? ~0u : ai->second, o);
+      tally.add(ai == c.w.names->actions.end() ? ~0u : ai->second, o);
     } else {
       if (c.srv.log.enabled()) raw = simdjson::minify(item);
-      evaluate_one(c, s, a, r, raw, out.body, &allowed);
+      evaluate_one(c, s, a, r, raw, out.body, &allowed, nullptr, &tally);
     }
     if ((sem == deny_first && !allowed) || (sem == permit_first && allowed)) {
       if (sem == deny_first && out.body.ends_with("}}")) {
@@ -343,6 +370,13 @@ void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action
   action = ~0u;
   const Engine& eng = *c.w.snap->engine;
   const Program& p = eng.program();
+  // The hot path (shared with `treaty eval --requests`): a plain request, ids resolved in place.
+  if (c.w.reader->read(line, c.w.request)) {
+    action = c.w.request.action;
+    o.d = eng.decide(c.w.request, c.explain);
+    o.allow = o.d.allow && o.d.errors.empty();
+    return;
+  }
   simdjson::dom::element doc;
   simdjson::dom::object root;
   if (c.w.parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(root)) {
@@ -412,25 +446,13 @@ void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action
   o.allow = o.d.allow && o.d.errors.empty();
 }
 
+/// A native decision as LANGUAGE.md section 10 writes it (Engine::to_json's text, through the
+/// shared DecisionWriter); "misses" is filled only with ?explain=true.
 void write_native(Ctx& c, const Outcome& o, std::string& out) {
-  const auto& snap = *c.w.snap;
-  if (c.explain && o.error.empty()) {
-    out += snap.engine->to_json(o.d, snap.sm).dump();
-    return;
-  }
-  out += o.allow ? R"({"decision":"allow","determining":[)" : R"({"decision":"deny","determining":[)";
-  for (std::size_t i = 0; i < o.d.determining.size(); ++i) {
-    if (i) out.push_back(',');
-    out += snap.rule_ref_json[o.d.determining[i]];
-  }
-  out += "],\"misses\":[],\"errors\":[";
-  if (!o.error.empty()) json_string(out, o.error);
-  else
-    for (std::size_t i = 0; i < o.d.errors.size(); ++i) {
-      if (i) out.push_back(',');
-      json_string(out, o.d.errors[i]);
-    }
-  out += "]}";
+  if (o.error.empty()) return c.w.writer->write(o.d, out);
+  out += R"({"decision":"deny","determining":[],"errors":[)";
+  append_json_string(out, o.error);
+  out += "],\"misses\":[]}";
 }
 
 void native_decide(Ctx& c, Response& out) {
@@ -467,6 +489,7 @@ void native_batch(Ctx& c, Response& out) {
   out.content_type = "application/x-ndjson";
   out.body.reserve(lines * 64);
   std::size_t n = 0;
+  Tally tally(*c.w.snap);
   for (std::size_t pos = 0; pos < body.size();) {
     auto nl = body.find('\n', pos);
     if (nl == std::string_view::npos) nl = body.size();
@@ -487,7 +510,7 @@ void native_batch(Ctx& c, Response& out) {
       o.allow = false;
       o.error = "line " + std::to_string(n) + ": " + o.error;
     }
-    count(*c.w.snap, nullptr, action, o);
+    tally.add(action, o);
     write_native(c, o, out.body);
     out.body.push_back('\n');
     log_decision(c, line, o);
@@ -559,7 +582,7 @@ std::string Server::Impl::status_json() {
   return j.dump();
 }
 
-void Server::Impl::handle(const HttpRequest& req, Response& out, Later later) {
+void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory later) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto target = req.target();
   const auto q = target.find('?');
@@ -613,7 +636,7 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, Later later) {
         out.body = status_json();
       } else if (ep == Endpoint::reload) {
         out.deferred = true;
-        request_reload(std::move(later));
+        request_reload(later());
       } else {
         Worker& w = worker();
         if (!w.snap) {

@@ -52,16 +52,43 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return self->shutdown();
       self->read_request();
     });
-    // async_wait is not covered by the stream's timer: a separate timer closes an idle socket.
-    idle_timer_.expires_after(srv_.opts.idle_timeout);
-    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec && self->idle_) self->shutdown();
-    });
+    set_deadline(Phase::idle, srv_.opts.idle_timeout);
+  }
+
+  // Timeouts. One timer per connection ticks (a quarter of the shorter timeout) and compares
+  // the clock with the deadline of the current phase: a request costs no timer operation (each
+  // is a system call), and a timeout fires at most a quarter late.
+  enum class Phase { none, idle, reading, writing };
+  void set_deadline(Phase ph, std::chrono::milliseconds d) {
+    phase_ = ph;
+    deadline_ = std::chrono::steady_clock::now() + d;
+    if (!ticking_ && !closed_) tick();
+  }
+  void tick() {
+    ticking_ = true;
+    const auto shorter = std::min(srv_.opts.idle_timeout, srv_.opts.request_timeout);
+    timer_.expires_after(std::max<std::chrono::milliseconds>(shorter / 4, std::chrono::milliseconds(1)));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->on_tick(ec); });
+  }
+  void on_tick(beast::error_code ec) {
+    ticking_ = false;
+    if (ec || closed_) return;
+    if (phase_ != Phase::none && std::chrono::steady_clock::now() >= deadline_) {
+      const Phase ph = phase_;
+      phase_ = Phase::none;
+      if (ph == Phase::idle && idle_) return shutdown();
+      if (ph == Phase::writing) return shutdown();
+      if (ph == Phase::reading && reading_) {
+        timed_out_ = true;
+        beast::error_code ignored;
+        stream_.socket().cancel(ignored);
+      }
+    }
+    tick();
   }
 
   void read_request() {
     idle_ = false;
-    idle_timer_.cancel();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opts.max_header));
     parser_->body_limit(srv_.opts.max_batch_body);
@@ -69,13 +96,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // timer would), so a client too slow to send its request is still told 408.
     timed_out_ = false;
     reading_ = true;
-    request_timer_.expires_after(srv_.opts.request_timeout);
-    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || !self->reading_) return;
-      self->timed_out_ = true;
-      beast::error_code ignored;
-      self->stream_.socket().cancel(ignored);
-    });
+    set_deadline(Phase::reading, srv_.opts.request_timeout);
     stream_.expires_never();
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -94,7 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_error(beast::error_code ec) {
     reading_ = false;
-    request_timer_.cancel();
+    phase_ = Phase::none;
     Response r;
     r.close = true;
     if (timed_out_ || ec == beast::error::timeout) {
@@ -119,33 +140,36 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec) {
     if (ec || timed_out_) return on_error(ec);
     reading_ = false;
-    request_timer_.cancel();
+    phase_ = Phase::none;
     auto& req = parser_->get();
     Response out;
-    auto self = shared_from_this();
     const unsigned version = req.version();
     const bool keep = req.keep_alive();
-    std::string request_id(req["X-Request-ID"]);
-    srv_.handle(req, out, [self, version, keep, request_id](Response r) {
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r), version, keep, request_id]() mutable {
-        self->send(std::move(r), version, keep, request_id);
-      });
+    const auto rid = req["X-Request-ID"];
+    const std::string_view request_id(rid.data(), rid.size());
+    // The callback for an answer given later (a reload) is built only when a handler asks.
+    srv_.handle(req, out, [this, version, keep, request_id]() -> Later {
+      return [self = shared_from_this(), version, keep, id = std::string(request_id)](Response r) {
+        asio::post(self->stream_.get_executor(), [self, r = std::move(r), version, keep, id]() mutable {
+          self->send(std::move(r), version, keep, id);
+        });
+      };
     });
     if (!out.deferred) send(std::move(out), version, keep, request_id);
   }
 
-  void send(Response r, unsigned version, bool keep, const std::string& request_id) {
+  void send(Response r, unsigned version, bool keep, std::string_view request_id) {
     res_ = {};
     res_.version(version);
     res_.result(static_cast<http::status>(r.status));
     res_.set(http::field::server, "treaty");
     res_.set(http::field::content_type, r.content_type);
-    if (!request_id.empty()) res_.set("X-Request-ID", request_id);
+    if (!request_id.empty()) res_.set("X-Request-ID", boost::beast::string_view(request_id.data(), request_id.size()));
     for (auto& [k, v] : r.headers) res_.set(k, v);
     res_.keep_alive(keep && !r.close && !srv_.draining.load());
     res_.body() = std::move(r.body);
     res_.prepare_payload();
-    stream_.expires_after(srv_.opts.request_timeout);
+    set_deadline(Phase::writing, srv_.opts.request_timeout);
     http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec || !self->res_.keep_alive()) return self->shutdown();
       self->wait_request();
@@ -155,8 +179,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdown() {
     idle_ = false;
     reading_ = false;
-    idle_timer_.cancel();
-    request_timer_.cancel();
+    closed_ = true;
+    phase_ = Phase::none;
+    timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
@@ -167,9 +192,10 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
-  asio::steady_timer idle_timer_{stream_.get_executor()};
-  asio::steady_timer request_timer_{stream_.get_executor()};
-  bool idle_ = false, reading_ = false, timed_out_ = false;
+  asio::steady_timer timer_{stream_.get_executor()};
+  Phase phase_ = Phase::none;
+  std::chrono::steady_clock::time_point deadline_;
+  bool idle_ = false, reading_ = false, timed_out_ = false, ticking_ = false, closed_ = false;
 };
 
 }  // namespace internal

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <type_traits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "server.hpp"
+#include "treaty/request_reader.hpp"
 
 namespace treaty::server {
 namespace http = boost::beast::http;
@@ -50,6 +52,20 @@ struct Response {
   bool deferred = false;  ///< the handler will answer later through the callback
 };
 using Later = std::function<void(Response)>;
+/// Makes the callback for an answer given later (a reload), only when a handler asks: a plain
+/// request builds none. Refers to a callable that outlives the call it is passed to.
+class LaterFactory {
+ public:
+  template <class F>
+  LaterFactory(F&& f)  // NOLINT: implicit, from a lambda
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o) -> Later { return (*static_cast<std::remove_reference_t<F>*>(o))(); }) {}
+  Later operator()() const { return call_(obj_); }
+
+ private:
+  void* obj_;
+  Later (*call_)(void*);
+};
 
 /// Latency histogram (seconds buckets), lock-free.
 struct Histogram {
@@ -116,6 +132,10 @@ struct Worker {
   std::shared_ptr<const struct Names> names;
   std::uint64_t generation = ~std::uint64_t{0};
   std::string scratch;
+  /// The request hot path over this snapshot's engine (rebuilt with the snapshot).
+  std::unique_ptr<RequestReader> reader;
+  std::unique_ptr<DecisionWriter> writer;
+  Request request;  ///< reused: its args keep their capacity
 };
 
 /// Fast lookups of a snapshot, built once per snapshot: names to ids without allocation.
@@ -173,7 +193,7 @@ struct Server::Impl {
   /// The thread's worker with an up-to-date snapshot.
   internal::Worker& worker();
   /// Routes one request; answers in `out` or, when it sets out.deferred, through `later`.
-  void handle(const internal::HttpRequest& req, internal::Response& out, internal::Later later);
+  void handle(const internal::HttpRequest& req, internal::Response& out, internal::LaterFactory later);
   std::string render_metrics();
   std::string status_json();
   /// Null when the request may go on; else the refusal.

@@ -1,0 +1,246 @@
+// The request hot path: simdjson requests into Engine Requests, decisions into JSON text.
+#include "treaty/request_reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <simdjson.h>
+#include <unordered_map>
+
+namespace treaty {
+
+struct RequestReader::Impl {
+  const Engine& eng;
+  simdjson::dom::parser parser;
+  std::unordered_map<std::string_view, TypeId> types;
+  std::unordered_map<std::string_view, std::uint32_t> actions;
+
+  explicit Impl(const Engine& e) : eng(e) {
+    const auto& s = e.program().schema;
+    for (TypeId t = 0; t < s.entities.size(); ++t) types.emplace(s.entities[t].name, t);
+    for (std::uint32_t a = 0; a < s.actions.size(); ++a) actions.emplace(s.actions[a].name, a);
+  }
+
+  /// `{"type": T, "id": I}` with no other field, T a known type.
+  bool ref(simdjson::dom::element e, TypeId& t, std::string_view& id) const {
+    simdjson::dom::object o;
+    if (e.get_object().get(o)) return false;
+    std::string_view ty;
+    bool ht = false, hi = false;
+    for (auto [k, v] : o) {
+      if (k == "type" && !ht) {
+        if (v.get_string().get(ty)) return false;
+        ht = true;
+      } else if (k == "id" && !hi) {
+        if (v.get_string().get(id)) return false;
+        hi = true;
+      } else {
+        return false;
+      }
+    }
+    if (!ht || !hi) return false;
+    const auto it = types.find(ty);
+    if (it == types.end()) return false;
+    t = it->second;
+    return true;
+  }
+
+  /// A JSON scalar as a value of a Bool, Int or enum type, exactly as convert_json_value reads
+  /// it; false for anything else.
+  static bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v, Value& out) {
+    if (t.set) return false;
+    if (t.base == Base::bool_) {
+      bool b = false;
+      if (v.get_bool().get(b)) return false;
+      out = Value::boolean(b);
+      return true;
+    }
+    if (t.base == Base::int_) {
+      std::int64_t n = 0;
+      if (v.get_int64().get(n)) return false;
+      out = Value::integer(n);
+      return true;
+    }
+    if (t.base == Base::enum_) {
+      std::string_view s;
+      if (v.get_string().get(s)) return false;
+      const auto& vals = schema.enums[t.enum_id].values;
+      for (std::uint32_t i = 0; i < vals.size(); ++i)
+        if (vals[i] == s) {
+          out = Value::enumv(t.enum_id, i);
+          return true;
+        }
+    }
+    return false;
+  }
+
+  bool read(std::string_view json, Request& out) {
+    const Program& p = eng.program();
+    simdjson::dom::element doc;
+    simdjson::dom::object root;
+    if (parser.parse(json.data(), json.size()).get(doc) || doc.get_object().get(root)) return false;
+    simdjson::dom::element pe, ae, re;
+    bool hp = false, ha = false, hr = false;
+    for (auto [k, v] : root) {
+      if (k == "principal" && !hp) pe = v, hp = true;
+      else if (k == "action" && !ha) ae = v, ha = true;
+      else if (k == "resource" && !hr) re = v, hr = true;
+      else return false;  // `entities`, an unknown or a repeated field
+    }
+    if (!hp || !ha || !hr) return false;
+    TypeId pt = 0, rt = 0;
+    std::string_view pid, rid;
+    if (!ref(pe, pt, pid) || !ref(re, rt, rid)) return false;
+    simdjson::dom::object ao, argo;
+    if (ae.get_object().get(ao)) return false;
+    std::string_view name;
+    bool hn = false, hargs = false;
+    for (auto [k, v] : ao) {
+      if (k == "name" && !hn) {
+        if (v.get_string().get(name)) return false;
+        hn = true;
+      } else if (k == "args" && !hargs) {
+        if (v.get_object().get(argo)) return false;
+        hargs = true;
+      } else {
+        return false;
+      }
+    }
+    if (!hn) return false;
+    const auto ai = actions.find(name);
+    if (ai == actions.end()) return false;
+    const auto& act = p.schema.actions[ai->second];
+    out.args.clear();
+    out.args.resize(act.params.size());
+    std::uint64_t given = 0;
+    if (act.params.size() > 64) return false;
+    if (hargs)
+      for (auto [k, v] : argo) {
+        std::size_t i = 0;
+        while (i < act.params.size() && act.params[i].name != k) ++i;
+        if (i == act.params.size() || (given >> i & 1) || !simple_value(p.schema, act.params[i].type, v, out.args[i]))
+          return false;
+        given |= std::uint64_t{1} << i;
+      }
+    for (std::size_t i = 0; i < act.params.size(); ++i)
+      if (!(given >> i & 1) && !act.params[i].type.optional) return false;
+    // As Engine::make_request: accepted types, then entities of the world.
+    auto accepts = [](const std::vector<TypeId>& v, TypeId t) {
+      return v.empty() || std::binary_search(v.begin(), v.end(), t);
+    };
+    if (!accepts(act.principals, pt) || !accepts(act.resources, rt)) return false;
+    const auto pe_id = p.world.find(pt, pid);
+    if (!pe_id) return false;
+    const auto re_id = p.world.find(rt, rid);
+    if (!re_id) return false;
+    out.principal = *pe_id;
+    out.resource = *re_id;
+    out.action = ai->second;
+    out.overlay = nullptr;
+    return true;
+  }
+};
+
+RequestReader::RequestReader(const Engine& engine) : impl_(std::make_unique<Impl>(engine)) {}
+RequestReader::~RequestReader() = default;
+bool RequestReader::read(std::string_view json, Request& out) { return impl_->read(json, out); }
+
+void append_json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the bytes not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+namespace {
+void append_uint(std::string& out, std::uint64_t n) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+}  // namespace
+
+DecisionWriter::DecisionWriter(const Engine& engine, const SourceManager* sm) : e_(engine), sm_(sm) {
+  const auto& rules = engine.program().rules;
+  rules_.reserve(rules.size());
+  for (const auto& rule : rules) {
+    std::string s = "{";
+    if (sm && rule.span.valid()) {
+      s += "\"file\":";
+      append_json_string(s, sm->file(rule.span.file).path);
+      s += ",\"line\":";
+      append_uint(s, sm->line_col(rule.span.file, rule.span.begin).line);
+      s += ",";
+    }
+    s += "\"rule\":";
+    append_json_string(s, rule.name);
+    s += "}";
+    rules_.push_back(std::move(s));
+  }
+}
+
+void DecisionWriter::write(const Decision& d, std::string& out) const {
+  // nlohmann::json objects keep their keys sorted: decision, determining, errors, misses.
+  out += d.allow ? "{\"decision\":\"allow\",\"determining\":[" : "{\"decision\":\"deny\",\"determining\":[";
+  for (std::size_t i = 0; i < d.determining.size(); ++i) {
+    if (i) out.push_back(',');
+    out += rules_[d.determining[i]];
+  }
+  out += "],\"errors\":[";
+  for (std::size_t i = 0; i < d.errors.size(); ++i) {
+    if (i) out.push_back(',');
+    append_json_string(out, d.errors[i]);
+  }
+  out += "],\"misses\":[";
+  {
+    const auto& rules = e_.program().rules;
+    for (std::size_t i = 0; i < d.misses.size(); ++i) {
+      const auto& m = d.misses[i];
+      if (i) out.push_back(',');
+      out.push_back('{');
+      if (sm_ && m.condition.valid()) {
+        out += "\"condition\":";
+        std::string cond = m.unless ? "unless " : "when ";
+        cond += sm_->text(m.condition);
+        append_json_string(out, cond);
+        out += ",\"file\":";
+        append_json_string(out, sm_->file(m.condition.file).path);
+        out += ",\"line\":";
+        append_uint(out, sm_->line_col(m.condition.file, m.condition.begin).line);
+        out.push_back(',');
+      }
+      out += "\"rule\":";
+      append_json_string(out, rules[m.rule].name);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+}
+
+void DecisionWriter::write_error(std::string_view message, std::string& out) {
+  out += "{\"decision\":\"error\",\"errors\":[";
+  append_json_string(out, message);
+  out += "]}";
+}
+
+}  // namespace treaty
