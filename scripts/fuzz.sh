@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses with clang (ASan + UBSan) into build-fuzz/ and runs each for
+# Builds the libFuzzer harnesses with clang (ASan + UBSan) into build-san/ and runs each for
 # SECONDS (default 45) on a copy of its seed corpus. Fails on any crash, leak, timeout or
 # sanitizer report. Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
 set -euo pipefail
@@ -8,10 +8,8 @@ secs=${1:-45}
 shift || true
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_parse fuzz_check fuzz_facts fuzz_request fuzz_bundle)
-dir=build-fuzz
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DTREATY_FUZZ=ON -DTREATY_SANITIZE=address,undefined -DTREATY_BUILD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j2 --target "${harnesses[@]}" treaty >/dev/null
+dir=build-san
+bash scripts/sanitize-build.sh --target "${harnesses[@]}" treaty >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Seed corpora: the policies and golden inputs, JSON facts and requests, and compiled bundles.
