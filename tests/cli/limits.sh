@@ -68,13 +68,20 @@ expect_rc 0 "check --format sarif on 20,000 warnings" -- "$T" check --format sar
 if [ "$(grep -c '"ruleId": "W0603"' "$work/out")" -eq 20000 ]; then ok; else bad "sarif lists all 20,000 results"; fi
 
 # --- 100,000 rules (the redundant-permit lint no longer compares every pair) ---
-awk 'BEGIN { print "entity P { level: Int }\naction view principal P resource P;"
-  for (i = 0; i < 100000; i++) printf "permit r%d principal p: P action view resource q: P when p.level == %d;\n", i, i }' >"$work/rules.treaty"
-expect_rc 0 "check on 100,000 rules" -- "$T" check "$work/rules.treaty"
-expect_in "$work/err" "checked 1 file: 0 errors, 0 warnings" "100,000 rules check clean"
-expect_rc 2 "fmt on 100,000 rules, formatted over the size limit" -- "$T" fmt --check "$work/rules.treaty"
-expect_in "$work/err" "formatted, it would be" "fmt names the size limit"
-if grep -q "internal error" "$work/err"; then bad "fmt: no internal error"; else ok; fi
+# Under the sanitizers (TREATY_SANITIZED=1, set by the build) every allocation costs many times
+# more, so the file has 20,000 rules there and the formatted-size limit, which needs the full
+# 100,000, is left to the plain build.
+rules=100000
+[ "${TREATY_SANITIZED:-0}" = 1 ] && rules=20000
+awk -v n=$rules 'BEGIN { print "entity P { level: Int }\naction view principal P resource P;"
+  for (i = 0; i < n; i++) printf "permit r%d principal p: P action view resource q: P when p.level == %d;\n", i, i }' >"$work/rules.treaty"
+expect_rc 0 "check on $rules rules" -- "$T" check "$work/rules.treaty"
+expect_in "$work/err" "checked 1 file: 0 errors, 0 warnings" "$rules rules check clean"
+if [ $rules = 100000 ]; then
+  expect_rc 2 "fmt on 100,000 rules, formatted over the size limit" -- "$T" fmt --check "$work/rules.treaty"
+  expect_in "$work/err" "formatted, it would be" "fmt names the size limit"
+  if grep -q "internal error" "$work/err"; then bad "fmt: no internal error"; else ok; fi
+fi
 
 # --- a file over the size limit is refused before it is read ---
 head -c 9000000 /dev/zero | tr '\0' ' ' >"$work/big.treaty"

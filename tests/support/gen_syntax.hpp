@@ -315,7 +315,7 @@ inline rc::Gen<File> file() {
     return rc::gen::resize(std::min(size, 24), rc::gen::map(rc::gen::container<std::vector<Decl>>(decl()),
                                                             [](std::vector<Decl> ds) {
                                                               File f;
-                                                              f.decls = std::move(ds);
+                                                              f.decls.assign(std::make_move_iterator(ds.begin()), std::make_move_iterator(ds.end()));
                                                               return f;
                                                             }));
   });
