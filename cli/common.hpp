@@ -43,8 +43,6 @@ std::function<int()> setup_eval(CLI::App& app);
 std::function<int()> setup_verify(CLI::App& app);
 std::function<int()> setup_explain(CLI::App& app);
 
-/// Levenshtein distance, for "did you mean" on the command line.
-std::size_t edit_distance(const std::string& a, const std::string& b);
 
 /// Colour on a terminal unless NO_COLOR is set.
 bool use_color(bool to_stdout);

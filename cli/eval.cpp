@@ -35,9 +35,15 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
   auto rt = p.schema.find_entity(ex.resource.name);
   auto a = p.schema.find_action(ex.action.name);
   std::string error;
-  if (!pt) error = "unknown entity type `" + ex.principal.name + "`";
-  else if (!rt) error = "unknown entity type `" + ex.resource.name + "`";
-  else if (!a) error = "unknown action `" + ex.action.name + "`";
+  auto suggest = [](const std::string& name, const auto& decls) {
+    std::vector<std::string> names;
+    for (const auto& decl : decls) names.push_back(decl.name);
+    auto c = closest_name(name, names);
+    return c ? "; did you mean `" + *c + "`?" : std::string();
+  };
+  if (!pt) error = "unknown entity type `" + ex.principal.name + "`" + suggest(ex.principal.name, p.schema.entities);
+  else if (!rt) error = "unknown entity type `" + ex.resource.name + "`" + suggest(ex.resource.name, p.schema.entities);
+  else if (!a) error = "unknown action `" + ex.action.name + "`" + suggest(ex.action.name, p.schema.actions);
   if (error.empty()) {
     const auto& act = p.schema.actions[*a];
     std::vector<Value> args(act.params.size());

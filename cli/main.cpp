@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "treaty/check.hpp"
 #include "treaty/log.hpp"
 
 namespace treaty::cli {
@@ -40,8 +41,9 @@ bool known_verb_or_report(int argc, char** argv) {
     for (const auto& v : verbs())
       if (a == v.name) return true;
     std::cerr << "treaty: error: unknown verb `" << a << "`";
-    for (const auto& v : verbs())
-      if (edit_distance(a, v.name) <= 2) std::cerr << "; did you mean `" << v.name << "`?";
+    std::vector<std::string> names;
+    for (const auto& v : verbs()) names.emplace_back(v.name);
+    if (auto c = closest_name(a, names)) std::cerr << "; did you mean `" << *c << "`?";
     std::cerr << "\nRun `treaty --help` for the list of verbs.\n";
     return false;
   }

@@ -20,7 +20,7 @@ namespace treaty {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'E', 'A', 'T', 'Y', 'B', '\0'};
-constexpr std::uint32_t kVersion = 4;
+constexpr std::uint32_t kVersion = 5;
 constexpr std::size_t kHeader = 8 + 4 + 8 + 8;
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -251,6 +251,7 @@ class BundleCodec {
       w.ids(n.types);
       w.i32(n.probe_attr);
       w.i32(n.probe_attr2);
+      w.u32(n.inlined);
       w.ids(n.kids);
       w.span(n.span);
     }
@@ -459,7 +460,7 @@ class BundleCodec {
       for (auto& v : wd.attrs_) v = value(true);
     }
 
-    p->nodes.resize(r.count(38));  // op, an empty value, slot, a, types, two probes, kids, span
+    p->nodes.resize(r.count(42));  // op, an empty value, slot, a, types, two probes, inlined, kids, span
     for (auto& n : p->nodes) {
       const auto op = r.u8();
       if (op > static_cast<std::uint8_t>(Op::make_set)) throw BadBundle("unknown operation");
@@ -470,6 +471,7 @@ class BundleCodec {
       n.types = r.ids();
       n.probe_attr = r.i32();
       n.probe_attr2 = r.i32();
+      n.inlined = r.u32();
       n.kids = r.ids();
       n.span = r.span();
     }
@@ -606,6 +608,7 @@ class BundleCodec {
       for (auto t : n.types) check(t < s.entities.size(), "node type out of range");
       check_value(n.value);
       check_span(n.span);
+      check(n.inlined == 0xFFFFFFFFu || n.inlined < p.predicates.size(), "inlined predicate out of range");
       const std::size_t want = [&]() -> std::size_t {
         switch (n.op) {
           case Op::lit: case Op::var: return 0;

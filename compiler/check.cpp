@@ -32,6 +32,8 @@ std::optional<std::string> closest_name(std::string_view name, const std::vector
   std::size_t best_d = 0;
   const std::size_t limit = std::max<std::size_t>(1, std::min<std::size_t>(3, name.size() / 3 + 1));
   for (const auto& c : candidates) {
+    // The distance is at least the difference of the lengths: most candidates cost nothing.
+    if ((c.size() > name.size() ? c.size() - name.size() : name.size() - c.size()) > limit) continue;
     const std::size_t dist = edit_distance(name, c);
     if (dist <= limit && (!best || dist < best_d)) {
       best = c;
@@ -99,6 +101,7 @@ class Checker {
                         opts_.facts ? opts_.data_texts : std::vector<std::pair<std::string, std::string>>{},
                         opts_.max_facts, d_);
     mark_fact_enum_usage();
+    reserve_ir();
     check_predicates();
     check_rules();
     check_requirements();
@@ -110,6 +113,25 @@ class Checker {
   }
 
  private:
+  /// Reserves the IR and the rules for what the syntax holds (an expression lowers to about one
+  /// node, action constraints and inlined calls to a few more), so 100,000 rules do not grow
+  /// the node array by doubling, which held a third more than it used at the peak.
+  void reserve_ir() {
+    std::size_t exprs = 0;
+    auto count = [&](const syntax::Expr& e, auto& self) -> void {
+      ++exprs;
+      for (const auto& k : e.kids) self(k, self);
+    };
+    for (const auto* r : rule_order_) {
+      for (const auto& c : r->conditions) count(c.expr, count);
+      if (r->action)
+        for (const auto& c : r->action->constraints) count(c, count);
+    }
+    for (const auto& [_, pr] : predicate_decls_) count(pr->body, count);
+    p_.nodes.reserve(p_.nodes.size() + exprs + exprs / 4 + 64);
+    p_.rules.reserve(rule_order_.size());
+  }
+
   // -------------------------------------------------------------------------------------------
   // Collection of declarations
   // -------------------------------------------------------------------------------------------
@@ -725,7 +747,15 @@ class Checker {
       const std::uint32_t base = sc.next;
       sc.next += locals;
       sc.max = std::max(sc.max, sc.next);
+      const std::size_t before = p_.nodes.size();
       const NodeId root = clone_inlined(pred.body, kids, nparams, base);
+      // The root stands for the call: explanations quote the call and then, through `inlined`,
+      // the predicate's own conjunct (the body's span is the predicate's body node's). A body
+      // that is only a parameter returns the argument itself, which is not the call's to mark.
+      if (root >= before) {
+        p_.nodes[root].inlined = pid;
+        p_.nodes[root].span = e.span;
+      }
       sc.next -= locals;
       return Typed{root, Type::boolean()};
     }
@@ -1454,27 +1484,73 @@ class Checker {
     return std::nullopt;
   }
 
+  /// `principal `User`` (or `any principal`): what action `a` accepts in one clause.
+  std::string accepted_clause(std::uint32_t a, bool principal) const {
+    const auto& act = p_.schema.actions[a];
+    const auto& acc = principal ? act.principals : act.resources;
+    const std::string role = principal ? "principal" : "resource";
+    if (acc.empty()) return "any " + role;
+    std::string list;
+    for (auto x : acc) list += (list.empty() ? "" : " | ") + p_.schema.entities[x].name;
+    return role + " " + tick(list);
+  }
+  std::string accepts_text(std::uint32_t a, bool principal) const {
+    return "action " + tick(p_.schema.actions[a].name) + " accepts " + accepted_clause(a, principal);
+  }
+
+  /// W0600 for a rule whose types no action it names accepts, reported at the clause at fault
+  /// (the principal or resource clause every candidate action rejects) with what each accepts.
+  void never_applies_lint(const RuleInfo& r, const syntax::RuleDecl& decl) {
+    std::vector<std::uint32_t> cands = r.any_action ? std::vector<std::uint32_t>{} : r.actions;
+    if (r.any_action)
+      for (std::uint32_t a = 0; a < p_.schema.actions.size(); ++a) cands.push_back(a);
+    if (cands.empty()) return;
+    bool some = false, every_p_bad = true, every_r_bad = true;
+    for (auto a : cands) {
+      const auto& act = p_.schema.actions[a];
+      const bool pok = act.principals.empty() || entity_overlap(r.principals, act.principals);
+      const bool rok = act.resources.empty() || entity_overlap(r.resources, act.resources);
+      if (pok && rok) some = true;
+      every_p_bad = every_p_bad && !pok;
+      every_r_bad = every_r_bad && !rok;
+    }
+    if (some) return;
+    auto types_of = [&](const std::vector<TypeId>& ts) {
+      std::string list;
+      for (auto x : ts) list += (list.empty() ? "" : " | ") + p_.schema.entities[x].name;
+      return tick(list);
+    };
+    // A clause every candidate rejects is the one to fix; name what each action accepts there.
+    for (const bool principal : {true, false}) {
+      const bool bad = principal ? every_p_bad : every_r_bad;
+      const auto& clause = principal ? decl.principal : decl.resource;
+      if (!bad || !clause || clause->types.empty()) continue;
+      std::string accepts;
+      const std::size_t shown = std::min<std::size_t>(cands.size(), 4);
+      for (std::size_t k = 0; k < shown; ++k) accepts += (k ? "; " : "") + accepts_text(cands[k], principal);
+      if (cands.size() > shown) accepts += "; and " + std::to_string(cands.size() - shown) + " more actions";
+      auto& diag = d_.add(DiagId::rule_never_applies, clause->span,
+                          "rule " + tick(r.name) + " can never apply: " + accepts + ", not " +
+                              types_of(principal ? r.principals : r.resources));
+      diag.help = std::string("change the types of its `") + (principal ? "principal" : "resource") +
+                  "` clause, or the action it names";
+      return;
+    }
+    // Each action rejects one clause or the other: say which, per action.
+    auto& diag = d_.add(DiagId::rule_never_applies, r.span,
+                        "rule " + tick(r.name) + " can never apply: no action it names accepts both its principal " +
+                            types_of(r.principals) + " and its resource " + types_of(r.resources));
+    for (std::size_t k = 0; k < cands.size() && k < 4; ++k)
+      diag.notes.push_back({Span{}, accepts_text(cands[k], true) + " and " + accepted_clause(cands[k], false)});
+    diag.help = "check the types in its `principal` and `resource` clauses against the action declarations";
+  }
+
   void lints() {
     for (std::size_t i = 0; i < p_.rules.size(); ++i) {
       if (!rule_ok_[i]) continue;
       const auto& r = p_.rules[i];
       // Types disjoint from every candidate action's.
-      bool some = false;
-      std::vector<std::uint32_t> cands = r.any_action ? std::vector<std::uint32_t>{} : r.actions;
-      if (r.any_action)
-        for (std::uint32_t a = 0; a < p_.schema.actions.size(); ++a) cands.push_back(a);
-      for (auto a : cands) {
-        const auto& act = p_.schema.actions[a];
-        const bool pok = act.principals.empty() || entity_overlap(r.principals, act.principals);
-        const bool rok = act.resources.empty() || entity_overlap(r.resources, act.resources);
-        if (pok && rok) some = true;
-      }
-      if (!some && !cands.empty()) {
-        auto& diag = d_.add(DiagId::rule_never_applies, r.span,
-                            "rule " + tick(r.name) + " can never apply: its principal or resource types are not "
-                            "accepted by any action it names");
-        diag.help = "check the types in its `principal` and `resource` clauses against the action declarations";
-      }
+      never_applies_lint(r, *rule_order_[i]);
       for (const auto& c : r.conditions) {
         auto k = constant_of(c.expr);
         if (k && *k != c.is_when) {

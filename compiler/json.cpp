@@ -1,9 +1,9 @@
-// Strict JSON for requests: one pass that builds the document and refuses what nlohmann would
-// accept silently. A key given twice in one object is an error at that key (nlohmann keeps the
+// Strict JSON for requests and facts files: one pass that builds the document (or only validates
+// it) and refuses what nlohmann would accept silently. A key given twice in one object is an error at that key (nlohmann keeps the
 // last value), and a syntax error or an out-of-range number is reported at its place.
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <set>
+#include <unordered_set>
 
 #include "treaty/check.hpp"
 
@@ -38,13 +38,69 @@ struct CountingIt {
 
 using Json = nlohmann::json;
 
-/// Builds the document through nlohmann's own DOM builder and checks keys on the way.
+/// The keys seen in each open object, to refuse one given twice. Levels are reused, so a
+/// document of many small objects (a facts file) allocates nothing per object; an object with
+/// many keys moves to a hash set, so it costs linear time, not quadratic.
+class KeyTracker {
+ public:
+  void open() {
+    if (depth_ == levels_.size()) levels_.emplace_back();
+    auto& l = levels_[depth_++];
+    l.few.clear();
+    l.many.clear();
+  }
+  void close() {
+    if (depth_) --depth_;
+  }
+  /// False when `k` was already a key of the innermost open object.
+  bool add(const std::string& k) {
+    if (!depth_) return true;
+    auto& l = levels_[depth_ - 1];
+    if (l.many.empty() && l.few.size() < kFew) {
+      for (const auto& x : l.few)
+        if (x == k) return false;
+      l.few.push_back(k);
+      return true;
+    }
+    if (l.many.empty()) l.many.insert(l.few.begin(), l.few.end());
+    return l.many.insert(k).second;
+  }
+
+ private:
+  static constexpr std::size_t kFew = 32;
+  struct Level {
+    std::vector<std::string> few;
+    std::unordered_set<std::string> many;
+  };
+  std::vector<Level> levels_;
+  std::size_t depth_ = 0;
+};
+
+/// The DOM builder's interface, building nothing: json_error() only validates.
+struct NoDom {
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(Json::number_integer_t) { return true; }
+  bool number_unsigned(Json::number_unsigned_t) { return true; }
+  bool number_float(Json::number_float_t, const Json::string_t&) { return true; }
+  bool string(Json::string_t&) { return true; }
+  bool binary(Json::binary_t&) { return true; }
+  bool start_object(std::size_t) { return true; }
+  bool end_object() { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+  bool key(Json::string_t&) { return true; }
+};
+
+/// Passes events to `Dom` (nlohmann's own DOM builder, or NoDom) and checks keys on the way.
+template <typename Dom>
 struct StrictSax {
-  StrictSax(Json& out, const char* text, const char** read) : dom(out, false), begin(text), pos(read) {}
-  nlohmann::detail::json_sax_dom_parser<Json> dom;
+  template <typename... A>
+  StrictSax(const char* text, const char** read, A&&... dom_args) : dom(std::forward<A>(dom_args)...), begin(text), pos(read) {}
+  Dom dom;
   const char* begin;
   const char** pos;
-  std::vector<std::set<std::string>> keys;
+  KeyTracker keys;
   std::optional<JsonError> error;
 
   bool null() { return dom.null(); }
@@ -55,17 +111,17 @@ struct StrictSax {
   bool string(Json::string_t& v) { return dom.string(v); }
   bool binary(Json::binary_t& v) { return dom.binary(v); }
   bool start_object(std::size_t n) {
-    keys.emplace_back();
+    keys.open();
     return dom.start_object(n);
   }
   bool end_object() {
-    keys.pop_back();
+    keys.close();
     return dom.end_object();
   }
   bool start_array(std::size_t n) { return dom.start_array(n); }
   bool end_array() { return dom.end_array(); }
   bool key(Json::string_t& k) {
-    if (!keys.empty() && !keys.back().insert(k).second) {
+    if (!keys.add(k)) {
       // The parser has just read the key's closing quote: its opening quote is the last
       // unescaped one before that.
       std::size_t end = static_cast<std::size_t>(*pos - begin);
@@ -76,6 +132,8 @@ struct StrictSax {
     }
     return dom.key(k);
   }
+  /// The parser gives the byte count read when it failed: for a syntax error the offending
+  /// character was the last one read; for a number out of range the number's text ends there.
   bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& ex) {
     std::string m = ex.what();
     if (auto p = m.find("] "); m.rfind("[json.exception.", 0) == 0 && p != std::string::npos) m = m.substr(p + 2);
@@ -87,22 +145,27 @@ struct StrictSax {
   }
 };
 
-}  // namespace
-
-std::optional<JsonError> parse_json(std::string_view text, nlohmann::json& out) {
+template <typename Dom, typename... A>
+std::optional<JsonError> strict_parse(std::string_view text, A&&... dom_args) {
   const char* pos = text.data();
-  StrictSax sax(out, text.data(), &pos);
+  StrictSax<Dom> sax(text.data(), &pos, std::forward<A>(dom_args)...);
   CountingIt first{text.data(), &pos}, last{text.data() + text.size(), &pos};
   try {
     nlohmann::json::sax_parse(first, last, &sax);
   } catch (const nlohmann::json::exception& e) {  // not expected with a SAX handler; still an error
     return JsonError{static_cast<std::size_t>(pos - text.data()), e.what()};
   }
-  if (sax.error) {
-    out = nlohmann::json();
-    return sax.error;
-  }
-  return std::nullopt;
+  return std::move(sax.error);
 }
+
+}  // namespace
+
+std::optional<JsonError> parse_json(std::string_view text, nlohmann::json& out) {
+  auto e = strict_parse<nlohmann::detail::json_sax_dom_parser<Json>>(text, out, false);
+  if (e) out = nlohmann::json();
+  return e;
+}
+
+std::optional<JsonError> json_error(std::string_view text) { return strict_parse<NoDom>(text); }
 
 }  // namespace treaty

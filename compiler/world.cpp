@@ -205,42 +205,6 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
   return false;
 }
 
-namespace {
-/// A SAX handler that accepts every event and keeps the parser's first error. The parser gives
-/// the byte count read when it failed: for a syntax error the offending character was the last
-/// one read; for a number out of range the number's text ends there.
-struct FirstJsonError final : nlohmann::json_sax<nlohmann::json> {
-  std::optional<JsonError> error;
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& ex) override {
-    std::string m = ex.what();
-    if (auto pos = m.find("] "); m.rfind("[json.exception.", 0) == 0 && pos != std::string::npos) m = m.substr(pos + 2);
-    if (auto pos = m.find("syntax error"); pos != std::string::npos) m = m.substr(pos);
-    std::size_t off = position ? position - 1 : 0;
-    if (ex.id == 406) off = position >= token.size() ? position - token.size() : 0;  // number overflow
-    error = JsonError{off, std::move(m)};
-    return false;
-  }
-};
-}  // namespace
-
-std::optional<JsonError> json_error(std::string_view text) {
-  FirstJsonError sax;
-  nlohmann::json::sax_parse(text, &sax);
-  return std::move(sax.error);
-}
-
 namespace detail {
 
 namespace {
@@ -258,7 +222,9 @@ Span file_start(FileId f) { return Span{f, 0, 0}; }
 
 void report_bad_json(const JsonError& e, std::size_t text_size, FileId fid, Diagnostics& d) {
   const auto o = static_cast<std::uint32_t>(std::min(e.offset, text_size));
-  d.add(DiagId::bad_data, Span{fid, o, o}, "invalid JSON: " + e.message);
+  // A repeated key is valid JSON syntax that Treaty refuses; everything else is a syntax error.
+  const bool repeated = e.message.rfind("the key ", 0) == 0;
+  d.add(DiagId::bad_data, Span{fid, o, o}, (repeated ? "" : "invalid JSON: ") + e.message);
 }
 
 /// Byte offsets inside one JSON facts file, so a problem with an entity or a value is reported at

@@ -411,6 +411,60 @@ std::uint32_t candidate_rules(const Program& p, std::uint32_t action, TypeId pt,
     }
   return forbids;
 }
+
+/// The Miss for condition `c` of rule `ri`, which failed: narrowed from the whole condition to
+/// the conjunct that failed (under `unless`, the disjunct that held), and on into the body of
+/// each predicate that conjunct calls, so an explanation quotes `p.level > 3` inside
+/// `is_senior(p)`, not the call alone nor the whole `when A and B`.
+Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInfo& c, Frame& frame) {
+  Miss m{ri, c.span, !c.is_when, {}};
+  const bool want = c.is_when;  // the value the condition needed and did not have
+  const Op joint = want ? Op::and_ : Op::or_;
+  // Steps from `n` down `and` chains (or `or` chains, under `unless`) to the operand that decided,
+  // stopping at the root of an inlined predicate body, unless it is `n` itself and `enter`.
+  auto narrow = [&](NodeId n, Value* f, bool enter) {
+    for (bool first = true;; first = false) {
+      const Node& nd = p.nodes[n];
+      if (nd.inlined != kNone32 && !(first && enter)) return n;
+      if (nd.op != joint) return n;
+      NodeId next = n;
+      for (NodeId k : nd.kids)
+        if (ev.truth(k, f) != want) {
+          next = k;
+          break;
+        }
+      if (next == n) return n;
+      n = next;
+    }
+  };
+  Value* f = frame.data();
+  NodeId at = narrow(c.expr, f, false);
+  m.condition = p.nodes[at].span;
+  std::vector<Frame> frames;  // one per called predicate entered; an inlined one shares the frame
+  frames.reserve(8);
+  // Predicates cannot recurse (the checker refuses cycles); the bound only guards a crafted bundle.
+  for (std::size_t depth = 0; depth < 8; ++depth) {
+    const Node& nd = p.nodes[at];
+    if (nd.inlined != kNone32) {
+      const NodeId inner = narrow(at, f, true);
+      const Span body = p.nodes[p.predicates[nd.inlined].body].span;
+      m.within.push_back({nd.inlined, inner == at ? body : p.nodes[inner].span});
+      if (inner == at) break;
+      at = inner;
+    } else if (nd.op == Op::call) {
+      const PredicateInfo& pred = p.predicates[nd.a];
+      Frame callee(std::max<std::size_t>(pred.frame, 1), Value::none());
+      for (std::size_t i = 0; i < nd.kids.size() && i < callee.size(); ++i) callee[i] = ev.eval(nd.kids[i], f);
+      frames.push_back(std::move(callee));
+      f = frames.back().data();
+      at = narrow(pred.body, f, false);
+      m.within.push_back({nd.a, p.nodes[at].span});
+    } else {
+      break;
+    }
+  }
+  return m;
+}
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
@@ -584,18 +638,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
       for (const auto& c : rule.conditions) {
         if (ev.truth(c.expr, frame.data()) != c.is_when) {
           applies = false;
-          if (!forbid && explain) {
-            // Quote the first conjunct that failed, not the whole `when A and B`.
-            Span at = c.span;
-            const Node& cn = p.nodes[c.expr];
-            if (c.is_when && cn.op == Op::and_)
-              for (NodeId k : cn.kids)
-                if (!ev.truth(k, frame.data())) {
-                  at = p.nodes[k].span;
-                  break;
-                }
-            d.misses.push_back({ri, at, !c.is_when});
-          }
+          if (!forbid && explain) d.misses.push_back(blame(ev, p, ri, c, frame));
           break;
         }
       }
@@ -656,6 +699,40 @@ std::vector<std::uint32_t> Engine::allowed_values(Request r, std::uint32_t param
   return out;
 }
 
+namespace {
+/// "; did you mean `x`?" for the candidate closest to `name`, or nothing.
+std::string did_you_mean(std::string_view name, const std::vector<std::string>& candidates) {
+  if (auto c = closest_name(name, candidates)) return "; did you mean `" + *c + "`?";
+  return "";
+}
+std::vector<std::string> entity_type_names(const Program& p) {
+  std::vector<std::string> out;
+  for (const auto& e : p.schema.entities) out.push_back(e.name);
+  return out;
+}
+std::vector<std::string> action_names(const Program& p) {
+  std::vector<std::string> out;
+  for (const auto& a : p.schema.actions) out.push_back(a.name);
+  return out;
+}
+/// A suggestion for an unknown id of type `t`: the closest id of that type in the world and the
+/// overlay. Types with more than kMaxIdCandidates entities get none, so a stream of bad requests
+/// to a server cannot make each cost a scan of the world.
+constexpr std::size_t kMaxIdCandidates = 10'000;
+std::string did_you_mean_id(const Program& p, const Overlay* o, TypeId t, std::string_view id) {
+  const auto& of_type = p.world.of_type(t);
+  if (of_type.size() > kMaxIdCandidates) return "";
+  std::vector<std::string> ids;
+  for (EntityId e : of_type) ids.emplace_back(p.world.id(e));
+  if (o)
+    for (const auto& oe : o->entities())
+      if (oe.type == t && oe.id) ids.push_back(*oe.id);
+  if (auto c = closest_name(id, ids))
+    return "; did you mean `" + p.schema.entities[t].name + "::" + quote_string(*c) + "`?";
+  return "";
+}
+}  // namespace
+
 bool Engine::make_request(TypeId ptype, std::string_view pid, std::uint32_t action, std::vector<Value> args,
                           std::vector<bool> given, TypeId rtype, std::string_view rid, const Overlay* overlay,
                           Request& out, std::string& error) const {
@@ -673,7 +750,8 @@ bool Engine::make_request(TypeId ptype, std::string_view pid, std::uint32_t acti
     }
     auto found = overlay ? overlay->find(t, id) : p.world.find(t, id);
     if (!found) {
-      error = "unknown " + std::string(role) + " `" + p.schema.entities[t].name + "::" + quote_string(id) + "`";
+      error = "unknown " + std::string(role) + " `" + p.schema.entities[t].name + "::" + quote_string(id) + "`" +
+              did_you_mean_id(p, overlay, t, id);
       return false;
     }
     e = *found;
@@ -725,7 +803,8 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       }
     auto found = p.schema.find_entity(j[field]["type"].get<std::string>());
     if (!found) {
-      error = std::string(field) + ".type: unknown entity type `" + j[field]["type"].get<std::string>() + "`";
+      error = std::string(field) + ".type: unknown entity type `" + j[field]["type"].get<std::string>() + "`" +
+              did_you_mean(j[field]["type"].get<std::string>(), entity_type_names(p));
       return false;
     }
     t = *found;
@@ -748,7 +827,7 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
   const auto aname = j["action"]["name"].get<std::string>();
   auto a = p.schema.find_action(aname);
   if (!a) {
-    error = "unknown action `" + aname + "`";
+    error = "unknown action `" + aname + "`" + did_you_mean(aname, action_names(p));
     return false;
   }
   const auto& act = p.schema.actions[*a];
@@ -979,6 +1058,17 @@ std::string location(const SourceManager* sm, Span s) {
   const auto lc = sm->line_col(s.file, s.begin);
   return sm->file(s.file).path + ":" + std::to_string(lc.line);
 }
+
+/// The source text of `s` on one line, runs of blanks squeezed to one.
+std::string one_line(const SourceManager* sm, Span s) {
+  std::string out;
+  if (!sm || !s.valid()) return "a condition";
+  for (char ch : sm->text(s)) {
+    if (ch == '\n' || ch == '\t' || ch == '\r') ch = ' ';
+    if (!(ch == ' ' && !out.empty() && out.back() == ' ')) out += ch;
+  }
+  return out;
+}
 }  // namespace
 
 std::string Engine::explain(const Decision& d, const Request& r, const SourceManager* sm) const {
@@ -1002,15 +1092,16 @@ std::string Engine::explain(const Decision& d, const Request& r, const SourceMan
     else out += "  no permit applied (default deny); closest misses:\n";
     for (const auto& m : d.misses) {
       out += "    permit `" + p.rules[m.rule].name + "`: ";
-      std::string cond = sm && m.condition.valid() ? std::string(sm->text(m.condition)) : "a condition";
-      for (auto& ch : cond)
-        if (ch == '\n') ch = ' ';
-      std::string squeezed;
-      for (char ch : cond)
-        if (!(ch == ' ' && !squeezed.empty() && squeezed.back() == ' ')) squeezed += ch;
+      const std::string squeezed = one_line(sm, m.condition);
       out += std::string(m.unless ? "`unless " : "`") + squeezed + "` " + (m.unless ? "holds" : "is false");
       if (auto loc = location(sm, m.condition); !loc.empty()) out += " (" + loc + ")";
       out += "\n";
+      for (const auto& w : m.within) {
+        out += "      in predicate `" + p.predicates[w.predicate].name + "`: `" + one_line(sm, w.conjunct) + "` " +
+               (m.unless ? "holds" : "is false");
+        if (auto loc = location(sm, w.conjunct); !loc.empty()) out += " (" + loc + ")";
+        out += "\n";
+      }
     }
   }
   return out;
@@ -1036,6 +1127,18 @@ nlohmann::json Engine::to_json(const Decision& d, const SourceManager* sm) const
       r["condition"] = std::string(m.unless ? "unless " : "when ") + std::string(sm->text(m.condition));
       r["file"] = sm->file(m.condition.file).path;
       r["line"] = sm->line_col(m.condition.file, m.condition.begin).line;
+    }
+    if (!m.within.empty()) {
+      r["within"] = nlohmann::json::array();
+      for (const auto& w : m.within) {
+        nlohmann::json in{{"predicate", p.predicates[w.predicate].name}};
+        if (sm && w.conjunct.valid()) {
+          in["condition"] = std::string(sm->text(w.conjunct));
+          in["file"] = sm->file(w.conjunct.file).path;
+          in["line"] = sm->line_col(w.conjunct.file, w.conjunct.begin).line;
+        }
+        r["within"].push_back(in);
+      }
     }
     j["misses"].push_back(r);
   }

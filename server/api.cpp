@@ -192,6 +192,10 @@ bool parse_body(Ctx& c, simdjson::dom::object& root, Response& out) {
     out = error(400, "the body must be a JSON object");
     return false;
   }
+  if (std::string dup; duplicate_key(doc, dup)) {
+    out = error(400, dup);
+    return false;
+  }
   return true;
 }
 

@@ -1,6 +1,8 @@
 // AuthZEN 1.0 requests mapped to Treaty requests (see authzen.hpp for the mapping).
 #include "authzen.hpp"
 
+#include <algorithm>
+
 #include "treaty/check.hpp"
 #include "treaty/parse.hpp"
 
@@ -57,6 +59,36 @@ nlohmann::json to_nlohmann(simdjson::dom::element e) {
   }
   return nullptr;
 }
+
+namespace {
+bool duplicate_key_at(simdjson::dom::element e, const std::string& path, std::string& where) {
+  using simdjson::dom::element_type;
+  simdjson::dom::array arr;
+  if (!e.get_array().get(arr)) {
+    std::size_t i = 0;
+    for (auto item : arr)
+      if (duplicate_key_at(item, path + "[" + std::to_string(i++) + "]", where)) return true;
+    return false;
+  }
+  simdjson::dom::object obj;
+  if (e.get_object().get(obj)) return false;
+  std::vector<std::string_view> keys;
+  keys.reserve(obj.size());
+  for (auto [k, v] : obj) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  if (auto d = std::adjacent_find(keys.begin(), keys.end()); d != keys.end()) {
+    where = "the key \"" + std::string(*d) + "\" is given twice in " + (path.empty() ? "the body" : path);
+    return true;
+  }
+  for (auto [k, v] : obj)
+    if ((v.type() == element_type::OBJECT || v.type() == element_type::ARRAY) &&
+        duplicate_key_at(v, path.empty() ? std::string(k) : path + "." + std::string(k), where))
+      return true;
+  return false;
+}
+}  // namespace
+
+bool duplicate_key(simdjson::dom::element e, std::string& where) { return duplicate_key_at(e, "", where); }
 
 const char* read_entity(simdjson::dom::element e, EntityRef& out) {
   simdjson::dom::object o;
@@ -229,8 +261,21 @@ void write_decision(const Snapshot& snap, const Outcome& o, bool explain, std::s
           out += ",\"condition\":";
           json_string(out, std::string(m.unless ? "unless " : "when ") + std::string(snap.sm->text(m.condition)));
         }
+        if (!m.within.empty()) {
+          out += ",\"within\":[";
+          for (std::size_t k = 0; k < m.within.size(); ++k) {
+            if (k) out.push_back(',');
+            out += "{\"predicate\":";
+            json_string(out, p.predicates[m.within[k].predicate].name);
+            if (snap.sm && m.within[k].conjunct.valid()) {
+              out += ",\"condition\":";
+              json_string(out, std::string(snap.sm->text(m.within[k].conjunct)));
+            }
+            out.push_back('}');
+          }
+          out.push_back(']');
+        }
         out.push_back('}');
-        (void)p;
       }
       out.push_back(']');
     }

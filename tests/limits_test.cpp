@@ -203,6 +203,37 @@ TEST(JsonFacts, EachErrorIsAtTheOffendingEntityOrValue) {
                                              "5:3 E0401 {\"type\": \"Person\", \"id\": \"p3\", \"attrs\": {\"roles\": []}}"}));
 }
 
+// Issue 20: a key given twice in a facts file is an error at the second one (nlohmann would keep
+// the last, silently), at any depth, and the file contributes nothing; an object with many keys is
+// checked in linear time.
+TEST(JsonFacts, ARepeatedKeyIsAnErrorAtTheKey) {
+  // Each text and its repeated key: the error is at the key's second occurrence.
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"entities\": [{\"type\": \"Account\", \"id\": \"a\", \"id\": \"b\", \"attrs\": {\"plan\": \"a\"}}]}", "\"id\""},
+           {"{\"entities\": [\n {\"type\": \"Account\", \"id\": \"a\",\n  \"attrs\": {\"plan\": \"a\", \"plan\": \"b\"}}]}",
+            "\"plan\""},
+           {"{\"entities\": [], \"entities\": [{\"type\": \"Account\", \"id\": \"a\"}]}", "\"entities\""}}) {
+    auto c = std::make_unique<Checked>();
+    const auto id = c->sm.add("p.treaty", "enum Role { a, b }\nentity Account { plan: Role }\n");
+    Package pkg;
+    pkg.files.push_back(parse_file(c->sm, id, c->diags));
+    CheckOptions o;
+    o.data_texts.emplace_back("d.json", text);
+    (void)check_package(c->sm, pkg, c->diags, o);
+    ASSERT_EQ(c->diags.all().size(), 1u) << text;
+    const auto& d = c->diags.all()[0];
+    EXPECT_NE(d.message.find("the key " + key + " is given twice in one object"), std::string::npos) << d.message;
+    EXPECT_EQ(d.span.begin, text.rfind(key)) << text;
+  }
+  std::string many = "{\"entities\": [], \"x\": {";
+  for (int i = 0; i < 200000; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\": 0";
+  many += ",\"k17\": 1}}";
+  const auto e = json_error(many);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message, "the key \"k17\" is given twice in one object");
+  EXPECT_EQ(many.substr(e->offset, 6), "\"k17\":");
+}
+
 // --- source files that are not regular files ---
 
 struct TempDir {

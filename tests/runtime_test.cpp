@@ -49,6 +49,65 @@ TEST(Runtime, DefaultDenyPermitAndForbid) {
   EXPECT_TRUE(e.decide(request(e, "Person", "ann", "view", "Doc", "d2")).allow);
 }
 
+// Issue 20: a miss inside a predicate names the conjunct that failed, at the call site (the
+// conjunct of the rule's `when`) and in the predicate (the conjunct of its body), predicates
+// called from predicates included; under `unless`, the disjunct that held.
+TEST(Runtime, MissInsidePredicateNamesTheFailingConjunct) {
+  auto l = engine_from_texts({kSchema, R"(
+predicate colleagues(p: Person, d: Doc) = p.account == d.account and not d.secret;
+predicate cleared(p: Person, d: Doc) = staff in p.roles and colleagues(p, d);
+predicate blocked(p: Person) = admin in p.roles or p.account == Account::"b";
+permit via_predicates principal p: Person action view resource d: Doc
+  when d.account == Account::"a" and cleared(p, d);
+permit unless_blocked principal p: Person action view resource d: Doc when d.secret unless blocked(p);
+)"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Engine& e = *l->engine;
+  // bob is staff in account b: `colleagues` fails on its first conjunct.
+  auto d = e.decide(request(e, "Person", "bob", "view", "Doc", "d1"));
+  ASSERT_FALSE(d.allow);
+  const Miss* via = nullptr;
+  const Miss* unless = nullptr;
+  for (const auto& m : d.misses) (e.program().rules[m.rule].name == "via_predicates" ? via : unless) = &m;
+  ASSERT_NE(via, nullptr);
+  EXPECT_EQ(l->sm.text(via->condition), "cleared(p, d)");
+  ASSERT_EQ(via->within.size(), 2u);
+  EXPECT_EQ(e.program().predicates[via->within[0].predicate].name, "cleared");
+  EXPECT_EQ(l->sm.text(via->within[0].conjunct), "colleagues(p, d)");
+  EXPECT_EQ(e.program().predicates[via->within[1].predicate].name, "colleagues");
+  EXPECT_EQ(l->sm.text(via->within[1].conjunct), "p.account == d.account");
+  // The explanation says it in words, at each level.
+  const std::string text = e.explain(d, request(e, "Person", "bob", "view", "Doc", "d1"), &l->sm);
+  EXPECT_NE(text.find("`cleared(p, d)` is false"), std::string::npos) << text;
+  EXPECT_NE(text.find("in predicate `cleared`: `colleagues(p, d)` is false"), std::string::npos) << text;
+  EXPECT_NE(text.find("in predicate `colleagues`: `p.account == d.account` is false"), std::string::npos) << text;
+  const auto j = e.to_json(d, &l->sm);
+  bool found = false;
+  for (const auto& m : j["misses"])
+    if (m["rule"] == "via_predicates") {
+      found = true;
+      EXPECT_EQ(m["within"][1]["predicate"], "colleagues");
+      EXPECT_EQ(m["within"][1]["condition"], "p.account == d.account");
+    }
+  EXPECT_TRUE(found) << j.dump();
+  // ann (admin, account a) on the secret d2: `colleagues` fails on its second conjunct; ann is
+  // not staff, so `cleared` already fails on its first.
+  auto d2 = e.decide(request(e, "Person", "ann", "view", "Doc", "d2"));
+  ASSERT_FALSE(d2.allow);
+  for (const auto& m : d2.misses) {
+    if (e.program().rules[m.rule].name == "via_predicates") {
+      ASSERT_EQ(m.within.size(), 1u);
+      EXPECT_EQ(l->sm.text(m.within[0].conjunct), "staff in p.roles");
+    } else {
+      // `unless blocked(p)` held because ann is an admin: the disjunct that held is named.
+      EXPECT_TRUE(m.unless);
+      EXPECT_EQ(l->sm.text(m.condition), "blocked(p)");
+      ASSERT_EQ(m.within.size(), 1u);
+      EXPECT_EQ(l->sm.text(m.within[0].conjunct), "admin in p.roles");
+    }
+  }
+}
+
 TEST(Runtime, ForbidOverridesPermit) {
   auto l = engine_from_texts({kSchema, kRules, "Person::\"carl\" { account: \"a\", roles: {staff} }\n"});
   ASSERT_TRUE(l->engine);

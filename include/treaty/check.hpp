@@ -65,7 +65,8 @@ struct JsonError {
   std::string message;
 };
 /// Checks `text` as one JSON document (RFC 8259, as the facts and request readers parse it)
-/// without building it: nullopt when it is valid.
+/// without building it: nullopt when it is valid. A key given twice in one object is an error at
+/// that key, as in parse_json().
 [[nodiscard]] std::optional<JsonError> json_error(std::string_view text);
 
 /// Parses `text` into `out` in one pass, strictly: a syntax error, an out-of-range number or a key

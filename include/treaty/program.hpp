@@ -511,6 +511,9 @@ struct Node {
   std::vector<TypeId> types;    ///< is, exists_type
   std::int32_t probe_attr = -1; ///< exists_type: attribute-name id probed through an index, or -1
   std::int32_t probe_attr2 = -1;  ///< exists_type: a second attribute of a composite probe, or -1
+  /// The root of a predicate body inlined at a call: that predicate (and `span` is the call's),
+  /// so an explanation can still name the call and the conjunct of the body that failed.
+  std::uint32_t inlined = 0xFFFFFFFFu;
   std::vector<std::uint32_t> kids;
   Span span;
 };

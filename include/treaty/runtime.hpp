@@ -88,10 +88,18 @@ struct Request {
   const Overlay* overlay = nullptr;
 };
 
+/// Where a failing condition failed inside a predicate it calls: the predicate and the conjunct
+/// of its body (or the disjunct, under `unless`) that decided.
+struct MissWithin {
+  std::uint32_t predicate = 0;
+  Span conjunct;
+};
+
 struct Miss {
   std::uint32_t rule = 0;
-  Span condition;  ///< the first condition that failed
+  Span condition;  ///< the first condition that failed, narrowed to the conjunct that did
   bool unless = false;
+  std::vector<MissWithin> within;  ///< when that conjunct is a predicate call: inside it, outermost first
 };
 
 struct Decision {

@@ -151,6 +151,20 @@ expect_in "$work/err" 'unknown field "extra" in an entity' "unknown entity key i
 printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "edit"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/badreq.json"
 expect_rc 2 "eval with an unknown action" -- "$T" eval "$q" --request "$work/badreq.json"
 expect_in "$work/err" "unknown action \`edit\`" "unknown action message"
+# "did you mean" for actions, entity types and entity ids, from JSON and from the flags.
+printf '{"principal": {"type": "Person", "id": "samm"}, "action": {"name": "veiw"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/typo_action.json"
+expect_rc 2 "eval with a misspelt action" -- "$T" eval "$q" --request "$work/typo_action.json"
+expect_in "$work/err" "unknown action \`veiw\`; did you mean \`view\`?" "misspelt action: did you mean"
+printf '{"principal": {"type": "Person", "id": "samm"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/typo_id.json"
+expect_rc 2 "eval with a misspelt principal id" -- "$T" eval "$q" --request "$work/typo_id.json"
+expect_in "$work/err" 'unknown principal `Person::"samm"`; did you mean `Person::"sam"`?' "misspelt id: did you mean"
+printf '{"principal": {"type": "Persn", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}' >"$work/typo_type.json"
+expect_rc 2 "eval with a misspelt entity type" -- "$T" eval "$q" --request "$work/typo_type.json"
+expect_in "$work/err" 'unknown entity type `Persn`; did you mean `Person`?' "misspelt type: did you mean"
+expect_rc 2 "eval --action misspelt" -- "$T" eval "$q" --principal 'Person::"sam"' --action veiw --resource 'Request::"r1"'
+expect_in "$work/err" "unknown action \`veiw\`; did you mean \`view\`?" "misspelt --action: did you mean"
+expect_rc 2 "eval --resource id misspelt" -- "$T" eval "$q" --principal 'Person::"sam"' --action view --resource 'Request::"r2"'
+expect_in "$work/err" 'unknown resource `Request::"r2"`; did you mean `Request::"r1"`?' "misspelt --resource id: did you mean"
 # A request that is not JSON is an error at its line and column, with the parser's reason;
 # the good requests around it are still answered.
 printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}\n{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view", "args": {"x": 1e999}}}\n\n{"principal": tru}\n' >"$work/badjson.jsonl"

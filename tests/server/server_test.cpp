@@ -343,6 +343,28 @@ TEST_F(Certification, PropertiesThatDisagreeWithTheFactsAreAnError) {
   EXPECT_NE(m.j()["context"]["error"].get<std::string>().find("missing attribute `status`"), std::string::npos) << m.body;
 }
 
+// Issue 20: a key given twice (simdjson would read the first, nlohmann the last) is a 400 naming
+// the key and where it is, in properties, in the entity objects and in a batch.
+TEST_F(Certification, ARepeatedKeyIsAnErrorNotFirstOrLastWins) {
+  const auto p = eval(R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},
+    "resource":{"type":"record","id":"record-9","properties":{"status":"archived","status":"active"}}})");
+  EXPECT_EQ(p.status, 400u) << p.body;
+  EXPECT_NE(p.j()["error"].get<std::string>().find("the key \"status\" is given twice in resource.properties"),
+            std::string::npos)
+      << p.body;
+  const auto id = eval(R"({"subject":{"type":"user","id":"alice","id":"bob"},"action":{"name":"read"},
+    "resource":{"type":"record","id":"record-1"}})");
+  EXPECT_EQ(id.status, 400u) << id.body;
+  EXPECT_NE(id.j()["error"].get<std::string>().find("\"id\" is given twice in subject"), std::string::npos) << id.body;
+  const auto batch = client_->request(http::verb::post, "/access/v1/evaluations",
+                                      R"({"evaluations":[{"subject":{"type":"user","id":"alice"},"action":{"name":"read"},
+    "resource":{"type":"record","id":"record-1"}},{"subject":{"type":"user","id":"alice"},"action":{"name":"read","name":"write"},
+    "resource":{"type":"record","id":"record-1"}}]})",
+                                      {{"Content-Type", "application/json"}});
+  EXPECT_EQ(batch.status, 400u) << batch.body;
+  EXPECT_NE(batch.body.find("given twice in evaluations[1].action"), std::string::npos) << batch.body;
+}
+
 TEST_F(Certification, ExplainAddsClosestMisses) {
   const auto body = R"({"subject":{"type":"user","id":"bob"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})";
   EXPECT_FALSE(eval(body).j()["context"].contains("misses"));
