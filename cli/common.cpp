@@ -19,16 +19,17 @@ bool use_color(bool to_stdout) {
   return isatty(to_stdout ? 1 : 2) != 0;
 }
 
-void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format) {
+void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format, bool to_stderr) {
   diags.sort();
+  std::ostream& out = to_stderr ? std::cerr : std::cout;
   if (format == "json") {
-    write_json(std::cout, sm, diags.all());
-    std::cout << "\n";
+    write_json(out, sm, diags.all());
+    out << "\n";
   } else if (format == "sarif") {
-    write_sarif(std::cout, sm, diags.all(), TREATY_VERSION);
-    std::cout << "\n";
+    write_sarif(out, sm, diags.all(), TREATY_VERSION);
+    out << "\n";
   } else {
-    render_human(std::cout, sm, diags.all(), {use_color(true)});
+    render_human(out, sm, diags.all(), {use_color(!to_stderr)});
   }
 }
 

@@ -47,8 +47,9 @@ std::function<int()> setup_explain(CLI::App& app);
 /// Colour on a terminal unless NO_COLOR is set.
 bool use_color(bool to_stdout);
 
-/// Prints diagnostics, sorted, to stdout in `format` (text, json or sarif).
-void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format);
+/// Prints diagnostics, sorted, in `format` (text, json or sarif): to stdout, or to stderr when
+/// `to_stderr` (when stdout carries another output, as with `check --dump`).
+void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format, bool to_stderr = false);
 
 /// Prints diagnostics, sorted, to stderr as text.
 void print_errors(const SourceManager& sm, Diagnostics& diags);

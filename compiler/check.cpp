@@ -414,6 +414,7 @@ class Checker {
     n.op = op;
     n.span = span;
     p_.nodes.push_back(std::move(n));
+    p_.node_types.emplace_back();  // typed by expr() once the node's type is known
     return static_cast<NodeId>(p_.nodes.size() - 1);
   }
   NodeId lit(Value v, Span span) {
@@ -483,7 +484,14 @@ class Checker {
     return std::nullopt;
   }
 
+  /// Checks and lowers `e`, recording the type of the node it becomes (Program::node_types).
   std::optional<Typed> expr(const Expr& e, Scope& sc, const Type* expected) {
+    auto t = lower(e, sc, expected);
+    if (t) p_.node_types[t->id] = t->type;
+    return t;
+  }
+
+  std::optional<Typed> lower(const Expr& e, Scope& sc, const Type* expected) {
     switch (e.kind) {
       case EK::bool_lit: return Typed{lit(Value::boolean(e.bool_value), e.span), Type::boolean()};
       case EK::int_lit: return Typed{lit(Value::integer(e.int_value), e.span), Type::integer()};
@@ -780,7 +788,9 @@ class Checker {
     if ((c.op == Op::var || c.op == Op::exists_type || c.op == Op::exists_set) && c.slot >= nparams)
       c.slot = base + (c.slot - nparams);
     for (auto& k : c.kids) k = clone_inlined(k, args, nparams, base);
+    Type t = p_.node_types[n];  // a copy, as for the node
     p_.nodes.push_back(std::move(c));
+    p_.node_types.push_back(std::move(t));
     return static_cast<NodeId>(p_.nodes.size() - 1);
   }
 

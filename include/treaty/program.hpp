@@ -609,6 +609,12 @@ struct Program {
   World world;                          ///< facts, and the constants of the IR
   std::vector<std::string> param_names; ///< global action-parameter names; slot = 2 + id
   std::vector<Node> nodes;
+  /// By node: the static type the checker gave its value (`Bool` for a condition, the attribute's
+  /// type for a read, ...), for `treaty check --dump` and other tools. The runtime never reads it
+  /// and bundles do not store it: empty in a program read from a bundle (or shorter than `nodes`
+  /// in one built by hand). A node the checker left untyped (the placeholder body of a predicate
+  /// with errors) has Base::none, as the literal `none` does.
+  std::vector<Type> node_types;
   std::vector<PredicateInfo> predicates;
   std::vector<RuleInfo> rules;
   std::vector<RequirementInfo> requirements;

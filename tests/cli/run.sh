@@ -66,6 +66,47 @@ expect_in "$work/out" '"ruleId": "E0116"' "sarif rule id"
 expect_rc 1 "-v logs stages to stderr" -- "$T" -v check "$work/bad.treaty"
 expect_in "$work/err" "parse: 1 files, 2 declarations in" "stage log"
 
+# --- check --dump ---
+# Run from the source directory, as the goldens are made, so that the paths in the dump are the
+# relative ones given; the command must print exactly the goldens GoldenDump pins.
+Tabs=$(cd "$(dirname "$T")" && pwd)/$(basename "$T")
+for stage in ir indexes; do
+  (cd "$src" && "$Tabs" check --dump=$stage policies/4me/lib) >"$work/out" 2>"$work/err"
+  rc=$?
+  [ "$rc" -eq 0 ] && ok || bad "check --dump=$stage policies/4me/lib: exit $rc"
+  if cmp -s "$work/out" "$src/tests/golden/dump/4me_$stage.expected"; then ok; else
+    bad "check --dump=$stage differs from tests/golden/dump/4me_$stage.expected"
+    diff "$src/tests/golden/dump/4me_$stage.expected" "$work/out" | head -20 | sed 's/^/  | /'
+  fi
+  expect_in "$work/err" "checked 8 files: 0 errors" "--dump keeps the summary on stderr ($stage)"
+done
+for stage in syntax checked ir indexes; do
+  (cd "$src" && "$Tabs" check --dump=$stage tests/golden/dump/small.treaty) >"$work/out" 2>/dev/null
+  cmp -s "$work/out" "$src/tests/golden/dump/small_$stage.expected" && ok ||
+    bad "check --dump=$stage differs from tests/golden/dump/small_$stage.expected"
+done
+expect_rc 2 "--dump of an unknown stage" -- "$T" check --dump=lowered "$src/policies/4me/lib"
+expect_in "$work/err" "lowered" "the unknown stage is named"
+expect_rc 0 "check --help describes --dump" -- "$T" check --help
+expect_in "$work/out" "--dump" "--help names --dump"
+expect_in "$work/out" "indexes: the hash indexes chosen" "--help lists the stages"
+# With problems: diagnostics still go out (to stderr), the exit status is unchanged, and every
+# stage after `syntax` is refused because there is no checked program.
+expect_rc 1 "--dump=syntax of a file with syntax errors" -- "$T" check --dump=syntax "$work/bad.treaty"
+expect_in "$work/out" "bad.treaty:1:1: enum Role" "the syntax dump has what parsed"
+expect_in "$work/err" "error[E0136]" "the diagnostics go to stderr"
+[ ! -s "$work/out" ] || ! grep -q "error\[" "$work/out" && ok || bad "diagnostics leaked into the dump"
+expect_rc 1 "--dump=ir of a file with errors" -- "$T" check --dump=ir "$work/bad.treaty"
+expect_in "$work/err" "cannot produce --dump=ir because the package has errors" "the refusal says why"
+[ ! -s "$work/out" ] && ok || bad "a refused dump printed something"
+printf 'entity E { x: Int }\naction a principal E resource E;\npermit r principal p: E action a resource q: E when p.y == 1;\n' >"$work/typo.treaty"
+expect_rc 1 "--dump=indexes of a file with a type error" -- "$T" check --dump=indexes "$work/typo.treaty"
+expect_in "$work/err" "cannot produce --dump=indexes" "refused after a check error"
+expect_rc 1 "--dump=checked with --format json" -- "$T" check --dump=checked --format json "$work/typo.treaty"
+expect_in "$work/err" '"code": "E0' "json diagnostics go to stderr with --dump"
+expect_rc 0 "--dump=checked of a relative path" -- bash -c "cd '$src' && '$Tabs' check --dump=checked docs/examples/quickstart.treaty"
+expect_in "$work/out" "entity Trust (docs/examples/quickstart.treaty:" "paths in the dump are as given"
+
 # --- fmt ---
 printf 'enum   Role {a,b,}\npermit r  principal p:Person action view when p.x==1;\n' >"$work/ugly.treaty"
 cp "$work/ugly.treaty" "$work/ugly.orig"
