@@ -23,6 +23,15 @@ std::optional<DumpStage> find_dump_stage(std::string_view name) {
 
 namespace {
 
+/// The source a node was lowered from. The root of an inlined predicate body carries the call's
+/// span (for explanations); its own text is the predicate's body.
+Span own_span(const Program& p, NodeId id) {
+  const Node& n = p.nodes[id];
+  if (n.inlined != kNone32 && n.inlined < p.predicates.size()) return p.nodes[p.predicates[n.inlined].body].span;
+  return n.span;
+}
+
+
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
@@ -335,8 +344,7 @@ class IrPrinter {
   /// The name an `exists` gives its variable, from its source text (`exists t: T where ...`,
   /// `exists t in S where ...`); empty when the text does not say (a span from a bundle).
   std::string binder(NodeId id) const {
-    const Node& n = p_.nodes[id];
-    const std::string text = v_.source(n.span, 200);
+    const std::string text = v_.source(own_span(p_, id), 200);
     if (text.rfind("exists ", 0) == 0) {
       std::size_t e = 7;
       while (e < text.size() && (std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_')) ++e;
@@ -573,7 +581,7 @@ std::string dump_indexes(const SourceManager& sm, const Program& p) {
                v.at(n.span) + ": not inlined; its `exists` are listed under the predicate\n";
         continue;
       }
-      out += "  " + v.source(n.span, 120) + " " + v.at(n.span) + "\n";
+      out += "  " + v.source(own_span(p, id), 120) + " " + v.at(own_span(p, id)) + "\n";
       if (n.op == Op::exists_set) {
         out += "    iterate the set " + (n.kids.empty() ? std::string() : v.source(p.nodes[n.kids[0]].span, 80)) + "\n";
       } else if (auto spec = ir.probe(n)) {
