@@ -453,6 +453,14 @@ int Server::run() {
   for (unsigned i = 1; i < std::max(1u, s.opts.threads); ++i) threads.emplace_back([&s] { s.ioc.run(); });
   s.ioc.run();
   for (auto& t : threads) t.join();
+  // From here the server only finishes (joins its threads, flushes the decision log). Asio gives
+  // SIGTERM back its default action when the signal set goes, so a second SIGTERM (a supervisor
+  // that repeats it) would kill the process mid-flush: the signals are ignored instead. clear()
+  // now, so the set's destructor has nothing left to reset.
+  signals.clear(ec);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
   {
     std::lock_guard lk(s.reload_m);
     s.stopping = true;
