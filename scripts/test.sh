@@ -4,10 +4,10 @@
 # The sanitizer suite and the fuzz harnesses share one clang build (build-san/, see
 # scripts/sanitize-build.sh): one build instead of two, and optimized, so the scale tests
 # (100,000 rules, 1,200 accounts) run at full size under the sanitizers too.
-# Usage: scripts/test.sh [FUZZ_SECONDS_PER_HARNESS]   (default 30; 0 skips fuzzing)
+# Usage: scripts/test.sh [FUZZ_SECONDS_PER_HARNESS]   (default 20; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzz_secs=${1:-30}
+fuzz_secs=${1:-20}
 phase() { echo "test: $* ($(date +%T), ${SECONDS}s so far)" >&2; }
 phase "build and ctest"
 bash scripts/build.sh
