@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Configures and builds the sanitizer build, build-san/: clang, ASan + UBSan, optimized with debug
-# information, with the libFuzzer harnesses and the test suite. scripts/test.sh runs ctest in it and
-# scripts/fuzz.sh runs the harnesses from it. Extra arguments go to cmake --build (e.g. --target X).
+# Configures and builds the sanitizer build, build-san/: clang, ASan + UBSan, optimized, with line
+# tables (enough for a symbolized backtrace), the libFuzzer harnesses and the whole test suite.
+# scripts/test.sh runs ctest in it and scripts/fuzz.sh runs the harnesses from it. Extra
+# arguments go to cmake --build (e.g. --target X).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DTREATY_FUZZ=ON -DTREATY_SANITIZE=address,undefined -DTREATY_BUILD_TESTS=ON >/dev/null
+  -DTREATY_FUZZ=ON -DTREATY_SANITIZE=address,undefined -DTREATY_BUILD_TESTS=ON \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" >/dev/null
 cmake --build build-san -j2 "$@"
