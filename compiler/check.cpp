@@ -773,6 +773,36 @@ class Checker {
     return Typed{id, Type::boolean()};
   }
 
+  /// The predicates in an order that lowers each one after the predicates its body calls, so a
+  /// call to a small predicate can always be inlined (a call to one not yet lowered stays out of
+  /// line, a frame and a dispatch per call). Depth-first post-order over the calls as written;
+  /// inside a cycle, which is reported as an error, the order is arbitrary.
+  std::vector<std::uint32_t> callees_first() const {
+    const std::size_t n = p_.predicates.size();
+    std::vector<std::uint32_t> order;
+    order.reserve(n);
+    std::vector<char> seen(n, 0);
+    std::function<void(const Expr&, std::vector<std::uint32_t>&)> calls =
+        [&](const Expr& e, std::vector<std::uint32_t>& out) {
+          if (e.kind == Expr::Kind::call) {
+            auto it = pred_index_.find(e.name);
+            if (it != pred_index_.end()) out.push_back(it->second);
+          }
+          for (const auto& k : e.kids) calls(k, out);
+        };
+    std::function<void(std::uint32_t)> visit = [&](std::uint32_t v) {
+      seen[v] = 1;
+      std::vector<std::uint32_t> callees;
+      calls(predicate_decls_.at(p_.predicates[v].name)->body, callees);
+      for (std::uint32_t w : callees)
+        if (!seen[w]) visit(w);
+      order.push_back(v);
+    };
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (!seen[i]) visit(i);
+    return order;
+  }
+
   std::size_t subtree_size(NodeId n, std::size_t cap) const {
     std::size_t count = 1;
     for (NodeId k : p_.nodes[n].kids) {
@@ -1022,7 +1052,7 @@ class Checker {
     pred_calls_.resize(p_.predicates.size());
     pred_used_.assign(p_.predicates.size(), false);
     pred_lowered_.assign(p_.predicates.size(), false);
-    for (std::uint32_t i = 0; i < p_.predicates.size(); ++i) {
+    for (std::uint32_t i : callees_first()) {
       const auto* decl = predicate_decls_.at(p_.predicates[i].name);
       Scope sc;
       for (const auto& prm : p_.predicates[i].params) sc.push(prm.name, prm.type);
