@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of the 4me library through the `treaty` command: configuration errors
-# (structural requirements and T10) with their exit codes and messages at the offending fact, and
-# a synthetic world of thousands of stale role assignments (T1) that checks, compiles and denies.
+# (structural requirements and T10) with their exit codes and messages at the offending fact, a
+# synthetic world of thousands of stale role assignments (T1) that checks, compiles, loads from
+# source or bundle and denies, and the library's own fixture of stale assignments of every kind.
 # Usage: TREATY=path/to/treaty 4me.sh SOURCE_DIR
 set -uo pipefail
 src=$1
@@ -179,6 +180,35 @@ tail -n $((7 * B)) "$work/out" >"$work/backed.out"
 expect_count "$work/stale.out" '"decision":"deny"' $((7 * N)) "T1: every stale assignment denies"
 expect_count "$work/backed.out" '"decision":"allow"' $((7 * B)) "T8: the same assignments backed by a trust allow"
 expect_count "$work/out" '"errors":[]' $((7 * (N + B))) "T1: no decision hit an error or a limit"
+# The same world loads straight from source and data, without a bundle, and decides the same
+# (on the first 30 stale groups, all three kinds, and the backed ones, to keep the test fast).
+{ head -n 210 "$work/out"; tail -n $((7 * B)) "$work/out"; } >"$work/bundle.out"
+{ head -n 210 "$work/stale.jsonl"; tail -n $((7 * B)) "$work/stale.jsonl"; } >"$work/sample.jsonl"
+expect_rc 0 "T1: eval from source with the stale world as data" -- "$T" eval "$lib" --data "$work/stale.json" --requests "$work/sample.jsonl" --format json
+if cmp -s "$work/out" "$work/bundle.out"; then ok; else bad "T1: eval from source and through the bundle differ"; fi
+
+# --- T1, T8: the library's own fixture of stale assignments of every kind compiles and denies ---
+# policies/4me/tests/world_shared_roles.treaty holds assignments whose role was unshared
+# (t_s_unshared), whose trust was never accepted (t_s_unaccepted) and whose trust is gone
+# (t_s_deleted), beside the same assignments still backed by a trust (t_s_backed).
+expect_rc 0 "T1: the library with its fixtures compiles" -- "$T" compile "$src/policies/4me" -o "$work/fixture.bundle"
+: >"$work/fixture.jsonl"
+for kind in backed unshared unaccepted deleted; do
+  h="t_s_${kind}_holder"
+  for r in \
+    "\"action\": {\"name\": \"switch_to\"}, \"resource\": {\"type\": \"Account\", \"id\": \"t_s_$kind\"}" \
+    "\"action\": {\"name\": \"view\"}, \"resource\": {\"type\": \"Request\", \"id\": \"t_s_${kind}_req\"}" \
+    "\"action\": {\"name\": \"assign_role\", \"args\": {\"role\": \"key_contact\", \"of\": \"t_s_$kind\"}}, \"resource\": {\"type\": \"Person\", \"id\": \"t_s_${kind}_person\"}" \
+    "\"action\": {\"name\": \"assign_task\", \"args\": {\"kind\": \"implementation\"}}, \"resource\": {\"type\": \"Person\", \"id\": \"t_s_cust_spec\"}" \
+    "\"action\": {\"name\": \"view_ci_field\", \"args\": {\"field\": \"financial\"}}, \"resource\": {\"type\": \"Ci\", \"id\": \"t_s_${kind}_ci\"}"; do
+    printf '{"principal": {"type": "Person", "id": "%s"}, %s}\n' "$h" "$r" >>"$work/fixture.jsonl"
+  done
+done
+expect_rc 0 "T1: eval of the fixture through its bundle" -- "$T" eval --bundle "$work/fixture.bundle" --requests "$work/fixture.jsonl" --format json
+head -n 5 "$work/out" >"$work/fixture_backed.out"
+tail -n 15 "$work/out" >"$work/fixture_stale.out"
+expect_count "$work/fixture_backed.out" '"decision":"allow"' 5 "T8: the backed assignments allow"
+expect_count "$work/fixture_stale.out" '"decision":"deny"' 15 "T1: unshared, unaccepted and deleted each deny"
 
 echo "4me: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
