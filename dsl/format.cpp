@@ -232,8 +232,11 @@ class Printer {
                                  ? "exists " + e.var.name + ": " + e.name + " where"
                                  : "exists " + e.var.name + " in " + pr(e.kids.at(0), 5, true) + " where";
     line(first, prefix + head, anchor);
+    // The body is indented under the header even where continuation lines are not (a predicate's
+    // body starts at the indent its continuations use).
     const Expr& body = e.kids.back();
-    expr("", body, cont, cont, 0, false, begin_of(body));
+    const std::size_t at = std::max(cont, first + 2);
+    expr("", body, at, at, 0, false, begin_of(body));
   }
 
   static std::uint32_t begin_of(const Expr& e) { return e.span.valid() ? e.span.begin : kNone; }
