@@ -1585,6 +1585,62 @@ class Checker {
     diag.help = "check the types in its `principal` and `resource` clauses against the action declarations";
   }
 
+  /// W0609: an `exists` over an entity type that a rule evaluates (in its conditions or in a
+  /// predicate it calls) with no equality an index can serve reads every entity of the type on
+  /// each decision: fine on ten trusts, a hundred microseconds on thousands. Requirements, tests
+  /// and properties run once or on small worlds and are not reported. One warning per `exists`,
+  /// naming the first rule that reaches it.
+  void scan_lint() {
+    std::vector<char> seen_node(p_.nodes.size(), 0);
+    std::vector<char> seen_pred(p_.predicates.size(), 0);
+    std::vector<NodeId> stack;
+    for (std::size_t i = 0; i < p_.rules.size(); ++i) {
+      if (!rule_ok_[i]) continue;
+      const auto& r = p_.rules[i];
+      for (const auto& c : r.conditions) stack.push_back(c.expr);
+      while (!stack.empty()) {
+        const NodeId id = stack.back();
+        stack.pop_back();
+        if (id >= p_.nodes.size() || seen_node[id]) continue;
+        seen_node[id] = 1;
+        const Node& n = p_.nodes[id];
+        for (NodeId k : n.kids) stack.push_back(k);
+        if (n.op == Op::call && n.a < p_.predicates.size() && !seen_pred[n.a]) {
+          seen_pred[n.a] = 1;
+          stack.push_back(p_.predicates[n.a].body);
+        }
+        if (n.op != Op::exists_type || n.probe_attr >= 0 || n.types.empty()) continue;
+        std::string types;
+        for (std::size_t t = 0; t < n.types.size(); ++t)
+          types += (t ? " | " : "") + p_.schema.entities.at(n.types[t]).name;
+        // The root of an inlined predicate body carries the call's span; its own text is the body.
+        const Span at = n.inlined != kNone32 && n.inlined < p_.predicates.size()
+                            ? p_.nodes[p_.predicates[n.inlined].body].span
+                            : n.span;
+        const std::string var = at.valid() ? exists_var(at) : std::string();
+        auto& diag = d_.add(DiagId::unindexed_exists, at,
+                            "this `exists` reads every " + tick(types) + " on each decision of rule " +
+                                tick(r.name) + ": none of its conditions is an equality on " +
+                                (var.empty() ? std::string("its variable") : tick(var)) +
+                                "'s attributes that an index can serve");
+        diag.help = "add a condition `" + (var.empty() ? std::string("x") : var) +
+                    ".attribute == value` whose value is known before the `exists` (an `or` of two such "
+                    "conditions is not one: write one `exists` for each side)";
+      }
+    }
+  }
+
+  /// The variable an `exists` declares, read from its source (`exists t: T where ...`).
+  std::string exists_var(Span sp) const {
+    const std::string_view text = sm_.text(sp);
+    std::size_t b = text.rfind("exists", 0) == 0 ? 6 : std::string_view::npos;
+    if (b == std::string_view::npos) return "";
+    while (b < text.size() && text[b] == ' ') ++b;
+    std::size_t e = b;
+    while (e < text.size() && (std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_')) ++e;
+    return std::string(text.substr(b, e - b));
+  }
+
   void lints() {
     for (std::size_t i = 0; i < p_.rules.size(); ++i) {
       if (!rule_ok_[i]) continue;
@@ -1700,6 +1756,7 @@ class Checker {
                      tick(act.name) + ": the action is always denied");
       }
     }
+    scan_lint();
     // `exists t: T where A and not exists s: S where B` nests the second `exists` inside the
     // first: the body of an `exists` runs to the end of the condition. When the inner one does
     // not use the outer variable, parentheses were almost certainly meant.
