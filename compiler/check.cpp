@@ -94,7 +94,7 @@ class Checker {
     std::vector<const syntax::FactDecl*> facts;
     for (const auto& f : pkg_.files)
       for (const auto& decl : f.decls)
-        if (auto* fd = std::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
+        if (auto* fd = syntax::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
     if (!opts_.facts) facts.clear();
     fact_decls_ = facts;
     detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{},
@@ -148,19 +148,19 @@ class Checker {
   void collect() {
     for (const auto& f : pkg_.files) {
       for (const auto& decl : f.decls) {
-        if (auto* e = std::get_if<syntax::EnumDecl>(&decl)) {
+        if (auto* e = syntax::get_if<syntax::EnumDecl>(&decl)) {
           check_type_name(e->name);
           if (entity_decls_.count(e->name.name)) type_clash(e->name, entity_decls_[e->name.name]->name);
           remember(enum_decls_, *e, "enum");
-        } else if (auto* en = std::get_if<syntax::EntityDecl>(&decl)) {
+        } else if (auto* en = syntax::get_if<syntax::EntityDecl>(&decl)) {
           check_type_name(en->name);
           if (enum_decls_.count(en->name.name)) type_clash(en->name, enum_decls_[en->name.name]->name);
           remember(entity_decls_, *en, "entity");
-        } else if (auto* a = std::get_if<syntax::ActionDecl>(&decl)) {
+        } else if (auto* a = syntax::get_if<syntax::ActionDecl>(&decl)) {
           remember(action_decls_, *a, "action");
-        } else if (auto* pr = std::get_if<syntax::PredicateDecl>(&decl)) {
+        } else if (auto* pr = syntax::get_if<syntax::PredicateDecl>(&decl)) {
           remember(predicate_decls_, *pr, "predicate");
-        } else if (auto* r = std::get_if<syntax::RuleDecl>(&decl)) {
+        } else if (auto* r = syntax::get_if<syntax::RuleDecl>(&decl)) {
           auto [it, fresh] = rule_decls_.emplace(r->name.name, r);
           if (!fresh) {
             auto& diag = d_.add(DiagId::duplicate_rule, r->name.span,
@@ -168,7 +168,7 @@ class Checker {
             diag.notes.push_back({it->second->name.span, "first used here"});
           }
           rule_order_.push_back(r);
-        } else if (auto* rq = std::get_if<syntax::RequireDecl>(&decl)) {
+        } else if (auto* rq = syntax::get_if<syntax::RequireDecl>(&decl)) {
           auto [it, fresh] = require_decls_.emplace(rq->name.name, rq);
           if (!fresh) {
             auto& diag = d_.add(DiagId::duplicate_declaration, rq->name.span,
@@ -176,9 +176,9 @@ class Checker {
             diag.notes.push_back({it->second->name.span, "first declared here"});
           }
           require_order_.push_back(rq);
-        } else if (auto* t = std::get_if<syntax::TestDecl>(&decl)) {
+        } else if (auto* t = syntax::get_if<syntax::TestDecl>(&decl)) {
           test_order_.push_back(t);
-        } else if (auto* pp = std::get_if<syntax::PropertyDecl>(&decl)) {
+        } else if (auto* pp = syntax::get_if<syntax::PropertyDecl>(&decl)) {
           auto [it, fresh] = property_decls_.emplace(pp->name.name, pp);
           if (!fresh) {
             auto& diag = d_.add(DiagId::duplicate_declaration, pp->name.span,
@@ -495,7 +495,7 @@ class Checker {
     switch (e.kind) {
       case EK::bool_lit: return Typed{lit(Value::boolean(e.bool_value), e.span), Type::boolean()};
       case EK::int_lit: return Typed{lit(Value::integer(e.int_value), e.span), Type::integer()};
-      case EK::string_lit: return Typed{lit(Value::str(p_.world.intern(e.str)), e.span), Type::string()};
+      case EK::string_lit: return Typed{lit(Value::str(p_.world.intern(e.str())), e.span), Type::string()};
       case EK::none_lit: return Typed{lit(Value::none(), e.span), Type::none_type()};
       case EK::set_lit: return set_literal(e, sc, expected);
       case EK::entity_ref: {
@@ -506,10 +506,10 @@ class Checker {
           unknown(DiagId::unknown_type, e.name_span, "unknown entity type " + tick(e.name), e.name, cands);
           return std::nullopt;
         }
-        auto id = p_.world.find(*t, e.str);
+        auto id = p_.world.find(*t, e.str());
         if (!id) {
           d_.add(DiagId::dangling_reference, e.span,
-                 "no fact " + tick(e.name + "::" + quote_string(e.str)) + " exists in the package or its data");
+                 "no fact " + tick(e.name + "::" + quote_string(e.str())) + " exists in the package or its data");
           return std::nullopt;
         }
         return Typed{lit(Value::entity(*id), e.span), Type::entity({*t})};
@@ -965,8 +965,8 @@ class Checker {
 
   std::optional<Typed> exists_type(const Expr& e, Scope& sc) {
     auto types = resolve_entity_types({syntax::Ident{e.name, e.name_span}});
-    if (!types || !bind_check(e.var, sc)) return std::nullopt;
-    const std::uint32_t slot = sc.push(e.var.name, Type::entity(*types));
+    if (!types || !bind_check(e.var(), sc)) return std::nullopt;
+    const std::uint32_t slot = sc.push(e.var().name, Type::entity(*types));
     auto body = expect_bool(e.kids[0], sc, "the condition of `exists`");
     sc.pop();
     if (!body) return std::nullopt;
@@ -989,8 +989,8 @@ class Checker {
       d_.add(DiagId::untyped_empty_set, e.kids[0].span, "`exists ... in {}` never holds: the set is empty");
       return std::nullopt;
     }
-    if (!bind_check(e.var, sc)) return std::nullopt;
-    const std::uint32_t slot = sc.push(e.var.name, s->type.element());
+    if (!bind_check(e.var(), sc)) return std::nullopt;
+    const std::uint32_t slot = sc.push(e.var().name, s->type.element());
     auto body = expect_bool(e.kids[1], sc, "the condition of `exists`");
     sc.pop();
     if (!body) return std::nullopt;
@@ -1334,7 +1334,7 @@ class Checker {
         return;
       }
       type = *t;
-      id = ref.str;
+      id = ref.str();
       if (!accepted.empty() && !std::binary_search(accepted.begin(), accepted.end(), *t)) {
         std::string list;
         for (auto x : accepted) list += (list.empty() ? "" : " | ") + p_.schema.entities[x].name;
@@ -1343,9 +1343,9 @@ class Checker {
                    "; it accepts " + tick(list));
         ok = false;
       }
-      if (!p_.world.find(*t, ref.str) && !given.count({*t, ref.str})) {
+      if (!p_.world.find(*t, ref.str()) && !given.count({*t, ref.str()})) {
         d_.add(DiagId::unknown_entity, ref.span,
-               "no fact " + tick(ref.name + "::" + quote_string(ref.str)) + " exists in the package, its data or the test's `given`");
+               "no fact " + tick(ref.name + "::" + quote_string(ref.str())) + " exists in the package, its data or the test's `given`");
         ok = false;
       }
     };
