@@ -1582,40 +1582,57 @@ class Checker {
     // Above 12 conditions only the sub-multisets missing one or two conditions and those of at
     // most two are looked up. The weaker rule reported is the first in rule order, as before.
     {
-      std::map<std::string, std::uint32_t> cond_ids, scope_ids;
-      auto intern = [](std::map<std::string, std::uint32_t>& m, std::string key) {
-        return m.emplace(std::move(key), static_cast<std::uint32_t>(m.size())).first->second;
+      // The tables are compact (100,000 permits: about 8 MB, not 24): condition texts are
+      // interned as views of the source, keys live in one array, and the first permit of each
+      // key is found by binary search in the permits sorted by key.
+      std::unordered_map<std::string_view, std::uint32_t> when_ids, unless_ids;
+      std::map<std::string, std::uint32_t> scope_ids;
+      std::uint32_t next_cond = 0;
+      auto cond_id = [&](bool is_when, std::string_view text) {
+        auto [it, fresh] = (is_when ? when_ids : unless_ids).emplace(text, next_cond);
+        if (fresh) ++next_cond;
+        return it->second;
       };
-      std::vector<std::vector<std::uint32_t>> keys(p_.rules.size());  // scope id, then sorted condition ids
-      std::map<std::vector<std::uint32_t>, std::size_t> first_with;
+      // keys[key_at[i] .. key_at[i + 1]): permit i's scope id, then its sorted condition ids.
+      std::vector<std::uint32_t> key_ids, key_at(p_.rules.size() + 1, 0);
       for (std::size_t i = 0; i < p_.rules.size(); ++i) {
         const auto& r = p_.rules[i];
-        if (r.forbid || !rule_ok_[i]) continue;
-        std::string scope(r.any_action ? "*" : "");
-        for (const auto* v : {&r.actions, &r.principals, &r.resources}) {
-          for (auto x : *v) scope += std::to_string(x) + ",";
-          scope += ";";
+        if (!r.forbid && rule_ok_[i]) {
+          std::string scope(r.any_action ? "*" : "");
+          for (const auto* v : {&r.actions, &r.principals, &r.resources}) {
+            for (auto x : *v) scope += std::to_string(x) + ",";
+            scope += ";";
+          }
+          const std::size_t at = key_ids.size();
+          key_ids.push_back(scope_ids.emplace(std::move(scope), static_cast<std::uint32_t>(scope_ids.size())).first->second);
+          for (const auto& c : r.conditions) key_ids.push_back(cond_id(c.is_when, sm_.text(c.span)));
+          std::sort(key_ids.begin() + static_cast<std::ptrdiff_t>(at) + 1, key_ids.end());
         }
-        std::vector<std::uint32_t> conds;
-        for (const auto& c : r.conditions)
-          conds.push_back(intern(cond_ids, (c.is_when ? "when " : "unless ") + std::string(sm_.text(c.span))));
-        std::sort(conds.begin(), conds.end());
-        keys[i].push_back(intern(scope_ids, std::move(scope)));
-        keys[i].insert(keys[i].end(), conds.begin(), conds.end());
-        first_with.emplace(keys[i], i);
+        key_at[i + 1] = static_cast<std::uint32_t>(key_ids.size());
       }
+      using Key = std::pair<const std::uint32_t*, const std::uint32_t*>;
+      auto key_of = [&](std::size_t i) { return Key{key_ids.data() + key_at[i], key_ids.data() + key_at[i + 1]}; };
+      auto less = [](Key a, Key b) { return std::lexicographical_compare(a.first, a.second, b.first, b.second); };
+      std::vector<std::uint32_t> by_key;  // the permits, sorted by key; of equal keys, in rule order
+      for (std::uint32_t i = 0; i < p_.rules.size(); ++i)
+        if (key_at[i + 1] > key_at[i]) by_key.push_back(i);
+      std::stable_sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) { return less(key_of(a), key_of(b)); });
       for (std::size_t i = 0; i < p_.rules.size(); ++i) {
-        if (keys[i].empty()) continue;
+        if (key_at[i + 1] == key_at[i]) continue;
         const auto& a = p_.rules[i];
-        const std::size_t k = keys[i].size() - 1;
+        const std::uint32_t* key = key_ids.data() + key_at[i];
+        const std::size_t k = key_at[i + 1] - key_at[i] - 1;
         std::optional<std::size_t> weaker;
         std::vector<std::uint32_t> sub;
         auto look = [&](const std::vector<bool>& drop) {
-          sub.assign(1, keys[i][0]);
+          sub.assign(1, key[0]);
           for (std::size_t c = 0; c < k; ++c)
-            if (!drop[c]) sub.push_back(keys[i][1 + c]);
-          auto it = first_with.find(sub);
-          if (it != first_with.end() && it->second != i && (!weaker || it->second < *weaker)) weaker = it->second;
+            if (!drop[c]) sub.push_back(key[1 + c]);
+          const Key want{sub.data(), sub.data() + sub.size()};
+          auto it = std::lower_bound(by_key.begin(), by_key.end(), want,
+                                     [&](std::uint32_t r, Key w) { return less(key_of(r), w); });
+          if (it == by_key.end() || less(want, key_of(*it))) return;  // no permit has this key
+          if (*it != i && (!weaker || *it < *weaker)) weaker = *it;
         };
         std::vector<bool> drop(k, false);
         if (k <= 12) {
