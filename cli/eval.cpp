@@ -29,7 +29,7 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
                  "--action 'assign_task(kind: approval)' --resource 'Person::\"bob\"'\n";
     return false;
   }
-  const auto& ex = std::get<syntax::TestDecl>(file.decls[0]).expects.at(0).request;
+  const auto& ex = syntax::get<syntax::TestDecl>(file.decls[0]).expects.at(0).request;
   const auto& p = l.engine->program();
   auto pt = p.schema.find_entity(ex.principal.name);
   auto rt = p.schema.find_entity(ex.resource.name);
@@ -85,7 +85,7 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
       }
     }
     if (error.empty() &&
-        l.engine->make_request(*pt, ex.principal.str, *a, std::move(args), std::move(given), *rt, ex.resource.str,
+        l.engine->make_request(*pt, ex.principal.str(), *a, std::move(args), std::move(given), *rt, ex.resource.str(),
                                &overlay, out, error))
       return true;
   }

@@ -78,11 +78,11 @@ class Indexer {
   void run() {
     for (const auto& f : pkg_.files) {
       file_ = &f;
-      for (const auto& d : f.decls) std::visit([&](const auto& x) { declare(x); }, d);
+      for (const auto& d : f.decls) syntax::visit([&](const auto& x) { declare(x); }, d);
     }
     for (const auto& f : pkg_.files) {
       file_ = &f;
-      for (const auto& d : f.decls) std::visit([&](const auto& x) { walk(x); }, d);
+      for (const auto& d : f.decls) syntax::visit([&](const auto& x) { walk(x); }, d);
     }
     for (auto& [_, v] : uses) {
       std::sort(v.begin(), v.end(), [](const Use& a, const Use& b) {
@@ -288,14 +288,14 @@ class Indexer {
         return Type::boolean();
       case EK::exists: {
         auto types = entity_types({syntax::Ident{e.name, e.name_span}}, "`exists`");
-        sc.vars.push_back({e.var.name, Type::entity(types), {}});
+        sc.vars.push_back({e.var().name, Type::entity(types), {}});
         (void)expr(e.kids[0], sc, nullptr);
         sc.vars.pop_back();
         return Type::boolean();
       }
       case EK::exists_in: {
         auto s = expr(e.kids[0], sc, nullptr);
-        sc.vars.push_back({e.var.name, s ? s->element() : Type::none_type(), {}});
+        sc.vars.push_back({e.var().name, s ? s->element() : Type::none_type(), {}});
         (void)expr(e.kids[1], sc, nullptr);
         sc.vars.pop_back();
         return Type::boolean();
@@ -498,8 +498,9 @@ class Indexer {
     }
   }
   static void shift(Expr& e, FileId file, std::uint32_t base) {
-    for (Span* s : {&e.span, &e.name_span, &e.var.span})
-      if (s->valid()) *s = Span{file, s->begin + base, s->end + base};
+    syntax::Ident* var = e.var_if();
+    for (Span* s : {&e.span, &e.name_span, var ? &var->span : nullptr})
+      if (s && s->valid()) *s = Span{file, s->begin + base, s->end + base};
     for (auto& k : e.kids) shift(k, file, base);
   }
   void walk(const syntax::PropertyDecl& pp) {

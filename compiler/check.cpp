@@ -94,7 +94,7 @@ class Checker {
     std::vector<const syntax::FactDecl*> facts;
     for (const auto& f : pkg_.files)
       for (const auto& decl : f.decls)
-        if (auto* fd = std::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
+        if (auto* fd = syntax::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
     if (!opts_.facts) facts.clear();
     fact_decls_ = facts;
     detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{},
@@ -148,19 +148,19 @@ class Checker {
   void collect() {
     for (const auto& f : pkg_.files) {
       for (const auto& decl : f.decls) {
-        if (auto* e = std::get_if<syntax::EnumDecl>(&decl)) {
+        if (auto* e = syntax::get_if<syntax::EnumDecl>(&decl)) {
           check_type_name(e->name);
           if (entity_decls_.count(e->name.name)) type_clash(e->name, entity_decls_[e->name.name]->name);
           remember(enum_decls_, *e, "enum");
-        } else if (auto* en = std::get_if<syntax::EntityDecl>(&decl)) {
+        } else if (auto* en = syntax::get_if<syntax::EntityDecl>(&decl)) {
           check_type_name(en->name);
           if (enum_decls_.count(en->name.name)) type_clash(en->name, enum_decls_[en->name.name]->name);
           remember(entity_decls_, *en, "entity");
-        } else if (auto* a = std::get_if<syntax::ActionDecl>(&decl)) {
+        } else if (auto* a = syntax::get_if<syntax::ActionDecl>(&decl)) {
           remember(action_decls_, *a, "action");
-        } else if (auto* pr = std::get_if<syntax::PredicateDecl>(&decl)) {
+        } else if (auto* pr = syntax::get_if<syntax::PredicateDecl>(&decl)) {
           remember(predicate_decls_, *pr, "predicate");
-        } else if (auto* r = std::get_if<syntax::RuleDecl>(&decl)) {
+        } else if (auto* r = syntax::get_if<syntax::RuleDecl>(&decl)) {
           auto [it, fresh] = rule_decls_.emplace(r->name.name, r);
           if (!fresh) {
             auto& diag = d_.add(DiagId::duplicate_rule, r->name.span,
@@ -168,7 +168,7 @@ class Checker {
             diag.notes.push_back({it->second->name.span, "first used here"});
           }
           rule_order_.push_back(r);
-        } else if (auto* rq = std::get_if<syntax::RequireDecl>(&decl)) {
+        } else if (auto* rq = syntax::get_if<syntax::RequireDecl>(&decl)) {
           auto [it, fresh] = require_decls_.emplace(rq->name.name, rq);
           if (!fresh) {
             auto& diag = d_.add(DiagId::duplicate_declaration, rq->name.span,
@@ -176,9 +176,9 @@ class Checker {
             diag.notes.push_back({it->second->name.span, "first declared here"});
           }
           require_order_.push_back(rq);
-        } else if (auto* t = std::get_if<syntax::TestDecl>(&decl)) {
+        } else if (auto* t = syntax::get_if<syntax::TestDecl>(&decl)) {
           test_order_.push_back(t);
-        } else if (auto* pp = std::get_if<syntax::PropertyDecl>(&decl)) {
+        } else if (auto* pp = syntax::get_if<syntax::PropertyDecl>(&decl)) {
           auto [it, fresh] = property_decls_.emplace(pp->name.name, pp);
           if (!fresh) {
             auto& diag = d_.add(DiagId::duplicate_declaration, pp->name.span,
@@ -495,7 +495,7 @@ class Checker {
     switch (e.kind) {
       case EK::bool_lit: return Typed{lit(Value::boolean(e.bool_value), e.span), Type::boolean()};
       case EK::int_lit: return Typed{lit(Value::integer(e.int_value), e.span), Type::integer()};
-      case EK::string_lit: return Typed{lit(Value::str(p_.world.intern(e.str)), e.span), Type::string()};
+      case EK::string_lit: return Typed{lit(Value::str(p_.world.intern(e.str())), e.span), Type::string()};
       case EK::none_lit: return Typed{lit(Value::none(), e.span), Type::none_type()};
       case EK::set_lit: return set_literal(e, sc, expected);
       case EK::entity_ref: {
@@ -506,10 +506,10 @@ class Checker {
           unknown(DiagId::unknown_type, e.name_span, "unknown entity type " + tick(e.name), e.name, cands);
           return std::nullopt;
         }
-        auto id = p_.world.find(*t, e.str);
+        auto id = p_.world.find(*t, e.str());
         if (!id) {
           d_.add(DiagId::dangling_reference, e.span,
-                 "no fact " + tick(e.name + "::" + quote_string(e.str)) + " exists in the package or its data");
+                 "no fact " + tick(e.name + "::" + quote_string(e.str())) + " exists in the package or its data");
           return std::nullopt;
         }
         return Typed{lit(Value::entity(*id), e.span), Type::entity({*t})};
@@ -995,8 +995,8 @@ class Checker {
 
   std::optional<Typed> exists_type(const Expr& e, Scope& sc) {
     auto types = resolve_entity_types({syntax::Ident{e.name, e.name_span}});
-    if (!types || !bind_check(e.var, sc)) return std::nullopt;
-    const std::uint32_t slot = sc.push(e.var.name, Type::entity(*types));
+    if (!types || !bind_check(e.var(), sc)) return std::nullopt;
+    const std::uint32_t slot = sc.push(e.var().name, Type::entity(*types));
     auto body = expect_bool(e.kids[0], sc, "the condition of `exists`");
     sc.pop();
     if (!body) return std::nullopt;
@@ -1019,8 +1019,8 @@ class Checker {
       d_.add(DiagId::untyped_empty_set, e.kids[0].span, "`exists ... in {}` never holds: the set is empty");
       return std::nullopt;
     }
-    if (!bind_check(e.var, sc)) return std::nullopt;
-    const std::uint32_t slot = sc.push(e.var.name, s->type.element());
+    if (!bind_check(e.var(), sc)) return std::nullopt;
+    const std::uint32_t slot = sc.push(e.var().name, s->type.element());
     auto body = expect_bool(e.kids[1], sc, "the condition of `exists`");
     sc.pop();
     if (!body) return std::nullopt;
@@ -1364,7 +1364,7 @@ class Checker {
         return;
       }
       type = *t;
-      id = ref.str;
+      id = ref.str();
       if (!accepted.empty() && !std::binary_search(accepted.begin(), accepted.end(), *t)) {
         std::string list;
         for (auto x : accepted) list += (list.empty() ? "" : " | ") + p_.schema.entities[x].name;
@@ -1373,9 +1373,9 @@ class Checker {
                    "; it accepts " + tick(list));
         ok = false;
       }
-      if (!p_.world.find(*t, ref.str) && !given.count({*t, ref.str})) {
+      if (!p_.world.find(*t, ref.str()) && !given.count({*t, ref.str()})) {
         d_.add(DiagId::unknown_entity, ref.span,
-               "no fact " + tick(ref.name + "::" + quote_string(ref.str)) + " exists in the package, its data or the test's `given`");
+               "no fact " + tick(ref.name + "::" + quote_string(ref.str())) + " exists in the package, its data or the test's `given`");
         ok = false;
       }
     };
@@ -1668,40 +1668,57 @@ class Checker {
     // Above 12 conditions only the sub-multisets missing one or two conditions and those of at
     // most two are looked up. The weaker rule reported is the first in rule order, as before.
     {
-      std::map<std::string, std::uint32_t> cond_ids, scope_ids;
-      auto intern = [](std::map<std::string, std::uint32_t>& m, std::string key) {
-        return m.emplace(std::move(key), static_cast<std::uint32_t>(m.size())).first->second;
+      // The tables are compact (100,000 permits: about 8 MB, not 24): condition texts are
+      // interned as views of the source, keys live in one array, and the first permit of each
+      // key is found by binary search in the permits sorted by key.
+      std::unordered_map<std::string_view, std::uint32_t> when_ids, unless_ids;
+      std::map<std::string, std::uint32_t> scope_ids;
+      std::uint32_t next_cond = 0;
+      auto cond_id = [&](bool is_when, std::string_view text) {
+        auto [it, fresh] = (is_when ? when_ids : unless_ids).emplace(text, next_cond);
+        if (fresh) ++next_cond;
+        return it->second;
       };
-      std::vector<std::vector<std::uint32_t>> keys(p_.rules.size());  // scope id, then sorted condition ids
-      std::map<std::vector<std::uint32_t>, std::size_t> first_with;
+      // keys[key_at[i] .. key_at[i + 1]): permit i's scope id, then its sorted condition ids.
+      std::vector<std::uint32_t> key_ids, key_at(p_.rules.size() + 1, 0);
       for (std::size_t i = 0; i < p_.rules.size(); ++i) {
         const auto& r = p_.rules[i];
-        if (r.forbid || !rule_ok_[i]) continue;
-        std::string scope(r.any_action ? "*" : "");
-        for (const auto* v : {&r.actions, &r.principals, &r.resources}) {
-          for (auto x : *v) scope += std::to_string(x) + ",";
-          scope += ";";
+        if (!r.forbid && rule_ok_[i]) {
+          std::string scope(r.any_action ? "*" : "");
+          for (const auto* v : {&r.actions, &r.principals, &r.resources}) {
+            for (auto x : *v) scope += std::to_string(x) + ",";
+            scope += ";";
+          }
+          const std::size_t at = key_ids.size();
+          key_ids.push_back(scope_ids.emplace(std::move(scope), static_cast<std::uint32_t>(scope_ids.size())).first->second);
+          for (const auto& c : r.conditions) key_ids.push_back(cond_id(c.is_when, sm_.text(c.span)));
+          std::sort(key_ids.begin() + static_cast<std::ptrdiff_t>(at) + 1, key_ids.end());
         }
-        std::vector<std::uint32_t> conds;
-        for (const auto& c : r.conditions)
-          conds.push_back(intern(cond_ids, (c.is_when ? "when " : "unless ") + std::string(sm_.text(c.span))));
-        std::sort(conds.begin(), conds.end());
-        keys[i].push_back(intern(scope_ids, std::move(scope)));
-        keys[i].insert(keys[i].end(), conds.begin(), conds.end());
-        first_with.emplace(keys[i], i);
+        key_at[i + 1] = static_cast<std::uint32_t>(key_ids.size());
       }
+      using Key = std::pair<const std::uint32_t*, const std::uint32_t*>;
+      auto key_of = [&](std::size_t i) { return Key{key_ids.data() + key_at[i], key_ids.data() + key_at[i + 1]}; };
+      auto less = [](Key a, Key b) { return std::lexicographical_compare(a.first, a.second, b.first, b.second); };
+      std::vector<std::uint32_t> by_key;  // the permits, sorted by key; of equal keys, in rule order
+      for (std::uint32_t i = 0; i < p_.rules.size(); ++i)
+        if (key_at[i + 1] > key_at[i]) by_key.push_back(i);
+      std::stable_sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) { return less(key_of(a), key_of(b)); });
       for (std::size_t i = 0; i < p_.rules.size(); ++i) {
-        if (keys[i].empty()) continue;
+        if (key_at[i + 1] == key_at[i]) continue;
         const auto& a = p_.rules[i];
-        const std::size_t k = keys[i].size() - 1;
+        const std::uint32_t* key = key_ids.data() + key_at[i];
+        const std::size_t k = key_at[i + 1] - key_at[i] - 1;
         std::optional<std::size_t> weaker;
         std::vector<std::uint32_t> sub;
         auto look = [&](const std::vector<bool>& drop) {
-          sub.assign(1, keys[i][0]);
+          sub.assign(1, key[0]);
           for (std::size_t c = 0; c < k; ++c)
-            if (!drop[c]) sub.push_back(keys[i][1 + c]);
-          auto it = first_with.find(sub);
-          if (it != first_with.end() && it->second != i && (!weaker || it->second < *weaker)) weaker = it->second;
+            if (!drop[c]) sub.push_back(key[1 + c]);
+          const Key want{sub.data(), sub.data() + sub.size()};
+          auto it = std::lower_bound(by_key.begin(), by_key.end(), want,
+                                     [&](std::uint32_t r, Key w) { return less(key_of(r), w); });
+          if (it == by_key.end() || less(want, key_of(*it))) return;  // no permit has this key
+          if (*it != i && (!weaker || *it < *weaker)) weaker = *it;
         };
         std::vector<bool> drop(k, false);
         if (k <= 12) {

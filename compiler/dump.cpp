@@ -195,7 +195,7 @@ std::string count(std::size_t n, const std::string& noun) {
 /// How the syntax dump names a declaration: its name, `Type::"id"` for a fact, the quoted
 /// name of a test.
 std::string decl_name(const syntax::Decl& d) {
-  return std::visit(
+  return syntax::visit(
       [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, syntax::FactDecl>) return x.type.name + "::" + quote_string(x.id);

@@ -92,7 +92,7 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
       return true;
     case Base::string:
       if (e.kind != EK::string_lit) break;
-      out = Value::str(r.intern(e.str));
+      out = Value::str(r.intern(e.str()));
       return true;
     case Base::enum_: {
       std::string name;
@@ -111,8 +111,8 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
       return false;
     }
     case Base::entity:
-      if (e.kind == EK::string_lit) return resolve_reference(schema, t, e.str, nullptr, r, out, error);
-      if (e.kind == EK::entity_ref) return resolve_reference(schema, t, e.str, &e.name, r, out, error);
+      if (e.kind == EK::string_lit) return resolve_reference(schema, t, e.str(), nullptr, r, out, error);
+      if (e.kind == EK::entity_ref) return resolve_reference(schema, t, e.str(), &e.name, r, out, error);
       break;
     default: break;
   }

@@ -61,10 +61,10 @@ std::string pr_bare(const Expr& e, bool followed) {
   switch (e.kind) {
     case K::bool_lit: return e.bool_value ? "true" : "false";
     case K::int_lit: return std::to_string(e.int_value);
-    case K::string_lit: return quote_string(e.str);
+    case K::string_lit: return quote_string(e.str());
     case K::none_lit: return "none";
     case K::set_lit: return "{" + join(e.kids) + "}";
-    case K::entity_ref: return e.name + "::" + quote_string(e.str);
+    case K::entity_ref: return e.name + "::" + quote_string(e.str());
     case K::name: return e.name;
     case K::attr: return pr(e.kids.at(0), 5, true) + "." + e.name;
     case K::call: return e.name + "(" + join(e.kids) + ")";
@@ -84,9 +84,9 @@ std::string pr_bare(const Expr& e, bool followed) {
     case K::cmp: return pr(e.kids.at(0), 5, true) + " " + op_text(e.op) + " " + pr(e.kids.at(1), 5, followed);
     case K::in: return pr(e.kids.at(0), 5, true) + " in " + pr(e.kids.at(1), 5, followed);
     case K::is: return pr(e.kids.at(0), 5, true) + " is " + e.name;
-    case K::exists: return "exists " + e.var.name + ": " + e.name + " where " + pr(e.kids.at(0), 0, false);
+    case K::exists: return "exists " + e.var().name + ": " + e.name + " where " + pr(e.kids.at(0), 0, false);
     case K::exists_in:
-      return "exists " + e.var.name + " in " + pr(e.kids.at(0), 5, true) + " where " + pr(e.kids.at(1), 0, false);
+      return "exists " + e.var().name + " in " + pr(e.kids.at(0), 5, true) + " where " + pr(e.kids.at(1), 0, false);
   }
   return "";
 }
@@ -229,8 +229,8 @@ class Printer {
     }
     // exists: header on this line, body below.
     const std::string head = e.kind == K::exists
-                                 ? "exists " + e.var.name + ": " + e.name + " where"
-                                 : "exists " + e.var.name + " in " + pr(e.kids.at(0), 5, true) + " where";
+                                 ? "exists " + e.var().name + ": " + e.name + " where"
+                                 : "exists " + e.var().name + " in " + pr(e.kids.at(0), 5, true) + " where";
     line(first, prefix + head, anchor);
     // The body is indented under the header even where continuation lines are not (a predicate's
     // body starts at the indent its continuations use).
@@ -355,7 +355,7 @@ class FilePrinter {
 
   void decl(const Decl& d) {
     p_.mark_top();
-    std::visit([this](const auto& x) { print(x); }, d);
+    syntax::visit([this](const auto& x) { print(x); }, d);
   }
 
   void print(const EnumDecl& d) {

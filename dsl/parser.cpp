@@ -212,7 +212,7 @@ class Converter {
       if (ec != std::errc() || ptr != sv.data() + sv.size()) diags_.add(DiagId::int_out_of_range, e.span);
     } else if (n.is_type<g::string_lit>()) {
       e.kind = Expr::Kind::string_lit;
-      e.str = string_value(n);
+      e.set_str(string_value(n));
     } else if (n.is_type<g::kw_true>() || n.is_type<g::kw_false>()) {
       e.kind = Expr::Kind::bool_lit;
       e.bool_value = n.is_type<g::kw_true>();
@@ -222,7 +222,7 @@ class Converter {
       e.kind = Expr::Kind::entity_ref;
       e.name = n.children.at(0)->string();
       e.name_span = span(*n.children.at(0));
-      e.str = string_value(*n.children.at(1));
+      e.set_str(string_value(*n.children.at(1)));
     } else if (n.is_type<g::call>()) {
       e.kind = Expr::Kind::call;
       e.name = n.children.at(0)->string();
@@ -274,7 +274,7 @@ class Converter {
       e.kind = Expr::Kind::set_lit;
       for (const auto& k : n.children) e.kids.push_back(expr(*k));
     } else if (n.is_type<g::exists_expr>()) {
-      e.var = ident(*n.children.at(0));
+      e.set_var(ident(*n.children.at(0)));
       const Node& dom = *n.children.at(1);
       if (dom.is_type<g::exists_type>()) {
         e.kind = Expr::Kind::exists;
@@ -593,7 +593,7 @@ class DocAttacher {
 };
 
 void attach_docs(Decl& d, const DocAttacher& docs) {
-  std::visit(
+  visit(
       [&](auto& x) {
         x.doc = docs.doc_before(x.span.begin);
         if constexpr (std::is_same_v<std::decay_t<decltype(x)>, TestDecl>) {

@@ -10,14 +10,14 @@ bool Expr::operator==(const Expr& o) const {
     case Kind::cmp: if (op != o.op) return false; break;
     default: break;
   }
-  if (name != o.name || str != o.str || var.name != o.var.name) return false;
+  if (name != o.name || str() != o.str() || var().name != o.var().name) return false;
   for (std::size_t i = 0; i < kids.size(); ++i)
     if (!(kids[i] == o.kids[i])) return false;
   return true;
 }
 
 Span decl_span(const Decl& d) {
-  return std::visit([](const auto& x) { return x.span; }, d);
+  return visit([](const auto& x) { return x.span; }, d);
 }
 
 const char* decl_kind(const Decl& d) {
@@ -32,7 +32,7 @@ const char* decl_kind(const Decl& d) {
     const char* operator()(const TestDecl&) const { return "test"; }
     const char* operator()(const PropertyDecl&) const { return "property"; }
   };
-  return std::visit(V{}, d);
+  return visit(V{}, d);
 }
 
 }  // namespace treaty::syntax

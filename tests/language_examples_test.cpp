@@ -64,7 +64,7 @@ void check_vocabulary(const std::string& block, const fs::path& lib_dir) {
   auto find = [&]<typename D>(const std::string& name, const D*) -> const D* {
     for (const auto& p : lib)
       for (const auto& d : p.file.decls)
-        if (const auto* x = std::get_if<D>(&d); x && x->name.name == name) return x;
+        if (const auto* x = treaty::syntax::get_if<D>(&d); x && x->name.name == name) return x;
     return nullptr;
   };
   auto names = [](const std::vector<Ident>& v) {
@@ -80,11 +80,11 @@ void check_vocabulary(const std::string& block, const fs::path& lib_dir) {
   std::size_t seen = 0;
   for (const auto& d : vocab.file.decls) {
     ++seen;
-    if (const auto* e = std::get_if<EnumDecl>(&d)) {
+    if (const auto* e = treaty::syntax::get_if<EnumDecl>(&d)) {
       const auto* l = find(e->name.name, static_cast<const EnumDecl*>(nullptr));
       ASSERT_NE(l, nullptr) << lib_dir << " does not declare enum " << e->name.name;
       EXPECT_TRUE(subset(names(e->values), names(l->values))) << "enum " << e->name.name << " lacks a contract value";
-    } else if (const auto* n = std::get_if<EntityDecl>(&d)) {
+    } else if (const auto* n = treaty::syntax::get_if<EntityDecl>(&d)) {
       const auto* l = find(n->name.name, static_cast<const EntityDecl*>(nullptr));
       ASSERT_NE(l, nullptr) << lib_dir << " does not declare entity " << n->name.name;
       for (const auto& a : n->attrs) {
@@ -94,7 +94,7 @@ void check_vocabulary(const std::string& block, const fs::path& lib_dir) {
       }
       for (const auto& k : n->keys)
         EXPECT_NE(std::find(l->keys.begin(), l->keys.end(), k), l->keys.end()) << "entity " << n->name.name << " lacks a key";
-    } else if (const auto* a = std::get_if<ActionDecl>(&d)) {
+    } else if (const auto* a = treaty::syntax::get_if<ActionDecl>(&d)) {
       const auto* l = find(a->name.name, static_cast<const ActionDecl*>(nullptr));
       ASSERT_NE(l, nullptr) << lib_dir << " does not declare action " << a->name.name;
       EXPECT_TRUE(l->params == a->params) << "action " << a->name.name << " has other parameters";

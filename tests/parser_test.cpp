@@ -9,14 +9,14 @@ using treaty::testing::parse_text;
 
 namespace {
 
-const RuleDecl& only_rule(const File& f) { return std::get<RuleDecl>(f.decls.at(0)); }
+const RuleDecl& only_rule(const File& f) { return syntax::get<RuleDecl>(f.decls.at(0)); }
 
 TEST(Grammar, AnalysisFindsNoProblems) { EXPECT_EQ(analyze_grammar(), 0u); }
 
 TEST(Parser, EnumWithTrailingComma) {
   auto p = parse_text("enum Role { a, b, }");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-  const auto& e = std::get<EnumDecl>(p.file.decls.at(0));
+  const auto& e = syntax::get<EnumDecl>(p.file.decls.at(0));
   EXPECT_EQ(e.name.name, "Role");
   ASSERT_EQ(e.values.size(), 2u);
   EXPECT_EQ(e.values[1].name, "b");
@@ -25,7 +25,7 @@ TEST(Parser, EnumWithTrailingComma) {
 TEST(Parser, EntityWithOptionalSetAndKey) {
   auto p = parse_text("entity Trust { grantor: Account, roles: Set<Role>, dir: Account?, key (grantor, dir) }");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-  const auto& e = std::get<EntityDecl>(p.file.decls.at(0));
+  const auto& e = syntax::get<EntityDecl>(p.file.decls.at(0));
   ASSERT_EQ(e.attrs.size(), 3u);
   EXPECT_EQ(e.attrs[1].type.kind, TypeRef::Kind::set);
   EXPECT_EQ(e.attrs[1].type.args.at(0).name, "Role");
@@ -41,12 +41,12 @@ TEST(Parser, InlineEntityIsAContextualMarker) {
   auto p = parse_text("inline entity Ticket { inline: Bool }\nentity inline {}\ninline::\"x\" {}\n");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
   ASSERT_EQ(p.file.decls.size(), 3u);
-  const auto& t = std::get<EntityDecl>(p.file.decls[0]);
+  const auto& t = syntax::get<EntityDecl>(p.file.decls[0]);
   EXPECT_TRUE(t.request_supplied);
   EXPECT_EQ(t.name.name, "Ticket");
   EXPECT_EQ(t.attrs.at(0).name.name, "inline");
-  EXPECT_FALSE(std::get<EntityDecl>(p.file.decls[1]).request_supplied);
-  EXPECT_EQ(std::get<FactDecl>(p.file.decls[2]).type.name, "inline");
+  EXPECT_FALSE(syntax::get<EntityDecl>(p.file.decls[1]).request_supplied);
+  EXPECT_EQ(syntax::get<FactDecl>(p.file.decls[2]).type.name, "inline");
   const std::string out = format_file(p.sm, p.file);
   EXPECT_NE(out.find("inline entity Ticket {"), std::string::npos) << out;
   auto q = parse_text(out);
@@ -55,13 +55,13 @@ TEST(Parser, InlineEntityIsAContextualMarker) {
   auto r = parse_text("entity A { x Int }\ninline entity B {}\n");
   EXPECT_EQ(r.diags.count(Severity::error), 1u) << treaty::testing::render(r);
   ASSERT_EQ(r.file.decls.size(), 1u);
-  EXPECT_TRUE(std::get<EntityDecl>(r.file.decls[0]).request_supplied);
+  EXPECT_TRUE(syntax::get<EntityDecl>(r.file.decls[0]).request_supplied);
 }
 
 TEST(Parser, ActionWithParamsAndTypeUnion) {
   auto p = parse_text("action view(level: Int) principal Person resource Request | Sla | Ci;");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-  const auto& a = std::get<ActionDecl>(p.file.decls.at(0));
+  const auto& a = syntax::get<ActionDecl>(p.file.decls.at(0));
   EXPECT_TRUE(a.has_params);
   ASSERT_EQ(a.params.size(), 1u);
   EXPECT_EQ(a.principal_types.size(), 1u);
@@ -87,7 +87,7 @@ TEST(Parser, ExistsBodyRunsToTheEnd) {
   ASSERT_EQ(r.conditions.size(), 2u);
   const Expr& e = r.conditions[0].expr;
   ASSERT_EQ(e.kind, Expr::Kind::exists);
-  EXPECT_EQ(e.var.name, "t");
+  EXPECT_EQ(e.var().name, "t");
   EXPECT_EQ(e.name, "Trust");
   EXPECT_EQ(e.kids.at(0).kind, Expr::Kind::and_);
   EXPECT_FALSE(r.conditions[1].is_when);
@@ -101,7 +101,7 @@ TEST(Parser, PostfixMethodsAndEntityRefs) {
   EXPECT_EQ(cmp.kids.at(0).kind, Expr::Kind::attr);
   EXPECT_EQ(cmp.kids.at(0).name, "kind");
   EXPECT_EQ(cmp.kids.at(1).kind, Expr::Kind::entity_ref);
-  EXPECT_EQ(cmp.kids.at(1).str, "a\"b");
+  EXPECT_EQ(cmp.kids.at(1).str(), "a\"b");
   const Expr& m = e.kids.at(1).kids.at(0);
   ASSERT_EQ(m.kind, Expr::Kind::method);
   EXPECT_EQ(m.name, "contains_any");
@@ -115,17 +115,17 @@ TEST(Parser, RuleClausesAndActionPatterns) {
       "permit g action assign_task(kind in {approval, project});\n"
       "permit h principal p action any;");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-  const auto& f = std::get<RuleDecl>(p.file.decls.at(0));
+  const auto& f = syntax::get<RuleDecl>(p.file.decls.at(0));
   EXPECT_EQ(f.effect, Effect::forbid);
   ASSERT_TRUE(f.principal.has_value());
   EXPECT_FALSE(f.principal->var.has_value());
   EXPECT_EQ(f.action->kind, ActionPattern::Kind::set);
   EXPECT_EQ(f.resource->types.size(), 2u);
-  const auto& g = std::get<RuleDecl>(p.file.decls.at(1));
+  const auto& g = syntax::get<RuleDecl>(p.file.decls.at(1));
   EXPECT_FALSE(g.principal.has_value());
   ASSERT_EQ(g.action->constraints.size(), 1u);
   EXPECT_EQ(g.action->constraints[0].kind, Expr::Kind::in);
-  const auto& h = std::get<RuleDecl>(p.file.decls.at(2));
+  const auto& h = syntax::get<RuleDecl>(p.file.decls.at(2));
   EXPECT_EQ(h.principal->var->name, "p");
   EXPECT_EQ(h.action->kind, ActionPattern::Kind::any);
 }
@@ -133,14 +133,14 @@ TEST(Parser, RuleClausesAndActionPatterns) {
 TEST(Parser, StringEscapesIncludingUnicode) {
   auto p = parse_text("A::\"x\" { s: \"tab\\there \\u{e9} \\u{1F600} \\\\ \\n\" }");
   ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-  const auto& f = std::get<FactDecl>(p.file.decls.at(0));
-  EXPECT_EQ(f.fields.at(0).value.str, "tab\there \xC3\xA9 \xF0\x9F\x98\x80 \\ \n");
+  const auto& f = syntax::get<FactDecl>(p.file.decls.at(0));
+  EXPECT_EQ(f.fields.at(0).value.str(), "tab\there \xC3\xA9 \xF0\x9F\x98\x80 \\ \n");
 }
 
 TEST(Parser, IntegerLimits) {
   auto ok = parse_text("A::\"x\" { lo: -9223372036854775808, hi: 9223372036854775807 }");
   ASSERT_TRUE(ok.diags.empty()) << treaty::testing::render(ok);
-  const auto& f = std::get<FactDecl>(ok.file.decls.at(0));
+  const auto& f = syntax::get<FactDecl>(ok.file.decls.at(0));
   EXPECT_EQ(f.fields[0].value.int_value, INT64_MIN);
   EXPECT_EQ(f.fields[1].value.int_value, INT64_MAX);
   auto bad = parse_text("A::\"x\" { n: 9223372036854775808 }");
@@ -151,13 +151,13 @@ TEST(Parser, IntegerLimits) {
 TEST(Parser, DocCommentsAttachToTheNextDeclaration) {
   auto p = parse_text("// plain\n/// first line\n///\n/// third\nenum E { a }\n/// not a doc: a blank line follows\n\nenum F { b }");
   ASSERT_TRUE(p.diags.empty());
-  EXPECT_EQ(std::get<EnumDecl>(p.file.decls[0]).doc, std::optional<std::string>("first line\n\nthird"));
-  EXPECT_EQ(std::get<EnumDecl>(p.file.decls[1]).doc, std::nullopt);
+  EXPECT_EQ(syntax::get<EnumDecl>(p.file.decls[0]).doc, std::optional<std::string>("first line\n\nthird"));
+  EXPECT_EQ(syntax::get<EnumDecl>(p.file.decls[1]).doc, std::nullopt);
 }
 
 TEST(Parser, SpansPointAtTheSource) {
   auto p = parse_text("enum E { a }\npermit rule_one when x;");
-  const auto& r = std::get<RuleDecl>(p.file.decls.at(1));
+  const auto& r = syntax::get<RuleDecl>(p.file.decls.at(1));
   EXPECT_EQ(p.sm.text(r.name.span), "rule_one");
   EXPECT_EQ(p.sm.text(r.span), "permit rule_one when x;");
   const auto lc = p.sm.line_col(r.name.span.file, r.name.span.begin);
@@ -179,8 +179,8 @@ TEST(ParserRecovery, ReportsEveryBrokenDeclaration) {
   EXPECT_EQ(ds[2].code(), "E0136");
   // The good declarations are still read.
   ASSERT_EQ(p.file.decls.size(), 2u);
-  EXPECT_EQ(std::get<RuleDecl>(p.file.decls[0]).name.name, "ok");
-  EXPECT_EQ(std::get<RuleDecl>(p.file.decls[1]).name.name, "also_ok");
+  EXPECT_EQ(syntax::get<RuleDecl>(p.file.decls[0]).name.name, "ok");
+  EXPECT_EQ(syntax::get<RuleDecl>(p.file.decls[1]).name.name, "also_ok");
 }
 
 TEST(ParserLimits, DeepNestingIsAnErrorNotACrash) {

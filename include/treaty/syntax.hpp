@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -21,6 +23,36 @@ struct Ident {
   std::string name;
   Span span;
   bool operator==(const Ident& o) const { return name == o.name; }
+};
+
+/// A value kept in its own heap block, copied deeply and compared by value; empty when default
+/// constructed or moved from. For parts of the tree that are large and rare (or, for Decl,
+/// of very different sizes), so that the common nodes stay small.
+template <typename T>
+class Box {
+ public:
+  Box() = default;
+  Box(T v) : p_(std::make_unique<T>(std::move(v))) {}  // NOLINT(google-explicit-constructor)
+  Box(const Box& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  Box(Box&&) noexcept = default;
+  Box& operator=(const Box& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  Box& operator=(Box&&) noexcept = default;
+  ~Box() = default;
+
+  [[nodiscard]] explicit operator bool() const noexcept { return p_ != nullptr; }
+  [[nodiscard]] T* get() noexcept { return p_.get(); }
+  [[nodiscard]] const T* get() const noexcept { return p_.get(); }
+  [[nodiscard]] T& operator*() noexcept { return *p_; }
+  [[nodiscard]] const T& operator*() const noexcept { return *p_; }
+  T* operator->() noexcept { return p_.get(); }
+  const T* operator->() const noexcept { return p_.get(); }
+  bool operator==(const Box& o) const { return p_ && o.p_ ? *p_ == *o.p_ : !p_ && !o.p_; }
+
+ private:
+  std::unique_ptr<T> p_;
 };
 
 /// `Bool`, `Int`, `String`, an enum or entity name, `Set<T>` or `T?`.
@@ -59,15 +91,37 @@ struct Expr {
   Kind kind = Kind::none_lit;
   CmpOp op = CmpOp::eq;
   bool bool_value = false;
+  Span span;
+  Span name_span;     ///< span of `name` (attribute, method, type or callee)
   std::int64_t int_value = 0;
   std::string name;
-  std::string str;
-  Ident var;          ///< exists / exists_in
-  Span name_span;     ///< span of `name` (attribute, method, type or callee)
   std::vector<Expr> kids;
-  Span span;
+
+  /// string_lit: the text (unescaped); entity_ref: the id. Empty for other kinds.
+  [[nodiscard]] const std::string& str() const noexcept { return rare_ ? rare_->str : kNoRare.str; }
+  void set_str(std::string s) { rare().str = std::move(s); }
+  /// exists / exists_in: the variable. Empty for other kinds.
+  [[nodiscard]] const Ident& var() const noexcept { return rare_ ? rare_->var : kNoRare.var; }
+  void set_var(Ident v) { rare().var = std::move(v); }
+  /// The variable, for rewriting its span in place; nullptr when the node has none.
+  [[nodiscard]] Ident* var_if() noexcept { return rare_ ? &rare_->var : nullptr; }
 
   bool operator==(const Expr& o) const;
+
+ private:
+  /// The fields only string literals, entity references and `exists` use, out of line: most
+  /// nodes are names, attributes, numbers and operators, and a rule holds several of them
+  /// (184 bytes a node with these inline, 104 without).
+  struct Rare {
+    std::string str;
+    Ident var;
+  };
+  static inline const Rare kNoRare{};
+  Rare& rare() {
+    if (!rare_) rare_ = Rare{};
+    return *rare_;
+  }
+  Box<Rare> rare_;
 };
 
 /// A `///` documentation comment, joined lines without the slashes.
@@ -273,8 +327,74 @@ struct PropertyDecl {
   }
 };
 
-using Decl = std::variant<EnumDecl, EntityDecl, ActionDecl, FactDecl, PredicateDecl, RuleDecl, RequireDecl,
-                          TestDecl, PropertyDecl>;
+/// One declaration: an EnumDecl, EntityDecl, ... PropertyDecl, each in its own heap block. (As
+/// a std::variant of the values every declaration took the size of the largest, 640 bytes, and
+/// 100,000 rules held 64 MB of it.) Read it with syntax::get_if, syntax::get and syntax::visit,
+/// which work like their std:: namesakes on the declaration types.
+class Decl {
+  template <typename T>
+  static constexpr bool is_decl =
+      std::is_same_v<T, EnumDecl> || std::is_same_v<T, EntityDecl> || std::is_same_v<T, ActionDecl> ||
+      std::is_same_v<T, FactDecl> || std::is_same_v<T, PredicateDecl> || std::is_same_v<T, RuleDecl> ||
+      std::is_same_v<T, RequireDecl> || std::is_same_v<T, TestDecl> || std::is_same_v<T, PropertyDecl>;
+
+ public:
+  Decl() : Decl(EnumDecl{}) {}
+  template <typename T, typename = std::enable_if_t<is_decl<std::decay_t<T>>>>
+  Decl(T&& d) : v_(std::in_place_type<Box<std::decay_t<T>>>, std::forward<T>(d)) {}  // NOLINT
+
+  template <typename T>
+  [[nodiscard]] T* get_if() noexcept {
+    auto* b = std::get_if<Box<T>>(&v_);
+    return b ? b->get() : nullptr;
+  }
+  template <typename T>
+  [[nodiscard]] const T* get_if() const noexcept {
+    const auto* b = std::get_if<Box<T>>(&v_);
+    return b ? b->get() : nullptr;
+  }
+  template <typename F>
+  decltype(auto) visit(F&& f) {
+    return std::visit([&](auto& b) -> decltype(auto) { return f(*b); }, v_);
+  }
+  template <typename F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit([&](const auto& b) -> decltype(auto) { return f(*b); }, v_);
+  }
+  bool operator==(const Decl& o) const { return v_ == o.v_; }
+
+ private:
+  std::variant<Box<EnumDecl>, Box<EntityDecl>, Box<ActionDecl>, Box<FactDecl>, Box<PredicateDecl>, Box<RuleDecl>,
+               Box<RequireDecl>, Box<TestDecl>, Box<PropertyDecl>>
+      v_;
+};
+
+template <typename T>
+[[nodiscard]] T* get_if(Decl* d) noexcept {
+  return d ? d->get_if<T>() : nullptr;
+}
+template <typename T>
+[[nodiscard]] const T* get_if(const Decl* d) noexcept {
+  return d ? d->get_if<T>() : nullptr;
+}
+template <typename T>
+[[nodiscard]] T& get(Decl& d) {
+  if (T* p = d.get_if<T>()) return *p;
+  throw std::bad_variant_access();
+}
+template <typename T>
+[[nodiscard]] const T& get(const Decl& d) {
+  if (const T* p = d.get_if<T>()) return *p;
+  throw std::bad_variant_access();
+}
+template <typename F>
+decltype(auto) visit(F&& f, Decl& d) {
+  return d.visit(std::forward<F>(f));
+}
+template <typename F>
+decltype(auto) visit(F&& f, const Decl& d) {
+  return d.visit(std::forward<F>(f));
+}
 
 /// A comment as written, kept for the formatter.
 struct Comment {
@@ -287,8 +407,7 @@ struct Comment {
 /// One parsed file.
 struct File {
   FileId file = kNoFile;
-  /// A deque, not a vector: a declaration is a few hundred bytes, and growing a vector moved
-  /// every one of them again at each doubling (a tenth of the time to parse 100,000 rules).
+  /// A deque, not a vector: growing a vector moved every declaration again at each doubling.
   std::deque<Decl> decls;
   std::vector<Comment> comments;
   bool operator==(const File& o) const { return decls == o.decls; }

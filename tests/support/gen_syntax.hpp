@@ -42,13 +42,13 @@ inline rc::Gen<Expr> leaf_expr() {
   return rc::gen::oneOf(
       rc::gen::map(rc::gen::arbitrary<bool>(), [](bool b) { Expr e = leaf(Expr::Kind::bool_lit); e.bool_value = b; return e; }),
       rc::gen::map(rc::gen::arbitrary<std::int64_t>(), [](std::int64_t v) { Expr e = leaf(Expr::Kind::int_lit); e.int_value = v; return e; }),
-      rc::gen::map(text(), [](std::string s) { Expr e = leaf(Expr::Kind::string_lit); e.str = std::move(s); return e; }),
+      rc::gen::map(text(), [](std::string s) { Expr e = leaf(Expr::Kind::string_lit); e.set_str(std::move(s)); return e; }),
       rc::gen::just(leaf(Expr::Kind::none_lit)),
       rc::gen::map(name(), [](std::string n) { Expr e = leaf(Expr::Kind::name); e.name = std::move(n); return e; }),
       rc::gen::map(rc::gen::pair(name(), text()), [](std::pair<std::string, std::string> p) {
         Expr e = leaf(Expr::Kind::entity_ref);
         e.name = std::move(p.first);
-        e.str = std::move(p.second);
+        e.set_str(std::move(p.second));
         return e;
       }));
 }
@@ -97,14 +97,14 @@ inline rc::Gen<Expr> expr(int depth) {
       {1, rc::gen::map(rc::gen::tuple(name(), name(), kids(depth, 1, 1)),
                        [](std::tuple<std::string, std::string, std::vector<Expr>> t) {
                          Expr e = leaf(Expr::Kind::exists);
-                         e.var = ident(std::get<0>(t));
+                         e.set_var(ident(std::get<0>(t)));
                          e.name = std::get<1>(t);
                          e.kids = std::move(std::get<2>(t));
                          return e;
                        })},
       {1, rc::gen::map(rc::gen::pair(name(), kids(depth, 2, 2)), [](std::pair<std::string, std::vector<Expr>> p) {
          Expr e = leaf(Expr::Kind::exists_in);
-         e.var = ident(p.first);
+         e.set_var(ident(p.first));
          e.kids = std::move(p.second);
          return e;
        })},
@@ -282,7 +282,7 @@ inline rc::Gen<Decl> decl() {
               x.decision = allow ? Decision::allow : Decision::deny;
               x.request.principal = leaf(Expr::Kind::entity_ref);
               x.request.principal.name = "Person";
-              x.request.principal.str = id;
+              x.request.principal.set_str(id);
               x.request.action = ident(act);
               for (auto& [n, v] : args) x.request.args.push_back(ActionArg{ident(n), v});
               x.request.has_parens = !x.request.args.empty();

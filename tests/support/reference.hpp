@@ -21,8 +21,8 @@ class Reference {
   Reference(const Program& p, const std::vector<const syntax::File*>& files) : p_(p) {
     for (const auto* f : files)
       for (const auto& d : f->decls) {
-        if (auto* r = std::get_if<syntax::RuleDecl>(&d)) rules_.push_back(r);
-        if (auto* pr = std::get_if<syntax::PredicateDecl>(&d)) preds_[pr->name.name] = pr;
+        if (auto* r = syntax::get_if<syntax::RuleDecl>(&d)) rules_.push_back(r);
+        if (auto* pr = syntax::get_if<syntax::PredicateDecl>(&d)) preds_[pr->name.name] = pr;
       }
   }
 
@@ -140,7 +140,7 @@ class Reference {
       case K::bool_lit: return Value::boolean(e.bool_value);
       case K::int_lit: return Value::integer(e.int_value);
       case K::string_lit: {
-        strings_.push_back(e.str);
+        strings_.push_back(e.str());
         return Value::str(&strings_.back());
       }
       case K::none_lit: return Value::none();
@@ -158,7 +158,7 @@ class Reference {
       }
       case K::entity_ref: {
         auto t = p_.schema.find_entity(e.name);
-        auto id = t ? p_.world.find(*t, e.str) : std::nullopt;
+        auto id = t ? p_.world.find(*t, e.str()) : std::nullopt;
         return id ? Value::entity(*id) : Value::none();
       }
       case K::name: {
@@ -230,14 +230,14 @@ class Reference {
       }
       case K::exists: {
         const auto t = p_.schema.find_entity(e.name).value();
-        const auto saved = env.count(e.var.name) ? std::optional<Value>(env[e.var.name]) : std::nullopt;
+        const auto saved = env.count(e.var().name) ? std::optional<Value>(env[e.var().name]) : std::nullopt;
         bool found = false;
         for (EntityId x = 0; x < p_.world.size() && !found; ++x) {
           if (p_.world.entity(x).type != t) continue;
-          env[e.var.name] = Value::entity(x);
+          env[e.var().name] = Value::entity(x);
           found = holds(e.kids[0], env);
         }
-        if (saved) env[e.var.name] = *saved; else env.erase(e.var.name);
+        if (saved) env[e.var().name] = *saved; else env.erase(e.var().name);
         return Value::boolean(found);
       }
       case K::exists_in: {
@@ -245,13 +245,13 @@ class Reference {
         bool found = false;
         if (auto xs = elements(s))
           for (const auto& x : *xs) {
-            env[e.var.name] = x;
+            env[e.var().name] = x;
             if (holds(e.kids[1], env)) {
               found = true;
               break;
             }
           }
-        env.erase(e.var.name);
+        env.erase(e.var().name);
         return Value::boolean(found);
       }
     }
