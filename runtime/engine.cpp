@@ -1,12 +1,15 @@
 // The evaluator and decisions (LANGUAGE.md sections 6 and 7).
 #include <algorithm>
+#include <array>
 #include <boost/container/small_vector.hpp>
+#include <nlohmann/json.hpp>
 #include <exception>
 #include <span>
 
 #include "treaty/check.hpp"
 #include "treaty/parse.hpp"
 #include "treaty/runtime.hpp"
+#include "internal/code.hpp"
 
 namespace treaty {
 
@@ -440,8 +443,10 @@ Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInf
   Value* f = frame.data();
   NodeId at = narrow(c.expr, f, false);
   m.condition = p.nodes[at].span;
-  std::vector<Frame> frames;  // one per called predicate entered; an inlined one shares the frame
-  frames.reserve(8);
+  // One frame per called predicate entered (an inlined one shares its caller's), built in place:
+  // a frame is never moved, so `f` stays valid, and nothing is allocated for the list.
+  std::array<Frame, 8> frames;
+  std::size_t nframes = 0;
   // Predicates cannot recurse (the checker refuses cycles); the bound only guards a crafted bundle.
   for (std::size_t depth = 0; depth < 8; ++depth) {
     const Node& nd = p.nodes[at];
@@ -453,10 +458,10 @@ Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInf
       at = inner;
     } else if (nd.op == Op::call) {
       const PredicateInfo& pred = p.predicates[nd.a];
-      Frame callee(std::max<std::size_t>(pred.frame, 1), Value::none());
+      Frame& callee = frames[nframes++];
+      callee.assign(std::max<std::size_t>(pred.frame, 1), Value::none());
       for (std::size_t i = 0; i < nd.kids.size() && i < callee.size(); ++i) callee[i] = ev.eval(nd.kids[i], f);
-      frames.push_back(std::move(callee));
-      f = frames.back().data();
+      f = callee.data();
       at = narrow(pred.body, f, false);
       m.within.push_back({nd.a, p.nodes[at].span});
     } else {
@@ -467,33 +472,40 @@ Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInf
 }
 }  // namespace
 
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
+  auto owned = std::make_unique<Code>();
+  Code& code = *owned;  // filled below; the engine holds it const
+  code_ = std::move(owned);
   for (const auto& spec : p_->indexes)
     if (!p_->world.has_index(spec)) p_->world.build_index(spec);
-  code_.ins.reserve(p_->nodes.size());
+  code.ins.reserve(p_->nodes.size());
   for (const Node& n : p_->nodes) {
-    Code::Ins& in = code_.ins.emplace_back();
+    Code::Ins& in = code.ins.emplace_back();
     in.op = n.op;
     in.slot = n.slot;
     in.a = n.a;
     if (n.op == Op::lit) {
-      in.a = static_cast<std::uint32_t>(code_.values.size());
-      code_.values.push_back(n.value);
+      in.a = static_cast<std::uint32_t>(code.values.size());
+      code.values.push_back(n.value);
     }
     in.probe_attr = n.probe_attr;
     in.probe_attr2 = n.probe_attr2;
-    in.kids = static_cast<std::uint32_t>(code_.kids.size());
+    in.kids = static_cast<std::uint32_t>(code.kids.size());
     in.nkids = static_cast<std::uint32_t>(n.kids.size());
-    code_.kids.insert(code_.kids.end(), n.kids.begin(), n.kids.end());
-    in.types = static_cast<std::uint32_t>(code_.types.size());
+    code.kids.insert(code.kids.end(), n.kids.begin(), n.kids.end());
+    in.types = static_cast<std::uint32_t>(code.types.size());
     in.ntypes = static_cast<std::uint32_t>(n.types.size());
-    code_.types.insert(code_.types.end(), n.types.begin(), n.types.end());
+    code.types.insert(code.types.end(), n.types.begin(), n.types.end());
     if (n.op == Op::attr) {
       if (p_->nodes[n.kids[0]].op == Op::var) in.var = static_cast<std::int32_t>(p_->nodes[n.kids[0]].slot);
       const auto ref = n.types.size() == 1 ? p_->world.column_ref(n.types[0], n.slot) : std::nullopt;
       if (ref) {
-        in.index = static_cast<std::int32_t>(code_.columns.size());
-        code_.columns.push_back(*ref);
+        in.index = static_cast<std::int32_t>(code.columns.size());
+        code.columns.push_back(*ref);
       }
     }
     if (n.op == Op::exists_type && n.probe_attr >= 0 && !n.types.empty()) {
@@ -585,7 +597,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
   Decision d;
   try {
     const Program& p = *p_;
-    Evaluator ev(p, code_, r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, r.overlay, limits_.max_steps);
     const TypeId pt = ev.type_of(r.principal), rt = ev.type_of(r.resource);
     if (pt == kNone32 || rt == kNone32 || r.action >= p.rules_by_action.size()) {
       d.errors.push_back("invalid request: unknown entity or action");
@@ -595,7 +607,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
     // now, so their cache misses overlap instead of following each other.
     prefetch_row(p.world, r.principal, pt);
     prefetch_row(p.world, r.resource, rt);
-    boost::container::small_vector<std::uint32_t, 4> permits, forbids;
+    RuleList permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
     // The candidate rules, forbids first: without `explain` the first rule that applies decides.
@@ -881,7 +893,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
   try {
     for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
       const auto& rq = p.requirements[i];
-      Evaluator ev(p, code_, overlay, limits_.max_steps);
+      Evaluator ev(p, *code_, overlay, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       if (!rq.forall_type) {
         if (!ev.truth(rq.ensure, frame.data())) return Violation{i, std::nullopt};
@@ -905,7 +917,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
 std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay* overlay,
                                         std::optional<EntityId> subject) const {
   const Program& p = *p_;
-  Evaluator ev(p, code_, overlay, UINT64_MAX);
+  Evaluator ev(p, *code_, overlay, UINT64_MAX);
   Frame frame(std::max<std::size_t>(rq.frame, 1));
   if (subject) frame[0] = Value::entity(*subject);
   std::string msg;
@@ -985,7 +997,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       bool full = false;
       for (TypeId t : requirement_ranges_[i]) full = full || added[t];
       if (!full && !(rq.forall_type && added[*rq.forall_type])) continue;
-      Evaluator ev(p, code_, &o, limits_.max_steps);
+      Evaluator ev(p, *code_, &o, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       auto fails = [&](std::optional<EntityId> e) {
         if (e) frame[0] = Value::entity(*e);
@@ -1013,7 +1025,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
   const Program& p = *p_;
   try {
-    Evaluator ev(p, code_, r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, r.overlay, limits_.max_steps);
     Frame frame(std::max<std::size_t>(prop.frame, 2), Value::none());
     frame[0] = Value::entity(r.principal);
     frame[1] = Value::entity(r.resource);
@@ -1031,7 +1043,7 @@ bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const 
 void Engine::check_requirements(Diagnostics& diags) const {
   const Program& p = *p_;
   for (const auto& rq : p.requirements) {
-    Evaluator ev(p, code_, nullptr, UINT64_MAX);
+    Evaluator ev(p, *code_, nullptr, UINT64_MAX);
     Frame frame(std::max<std::size_t>(rq.frame, 1));
     auto report = [&](Span at, std::optional<EntityId> subject) {
       const std::string msg = requirement_message(rq, nullptr, subject);

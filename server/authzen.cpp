@@ -2,6 +2,7 @@
 #include "authzen.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "treaty/check.hpp"
 #include "treaty/parse.hpp"
