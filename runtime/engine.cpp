@@ -6,7 +6,7 @@
 #include <exception>
 #include <span>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/parse.hpp"
 #include "treaty/runtime.hpp"
 #include "internal/code.hpp"
@@ -268,56 +268,50 @@ std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
   return p_->world.find(type, id);
 }
 
-std::optional<EntityId> Overlay::add(TypeId type, std::string_view id) {
-  std::string error;
-  if (!begin_entity(type, id, {}, error)) return std::nullopt;
-  return static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
-}
-
-bool Overlay::begin_entity(TypeId type, std::string_view id, Span span, std::string& error) {
-  if (find(type, id)) {
-    error = "entity `" + p_->schema.entities[type].name + "::" + quote_string(id) +
-            "` already exists; an inline or given entity must have a new id";
-    return false;
-  }
+std::optional<EntityId> Overlay::add(TypeId type, std::string_view id, Span span) {
+  if (find(type, id)) return std::nullopt;
   Entity e;
   e.type = type;
   e.id = intern(id);
   e.attrs.assign(p_->schema.entities[type].attrs.size(), Value::none());
   e.span = span;
   entities_.push_back(std::move(e));
-  return true;
+  return static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
 }
 
+
+namespace {
+/// An overlay as the entity loader's store: its entities follow the world's, and references
+/// resolve in the overlay and then the world.
+class OverlayStore : public EntityStore {
+ public:
+  OverlayStore(Overlay& o, const World& w) : o_(o), w_(w) {}
+  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
+  const std::string* intern(std::string_view s) override { return o_.intern(s); }
+  Value make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
+  std::optional<EntityId> create(TypeId type, std::string_view id, Span span) override {
+    return o_.add(type, id, span);
+  }
+  void set_attr(EntityId e, std::uint32_t column, Value v) override { o_.attr(e, column) = v; }
+  [[nodiscard]] std::size_t size() const override { return w_.size() + o_.entities().size(); }
+  [[nodiscard]] std::string_view id_of(EntityId e) const override { return *o_.get(e)->id; }
+
+ private:
+  Overlay& o_;
+  const World& w_;
+};
+}  // namespace
 
 bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags) {
-  bool ok = true;
-  std::vector<std::optional<EntityId>> created;
-  for (const auto& f : facts) {
-    created.emplace_back();
-    auto t = fact_type(p_->schema, f.type, diags);
-    if (!t) {
-      ok = false;
-      continue;
-    }
-    std::string err;
-    if (!begin_entity(*t, f.id, f.span, err)) {
-      diags.add(DiagId::duplicate_fact, f.id_span, err);
-      ok = false;
-      continue;
-    }
-    created.back() = static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
-  }
-  OverlayResolver res(*this);
-  for (std::size_t fi = 0; fi < facts.size(); ++fi) {
-    if (!created[fi]) continue;
-    const EntityId e = *created[fi];
-    ok = convert_fact_fields(p_->schema, facts[fi], entities_[e - p_->world.size()].type, res, diags,
-                             [&](std::uint32_t col, Value v) { attr(e, col) = v; }) && ok;
-  }
-  return ok;
+  const std::size_t errors = diags.count(Severity::error);
+  OverlayStore store(*this, p_->world);
+  EntityLoadOptions lo;
+  lo.overlay = true;
+  EntityLoader loader(p_->schema, nullptr, store, diags, lo);
+  for (const auto& f : facts) loader.add_fact(f);
+  loader.finish();
+  return diags.count(Severity::error) == errors;
 }
-
 
 bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
   if (!ents.is_array()) {
@@ -328,69 +322,19 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
     error = "a request may bring at most " + std::to_string(kMaxInlineEntities) + " inline entities";
     return false;
   }
-  const std::size_t first = entities_.size();
+  Diagnostics d;
+  OverlayStore store(*this, p_->world);
+  EntityLoadOptions lo;
+  lo.overlay = true;
+  EntityLoader loader(p_->schema, nullptr, store, d, lo);
   for (std::size_t i = 0; i < ents.size(); ++i) {
-    const auto& en = ents[i];
-    const std::string at = "entities[" + std::to_string(i) + "]";
-    if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") || !en["id"].is_string()) {
-      error = at + ": an entity needs string fields \"type\" and \"id\"";
-      return false;
-    }
-    auto t = p_->schema.find_entity(en["type"].get<std::string>());
-    if (!t) {
-      error = at + ".type: unknown entity type `" + en["type"].get<std::string>() + "`";
-      return false;
-    }
-    if (!p_->schema.entities[*t].request_supplied) {
-      error = at + ".type: a request may not bring " + article(p_->schema.entities[*t].name) + " `" +
-              p_->schema.entities[*t].name + "` inline; only types declared `inline entity` may be";
-      return false;
-    }
-    for (auto it = en.begin(); it != en.end(); ++it)
-      if (it.key() != "type" && it.key() != "id" && it.key() != "attrs") {
-        error = at + ": unknown field \"" + it.key() + "\" in an entity (it has \"type\", \"id\" and \"attrs\")";
-        return false;
-      }
-    if (!begin_entity(*t, en["id"].get<std::string>(), {}, error)) {
-      error = at + ": " + error;
-      return false;
-    }
+    loader.add_json(ents[i], i, kNoFile);
+    if (!d.empty()) break;  // one error answers a request
   }
-  for (std::size_t i = 0; i < ents.size(); ++i) {
-    const auto& en = ents[i];
-    Entity& e = entities_[first + i];
-    const auto& et = p_->schema.entities[e.type];
-    std::vector<bool> given(et.attrs.size(), false);
-    if (en.contains("attrs")) {
-      if (!en["attrs"].is_object()) {
-        error = "entities[" + std::to_string(i) + "].attrs: expected an object";
-        return false;
-      }
-      for (auto it = en["attrs"].begin(); it != en["attrs"].end(); ++it) {
-        const std::string at = "entities[" + std::to_string(i) + "].attrs." + it.key();
-        const int col = et.column_named(it.key());
-        if (col < 0) {
-          error = at + ": `" + et.name + "` has no attribute `" + it.key() + "`";
-          return false;
-        }
-        Value v;
-        OverlayResolver res(*this);
-        if (!convert_json_value(p_->schema, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, v, error)) {
-          error = at + ": " + error;
-          return false;
-        }
-        entities_[first + i].attrs[static_cast<std::size_t>(col)] = v;
-        given[static_cast<std::size_t>(col)] = true;
-      }
-    }
-    for (std::size_t c = 0; c < et.attrs.size(); ++c)
-      if (!given[c] && !et.attrs[c].type.optional) {
-        error = "entities[" + std::to_string(i) + "]: `" + et.name + "::" + quote_string(*e.id) +
-                "` is missing attribute `" + et.attrs[c].name + "`";
-        return false;
-      }
-  }
-  return true;
+  if (d.empty()) loader.finish();
+  if (d.empty()) return true;
+  error = d.all().front().message;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,21 +656,6 @@ std::vector<std::uint32_t> Engine::allowed_values(Request r, std::uint32_t param
 }
 
 namespace {
-/// "; did you mean `x`?" for the candidate closest to `name`, or nothing.
-std::string did_you_mean(std::string_view name, const std::vector<std::string>& candidates) {
-  if (auto c = closest_name(name, candidates)) return "; did you mean `" + *c + "`?";
-  return "";
-}
-std::vector<std::string> entity_type_names(const Program& p) {
-  std::vector<std::string> out;
-  for (const auto& e : p.schema.entities) out.push_back(e.name);
-  return out;
-}
-std::vector<std::string> action_names(const Program& p) {
-  std::vector<std::string> out;
-  for (const auto& a : p.schema.actions) out.push_back(a.name);
-  return out;
-}
 /// A suggestion for an unknown id of type `t`: the closest id of that type in the world and the
 /// overlay. Types with more than kMaxIdCandidates entities get none, so a stream of bad requests
 /// to a server cannot make each cost a scan of the world.
@@ -802,7 +731,9 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       return false;
     }
   }
-  auto ref = [&](const char* field, TypeId& t, std::string& id) {
+  OverlayResolver res(overlay);
+  RequestConverter conv(p.schema, res);
+  auto ref = [&](const char* field) {
     if (!j.contains(field) || !j[field].is_object() || !j[field].contains("type") || !j[field]["type"].is_string() ||
         !j[field].contains("id") || !j[field]["id"].is_string()) {
       error = std::string("\"") + field + "\" must be {\"type\": \"...\", \"id\": \"...\"}";
@@ -813,19 +744,13 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
         error = std::string(field) + ": unknown field \"" + it.key() + "\" (it has \"type\" and \"id\")";
         return false;
       }
-    auto found = p.schema.find_entity(j[field]["type"].get<std::string>());
-    if (!found) {
-      error = std::string(field) + ".type: unknown entity type `" + j[field]["type"].get<std::string>() + "`" +
-              did_you_mean(j[field]["type"].get<std::string>(), entity_type_names(p));
-      return false;
-    }
-    t = *found;
-    id = j[field]["id"].get<std::string>();
-    return true;
+    const auto& type = j[field]["type"].get_ref<const std::string&>();
+    const auto& id = j[field]["id"].get_ref<const std::string&>();
+    const bool ok = field[0] == 'p' ? conv.principal(type, id, error) : conv.resource(type, id, error);
+    if (!ok) error = std::string(field) + ".type: " + error;
+    return ok;
   };
-  TypeId pt = 0, rt = 0;
-  std::string pid, rid;
-  if (!ref("principal", pt, pid) || !ref("resource", rt, rid)) return false;
+  if (!ref("principal") || !ref("resource")) return false;
   if (!j.contains("action") || !j["action"].is_object() || !j["action"].contains("name") ||
       !j["action"]["name"].is_string()) {
     error = "\"action\" must be {\"name\": \"...\", \"args\": {...}}";
@@ -836,15 +761,7 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       error = "action: unknown field \"" + it.key() + "\" (it has \"name\" and \"args\")";
       return false;
     }
-  const auto aname = j["action"]["name"].get<std::string>();
-  auto a = p.schema.find_action(aname);
-  if (!a) {
-    error = "unknown action `" + aname + "`" + did_you_mean(aname, action_names(p));
-    return false;
-  }
-  const auto& act = p.schema.actions[*a];
-  std::vector<Value> args(act.params.size());
-  std::vector<bool> given(act.params.size(), false);
+  if (!conv.action(j["action"]["name"].get_ref<const std::string&>(), error)) return false;
   if (j["action"].contains("args")) {
     const auto& ja = j["action"]["args"];
     if (!ja.is_object()) {
@@ -852,22 +769,14 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       return false;
     }
     for (auto it = ja.begin(); it != ja.end(); ++it) {
-      std::size_t idx = act.params.size();
-      for (std::size_t i = 0; i < act.params.size(); ++i)
-        if (act.params[i].name == it.key()) idx = i;
-      if (idx == act.params.size()) {
-        error = "action `" + aname + "` has no parameter `" + it.key() + "`";
-        return false;
-      }
-      OverlayResolver res(overlay);
-      if (!convert_json_value(p.schema, it.value(), act.params[idx].type, res, args[idx], error)) {
-        error = "action.args." + it.key() + ": " + error;
-        return false;
-      }
-      given[idx] = true;
+      const auto problem = conv.arg(it.key(), it.value(), error);
+      if (problem == RequestConverter::ArgProblem::bad_value) error = "action.args." + it.key() + ": " + error;
+      if (problem != RequestConverter::ArgProblem::none) return false;
     }
   }
-  return make_request(pt, pid, *a, std::move(args), std::move(given), rt, rid, &overlay, out, error);
+  auto& parts = conv.parts();
+  return make_request(parts.principal_type, parts.principal_id, parts.action, std::move(parts.args),
+                      std::move(parts.given), parts.resource_type, parts.resource_id, &overlay, out, error);
 }
 
 std::string Engine::entity_name(EntityId e, const Overlay* o) const {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authzen.hpp"
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 
 namespace treaty::server {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/parse.hpp"
 
 namespace treaty::server::internal {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/diagnostics.hpp"
 #include "treaty/program.hpp"
 
@@ -40,7 +40,8 @@ class Overlay {
   /// Adds facts written in source (a test's `given`): all are created first so they may refer to
   /// each other. Problems are reported to `diags`; returns false on any.
   bool add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags);
-  /// Adds JSON entities (`[{"type":..,"id":..,"attrs":{..}}]`). Returns false with `error` set.
+  /// Adds JSON entities (`[{"type":..,"id":..,"attrs":{..}}]`): a request's inline entities,
+  /// through EntityLoader. Returns false with the first problem in `error`.
   bool add_json(const nlohmann::json& entities, std::string& error);
 
   [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
@@ -50,8 +51,9 @@ class Overlay {
   }
   [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
   [[nodiscard]] bool empty() const { return entities_.empty(); }
-  /// Adds an entity with every attribute none (to be set with attr()); nullopt if it exists.
-  std::optional<EntityId> add(TypeId type, std::string_view id);
+  /// Adds an entity with every attribute none (to be set with attr()); nullopt if it exists
+  /// (in the overlay or the world).
+  std::optional<EntityId> add(TypeId type, std::string_view id, Span span = {});
   /// An attribute of an entity of this overlay.
   Value& attr(EntityId e, std::uint32_t column) {
     return entities_[e - p_->world.size()].attrs[column];
@@ -61,7 +63,6 @@ class Overlay {
   Value make_set(std::vector<Value> items);
 
  private:
-  bool begin_entity(TypeId type, std::string_view id, Span span, std::string& error);
   const Program* p_;
   std::vector<Entity> entities_;
   std::deque<std::string> strings_;
