@@ -16,6 +16,7 @@
 #include <memory>
 #include <sstream>
 #include <unordered_map>
+#include <nlohmann/json.hpp>
 
 #include "treaty/check.hpp"
 #include "treaty/package.hpp"

@@ -1,11 +1,12 @@
 // `treaty eval`: decide requests from flags, a JSON file or JSON Lines, with explanations and
 // field masks.
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/log.hpp"
 #include "treaty/parse.hpp"
 #include "treaty/request_reader.hpp"
@@ -13,80 +14,126 @@
 namespace treaty::cli {
 
 namespace {
-/// Parses `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` through the grammar
-/// of a test expectation, so the flags accept exactly what a `test` block does.
+bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+/// Splits `--action name` or `name(k: v, k2: v2)` into the name and each argument's name and
+/// value text (commas inside strings, sets and parentheses do not split); false with the reason
+/// when the text is not of that form. The values are parsed as expressions afterwards.
+bool split_action(std::string_view text, std::string& name, std::vector<std::pair<std::string, std::string>>& args,
+                  std::string& why) {
+  text = trim(text);
+  std::size_t i = 0;
+  while (i < text.size() && (i == 0 ? ident_start(text[i]) : ident_char(text[i]))) ++i;
+  if (i == 0) {
+    why = "--action must start with the action's name";
+    return false;
+  }
+  name = text.substr(0, i);
+  std::string_view rest = trim(text.substr(i));
+  if (rest.empty()) return true;
+  if (rest.front() != '(' || rest.back() != ')') {
+    why = "--action is a name, or a name and `(parameter: value, ...)`";
+    return false;
+  }
+  rest = rest.substr(1, rest.size() - 2);
+  std::vector<std::string_view> pieces;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t k = 0; k < rest.size(); ++k) {
+    const char c = rest[k];
+    if (c == '"') {
+      for (++k; k < rest.size() && rest[k] != '"'; ++k)
+        if (rest[k] == '\\') ++k;
+    } else if (c == '(' || c == '{' || c == '[') {
+      ++depth;
+    } else if (c == ')' || c == '}' || c == ']') {
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      pieces.push_back(rest.substr(start, k - start));
+      start = k + 1;
+    }
+  }
+  if (!trim(rest).empty()) pieces.push_back(rest.substr(start));
+  for (auto piece : pieces) {
+    piece = trim(piece);
+    std::size_t n = 0;
+    while (n < piece.size() && (n == 0 ? ident_start(piece[n]) : ident_char(piece[n]))) ++n;
+    const std::string_view value = trim(piece.substr(n));
+    if (n == 0 || value.empty() || value.front() != ':' || trim(value.substr(1)).empty()) {
+      why = "each argument of --action is `parameter: value`, not `" + std::string(piece) + "`";
+      return false;
+    }
+    args.emplace_back(std::string(piece.substr(0, n)), std::string(trim(value.substr(1))));
+  }
+  return true;
+}
+
+/// Reads `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` with the language's own
+/// expression parser and the request converter a JSON request uses, so the flags accept what a
+/// `test` expectation does and fail the same way.
 bool request_from_flags(Loaded& l, const std::string& principal, const std::string& action,
                         const std::string& resource, Overlay& overlay, Request& out,
                         const std::string& mask = {}, std::uint32_t* mask_index = nullptr) {
-  const std::string text = "test \"command line\" { expect allow principal " + principal + " action " + action +
-                           " resource " + resource + "; }";
-  const auto id = l.sm.add("<command line>", text);
+  const auto& p = l.engine->program();
   Diagnostics d;
-  auto file = parse_file(l.sm, id, d);
-  if (!d.empty() || file.decls.size() != 1) {
+  std::string why;
+  auto parse = [&](const std::string& what, const std::string& text, syntax::Expr& e) {
+    const auto id = l.sm.add(what, text);
+    return parse_expression(l.sm, id, e, d);
+  };
+  syntax::Expr pe, re;
+  std::string aname;
+  std::vector<std::pair<std::string, std::string>> arg_texts;
+  bool ok = parse("--principal", principal, pe) && parse("--resource", resource, re) &&
+            split_action(action, aname, arg_texts, why);
+  if (ok && (pe.kind != syntax::Expr::Kind::entity_ref || re.kind != syntax::Expr::Kind::entity_ref)) {
+    why = "--principal and --resource are entities, as in Person::\"alice\"";
+    ok = false;
+  }
+  std::vector<syntax::Expr> arg_values(arg_texts.size());
+  for (std::size_t i = 0; ok && i < arg_texts.size(); ++i)
+    ok = parse("--action " + arg_texts[i].first, arg_texts[i].second, arg_values[i]);
+  if (!ok) {
     std::cerr << render_human(l.sm, d.all());
-    std::cerr << "treaty: error: cannot read the request flags; write them as in a test: --principal 'Person::\"alice\"' "
+    std::cerr << "treaty: error: cannot read the request flags" << (why.empty() ? "" : ": " + why)
+              << "; write them as in a test: --principal 'Person::\"alice\"' "
                  "--action 'assign_task(kind: approval)' --resource 'Person::\"bob\"'\n";
     return false;
   }
-  const auto& ex = syntax::get<syntax::TestDecl>(file.decls[0]).expects.at(0).request;
-  const auto& p = l.engine->program();
-  auto pt = p.schema.find_entity(ex.principal.name);
-  auto rt = p.schema.find_entity(ex.resource.name);
-  auto a = p.schema.find_action(ex.action.name);
+  OverlayResolver res(overlay);
+  RequestConverter conv(p.schema, res);
   std::string error;
-  auto suggest = [](const std::string& name, const auto& decls) {
-    std::vector<std::string> names;
-    for (const auto& decl : decls) names.push_back(decl.name);
-    auto c = closest_name(name, names);
-    return c ? "; did you mean `" + *c + "`?" : std::string();
-  };
-  if (!pt) error = "unknown entity type `" + ex.principal.name + "`" + suggest(ex.principal.name, p.schema.entities);
-  else if (!rt) error = "unknown entity type `" + ex.resource.name + "`" + suggest(ex.resource.name, p.schema.entities);
-  else if (!a) error = "unknown action `" + ex.action.name + "`" + suggest(ex.action.name, p.schema.actions);
-  if (error.empty()) {
-    const auto& act = p.schema.actions[*a];
-    std::vector<Value> args(act.params.size());
-    std::vector<bool> given(act.params.size(), false);
-    for (const auto& arg : ex.args) {
-      std::size_t idx = act.params.size();
-      for (std::size_t i = 0; i < act.params.size(); ++i)
-        if (act.params[i].name == arg.name.name) idx = i;
-      if (idx == act.params.size()) {
-        error = "action `" + act.name + "` has no parameter `" + arg.name.name + "`";
-        break;
-      }
-      if (given[idx]) {
-        error = "argument `" + arg.name.name + "` is given twice";
-        break;
-      }
-      OverlayResolver res(overlay);
-      Span sp;
-      if (!convert_constant(p.schema, arg.value, act.params[idx].type, res, args[idx], error, sp)) {
-        error = "argument `" + arg.name.name + "`: " + error;
-        break;
-      }
-      given[idx] = true;
+  if (conv.principal(pe.name, pe.str(), error) && conv.resource(re.name, re.str(), error) && conv.action(aname, error)) {
+    for (std::size_t i = 0; i < arg_texts.size() && error.empty(); ++i) {
+      Span where;
+      if (conv.arg(arg_texts[i].first, arg_values[i], error, where) == RequestConverter::ArgProblem::bad_value)
+        error = "argument `" + arg_texts[i].first + "`: " + error;
     }
+    auto& parts = conv.parts();
+    const auto& act = p.schema.actions[parts.action];
     if (error.empty() && !mask.empty()) {
-      std::size_t idx = act.params.size();
-      for (std::size_t i = 0; i < act.params.size(); ++i)
-        if (act.params[i].name == mask) idx = i;
-      if (idx == act.params.size()) {
+      const auto idx = conv.param(mask);
+      if (!idx) {
         error = "action `" + act.name + "` has no parameter `" + mask + "` to mask";
-      } else if (act.params[idx].type.base != Base::enum_ || act.params[idx].type.set) {
-        error = "--mask needs an enum parameter; `" + mask + "` is `" + p.schema.type_name(act.params[idx].type) + "`";
-      } else if (given[idx]) {
+      } else if (act.params[*idx].type.base != Base::enum_ || act.params[*idx].type.set) {
+        error = "--mask needs an enum parameter; `" + mask + "` is `" + p.schema.type_name(act.params[*idx].type) + "`";
+      } else if (parts.given[*idx]) {
         error = "--mask " + mask + ": leave the masked parameter out of --action";
       } else {
-        given[idx] = true;
-        args[idx] = Value::enumv(act.params[idx].type.enum_id, 0);
-        *mask_index = static_cast<std::uint32_t>(idx);
+        parts.given[*idx] = true;
+        parts.args[*idx] = Value::enumv(act.params[*idx].type.enum_id, 0);
+        *mask_index = static_cast<std::uint32_t>(*idx);
       }
     }
     if (error.empty() &&
-        l.engine->make_request(*pt, ex.principal.str(), *a, std::move(args), std::move(given), *rt, ex.resource.str(),
-                               &overlay, out, error))
+        l.engine->make_request(parts.principal_type, parts.principal_id, parts.action, std::move(parts.args),
+                               std::move(parts.given), parts.resource_type, parts.resource_id, &overlay, out, error))
       return true;
   }
   std::cerr << "treaty: error: bad request: " << error << "\n";

@@ -1,6 +1,7 @@
 #include "treaty/log.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 namespace treaty {
 

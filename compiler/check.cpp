@@ -13,36 +13,6 @@
 
 namespace treaty {
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-std::optional<std::string> closest_name(std::string_view name, const std::vector<std::string>& candidates) {
-  std::optional<std::string> best;
-  std::size_t best_d = 0;
-  const std::size_t limit = std::max<std::size_t>(1, std::min<std::size_t>(3, name.size() / 3 + 1));
-  for (const auto& c : candidates) {
-    // The distance is at least the difference of the lengths: most candidates cost nothing.
-    if ((c.size() > name.size() ? c.size() - name.size() : name.size() - c.size()) > limit) continue;
-    const std::size_t dist = edit_distance(name, c);
-    if (dist <= limit && (!best || dist < best_d)) {
-      best = c;
-      best_d = dist;
-    }
-  }
-  return best;
-}
-
 namespace {
 
 using syntax::Expr;

@@ -1,12 +1,15 @@
 // The evaluator and decisions (LANGUAGE.md sections 6 and 7).
 #include <algorithm>
+#include <array>
 #include <boost/container/small_vector.hpp>
+#include <nlohmann/json.hpp>
 #include <exception>
 #include <span>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/parse.hpp"
 #include "treaty/runtime.hpp"
+#include "internal/code.hpp"
 
 namespace treaty {
 
@@ -265,56 +268,50 @@ std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
   return p_->world.find(type, id);
 }
 
-std::optional<EntityId> Overlay::add(TypeId type, std::string_view id) {
-  std::string error;
-  if (!begin_entity(type, id, {}, error)) return std::nullopt;
-  return static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
-}
-
-bool Overlay::begin_entity(TypeId type, std::string_view id, Span span, std::string& error) {
-  if (find(type, id)) {
-    error = "entity `" + p_->schema.entities[type].name + "::" + quote_string(id) +
-            "` already exists; an inline or given entity must have a new id";
-    return false;
-  }
+std::optional<EntityId> Overlay::add(TypeId type, std::string_view id, Span span) {
+  if (find(type, id)) return std::nullopt;
   Entity e;
   e.type = type;
   e.id = intern(id);
   e.attrs.assign(p_->schema.entities[type].attrs.size(), Value::none());
   e.span = span;
   entities_.push_back(std::move(e));
-  return true;
+  return static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
 }
 
+
+namespace {
+/// An overlay as the entity loader's store: its entities follow the world's, and references
+/// resolve in the overlay and then the world.
+class OverlayStore : public EntityStore {
+ public:
+  OverlayStore(Overlay& o, const World& w) : o_(o), w_(w) {}
+  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
+  const std::string* intern(std::string_view s) override { return o_.intern(s); }
+  Value make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
+  std::optional<EntityId> create(TypeId type, std::string_view id, Span span) override {
+    return o_.add(type, id, span);
+  }
+  void set_attr(EntityId e, std::uint32_t column, Value v) override { o_.attr(e, column) = v; }
+  [[nodiscard]] std::size_t size() const override { return w_.size() + o_.entities().size(); }
+  [[nodiscard]] std::string_view id_of(EntityId e) const override { return *o_.get(e)->id; }
+
+ private:
+  Overlay& o_;
+  const World& w_;
+};
+}  // namespace
 
 bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags) {
-  bool ok = true;
-  std::vector<std::optional<EntityId>> created;
-  for (const auto& f : facts) {
-    created.emplace_back();
-    auto t = fact_type(p_->schema, f.type, diags);
-    if (!t) {
-      ok = false;
-      continue;
-    }
-    std::string err;
-    if (!begin_entity(*t, f.id, f.span, err)) {
-      diags.add(DiagId::duplicate_fact, f.id_span, err);
-      ok = false;
-      continue;
-    }
-    created.back() = static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
-  }
-  OverlayResolver res(*this);
-  for (std::size_t fi = 0; fi < facts.size(); ++fi) {
-    if (!created[fi]) continue;
-    const EntityId e = *created[fi];
-    ok = convert_fact_fields(p_->schema, facts[fi], entities_[e - p_->world.size()].type, res, diags,
-                             [&](std::uint32_t col, Value v) { attr(e, col) = v; }) && ok;
-  }
-  return ok;
+  const std::size_t errors = diags.count(Severity::error);
+  OverlayStore store(*this, p_->world);
+  EntityLoadOptions lo;
+  lo.overlay = true;
+  EntityLoader loader(p_->schema, nullptr, store, diags, lo);
+  for (const auto& f : facts) loader.add_fact(f);
+  loader.finish();
+  return diags.count(Severity::error) == errors;
 }
-
 
 bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
   if (!ents.is_array()) {
@@ -325,69 +322,19 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
     error = "a request may bring at most " + std::to_string(kMaxInlineEntities) + " inline entities";
     return false;
   }
-  const std::size_t first = entities_.size();
+  Diagnostics d;
+  OverlayStore store(*this, p_->world);
+  EntityLoadOptions lo;
+  lo.overlay = true;
+  EntityLoader loader(p_->schema, nullptr, store, d, lo);
   for (std::size_t i = 0; i < ents.size(); ++i) {
-    const auto& en = ents[i];
-    const std::string at = "entities[" + std::to_string(i) + "]";
-    if (!en.is_object() || !en.contains("type") || !en["type"].is_string() || !en.contains("id") || !en["id"].is_string()) {
-      error = at + ": an entity needs string fields \"type\" and \"id\"";
-      return false;
-    }
-    auto t = p_->schema.find_entity(en["type"].get<std::string>());
-    if (!t) {
-      error = at + ".type: unknown entity type `" + en["type"].get<std::string>() + "`";
-      return false;
-    }
-    if (!p_->schema.entities[*t].request_supplied) {
-      error = at + ".type: a request may not bring " + article(p_->schema.entities[*t].name) + " `" +
-              p_->schema.entities[*t].name + "` inline; only types declared `inline entity` may be";
-      return false;
-    }
-    for (auto it = en.begin(); it != en.end(); ++it)
-      if (it.key() != "type" && it.key() != "id" && it.key() != "attrs") {
-        error = at + ": unknown field \"" + it.key() + "\" in an entity (it has \"type\", \"id\" and \"attrs\")";
-        return false;
-      }
-    if (!begin_entity(*t, en["id"].get<std::string>(), {}, error)) {
-      error = at + ": " + error;
-      return false;
-    }
+    loader.add_json(ents[i], i, kNoFile);
+    if (!d.empty()) break;  // one error answers a request
   }
-  for (std::size_t i = 0; i < ents.size(); ++i) {
-    const auto& en = ents[i];
-    Entity& e = entities_[first + i];
-    const auto& et = p_->schema.entities[e.type];
-    std::vector<bool> given(et.attrs.size(), false);
-    if (en.contains("attrs")) {
-      if (!en["attrs"].is_object()) {
-        error = "entities[" + std::to_string(i) + "].attrs: expected an object";
-        return false;
-      }
-      for (auto it = en["attrs"].begin(); it != en["attrs"].end(); ++it) {
-        const std::string at = "entities[" + std::to_string(i) + "].attrs." + it.key();
-        const int col = et.column_named(it.key());
-        if (col < 0) {
-          error = at + ": `" + et.name + "` has no attribute `" + it.key() + "`";
-          return false;
-        }
-        Value v;
-        OverlayResolver res(*this);
-        if (!convert_json_value(p_->schema, it.value(), et.attrs[static_cast<std::size_t>(col)].type, res, v, error)) {
-          error = at + ": " + error;
-          return false;
-        }
-        entities_[first + i].attrs[static_cast<std::size_t>(col)] = v;
-        given[static_cast<std::size_t>(col)] = true;
-      }
-    }
-    for (std::size_t c = 0; c < et.attrs.size(); ++c)
-      if (!given[c] && !et.attrs[c].type.optional) {
-        error = "entities[" + std::to_string(i) + "]: `" + et.name + "::" + quote_string(*e.id) +
-                "` is missing attribute `" + et.attrs[c].name + "`";
-        return false;
-      }
-  }
-  return true;
+  if (d.empty()) loader.finish();
+  if (d.empty()) return true;
+  error = d.all().front().message;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,8 +387,10 @@ Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInf
   Value* f = frame.data();
   NodeId at = narrow(c.expr, f, false);
   m.condition = p.nodes[at].span;
-  std::vector<Frame> frames;  // one per called predicate entered; an inlined one shares the frame
-  frames.reserve(8);
+  // One frame per called predicate entered (an inlined one shares its caller's), built in place:
+  // a frame is never moved, so `f` stays valid, and nothing is allocated for the list.
+  std::array<Frame, 8> frames;
+  std::size_t nframes = 0;
   // Predicates cannot recurse (the checker refuses cycles); the bound only guards a crafted bundle.
   for (std::size_t depth = 0; depth < 8; ++depth) {
     const Node& nd = p.nodes[at];
@@ -453,10 +402,10 @@ Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInf
       at = inner;
     } else if (nd.op == Op::call) {
       const PredicateInfo& pred = p.predicates[nd.a];
-      Frame callee(std::max<std::size_t>(pred.frame, 1), Value::none());
+      Frame& callee = frames[nframes++];
+      callee.assign(std::max<std::size_t>(pred.frame, 1), Value::none());
       for (std::size_t i = 0; i < nd.kids.size() && i < callee.size(); ++i) callee[i] = ev.eval(nd.kids[i], f);
-      frames.push_back(std::move(callee));
-      f = frames.back().data();
+      f = callee.data();
       at = narrow(pred.body, f, false);
       m.within.push_back({nd.a, p.nodes[at].span});
     } else {
@@ -467,33 +416,40 @@ Miss blame(Evaluator& ev, const Program& p, std::uint32_t ri, const ConditionInf
 }
 }  // namespace
 
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
 Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::move(program)), limits_(limits) {
+  auto owned = std::make_unique<Code>();
+  Code& code = *owned;  // filled below; the engine holds it const
+  code_ = std::move(owned);
   for (const auto& spec : p_->indexes)
     if (!p_->world.has_index(spec)) p_->world.build_index(spec);
-  code_.ins.reserve(p_->nodes.size());
+  code.ins.reserve(p_->nodes.size());
   for (const Node& n : p_->nodes) {
-    Code::Ins& in = code_.ins.emplace_back();
+    Code::Ins& in = code.ins.emplace_back();
     in.op = n.op;
     in.slot = n.slot;
     in.a = n.a;
     if (n.op == Op::lit) {
-      in.a = static_cast<std::uint32_t>(code_.values.size());
-      code_.values.push_back(n.value);
+      in.a = static_cast<std::uint32_t>(code.values.size());
+      code.values.push_back(n.value);
     }
     in.probe_attr = n.probe_attr;
     in.probe_attr2 = n.probe_attr2;
-    in.kids = static_cast<std::uint32_t>(code_.kids.size());
+    in.kids = static_cast<std::uint32_t>(code.kids.size());
     in.nkids = static_cast<std::uint32_t>(n.kids.size());
-    code_.kids.insert(code_.kids.end(), n.kids.begin(), n.kids.end());
-    in.types = static_cast<std::uint32_t>(code_.types.size());
+    code.kids.insert(code.kids.end(), n.kids.begin(), n.kids.end());
+    in.types = static_cast<std::uint32_t>(code.types.size());
     in.ntypes = static_cast<std::uint32_t>(n.types.size());
-    code_.types.insert(code_.types.end(), n.types.begin(), n.types.end());
+    code.types.insert(code.types.end(), n.types.begin(), n.types.end());
     if (n.op == Op::attr) {
       if (p_->nodes[n.kids[0]].op == Op::var) in.var = static_cast<std::int32_t>(p_->nodes[n.kids[0]].slot);
       const auto ref = n.types.size() == 1 ? p_->world.column_ref(n.types[0], n.slot) : std::nullopt;
       if (ref) {
-        in.index = static_cast<std::int32_t>(code_.columns.size());
-        code_.columns.push_back(*ref);
+        in.index = static_cast<std::int32_t>(code.columns.size());
+        code.columns.push_back(*ref);
       }
     }
     if (n.op == Op::exists_type && n.probe_attr >= 0 && !n.types.empty()) {
@@ -585,7 +541,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
   Decision d;
   try {
     const Program& p = *p_;
-    Evaluator ev(p, code_, r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, r.overlay, limits_.max_steps);
     const TypeId pt = ev.type_of(r.principal), rt = ev.type_of(r.resource);
     if (pt == kNone32 || rt == kNone32 || r.action >= p.rules_by_action.size()) {
       d.errors.push_back("invalid request: unknown entity or action");
@@ -595,7 +551,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
     // now, so their cache misses overlap instead of following each other.
     prefetch_row(p.world, r.principal, pt);
     prefetch_row(p.world, r.resource, rt);
-    boost::container::small_vector<std::uint32_t, 4> permits, forbids;
+    RuleList permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
     // The candidate rules, forbids first: without `explain` the first rule that applies decides.
@@ -700,21 +656,6 @@ std::vector<std::uint32_t> Engine::allowed_values(Request r, std::uint32_t param
 }
 
 namespace {
-/// "; did you mean `x`?" for the candidate closest to `name`, or nothing.
-std::string did_you_mean(std::string_view name, const std::vector<std::string>& candidates) {
-  if (auto c = closest_name(name, candidates)) return "; did you mean `" + *c + "`?";
-  return "";
-}
-std::vector<std::string> entity_type_names(const Program& p) {
-  std::vector<std::string> out;
-  for (const auto& e : p.schema.entities) out.push_back(e.name);
-  return out;
-}
-std::vector<std::string> action_names(const Program& p) {
-  std::vector<std::string> out;
-  for (const auto& a : p.schema.actions) out.push_back(a.name);
-  return out;
-}
 /// A suggestion for an unknown id of type `t`: the closest id of that type in the world and the
 /// overlay. Types with more than kMaxIdCandidates entities get none, so a stream of bad requests
 /// to a server cannot make each cost a scan of the world.
@@ -790,7 +731,9 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       return false;
     }
   }
-  auto ref = [&](const char* field, TypeId& t, std::string& id) {
+  OverlayResolver res(overlay);
+  RequestConverter conv(p.schema, res);
+  auto ref = [&](const char* field) {
     if (!j.contains(field) || !j[field].is_object() || !j[field].contains("type") || !j[field]["type"].is_string() ||
         !j[field].contains("id") || !j[field]["id"].is_string()) {
       error = std::string("\"") + field + "\" must be {\"type\": \"...\", \"id\": \"...\"}";
@@ -801,19 +744,13 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
         error = std::string(field) + ": unknown field \"" + it.key() + "\" (it has \"type\" and \"id\")";
         return false;
       }
-    auto found = p.schema.find_entity(j[field]["type"].get<std::string>());
-    if (!found) {
-      error = std::string(field) + ".type: unknown entity type `" + j[field]["type"].get<std::string>() + "`" +
-              did_you_mean(j[field]["type"].get<std::string>(), entity_type_names(p));
-      return false;
-    }
-    t = *found;
-    id = j[field]["id"].get<std::string>();
-    return true;
+    const auto& type = j[field]["type"].get_ref<const std::string&>();
+    const auto& id = j[field]["id"].get_ref<const std::string&>();
+    const bool ok = field[0] == 'p' ? conv.principal(type, id, error) : conv.resource(type, id, error);
+    if (!ok) error = std::string(field) + ".type: " + error;
+    return ok;
   };
-  TypeId pt = 0, rt = 0;
-  std::string pid, rid;
-  if (!ref("principal", pt, pid) || !ref("resource", rt, rid)) return false;
+  if (!ref("principal") || !ref("resource")) return false;
   if (!j.contains("action") || !j["action"].is_object() || !j["action"].contains("name") ||
       !j["action"]["name"].is_string()) {
     error = "\"action\" must be {\"name\": \"...\", \"args\": {...}}";
@@ -824,15 +761,7 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       error = "action: unknown field \"" + it.key() + "\" (it has \"name\" and \"args\")";
       return false;
     }
-  const auto aname = j["action"]["name"].get<std::string>();
-  auto a = p.schema.find_action(aname);
-  if (!a) {
-    error = "unknown action `" + aname + "`" + did_you_mean(aname, action_names(p));
-    return false;
-  }
-  const auto& act = p.schema.actions[*a];
-  std::vector<Value> args(act.params.size());
-  std::vector<bool> given(act.params.size(), false);
+  if (!conv.action(j["action"]["name"].get_ref<const std::string&>(), error)) return false;
   if (j["action"].contains("args")) {
     const auto& ja = j["action"]["args"];
     if (!ja.is_object()) {
@@ -840,22 +769,14 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
       return false;
     }
     for (auto it = ja.begin(); it != ja.end(); ++it) {
-      std::size_t idx = act.params.size();
-      for (std::size_t i = 0; i < act.params.size(); ++i)
-        if (act.params[i].name == it.key()) idx = i;
-      if (idx == act.params.size()) {
-        error = "action `" + aname + "` has no parameter `" + it.key() + "`";
-        return false;
-      }
-      OverlayResolver res(overlay);
-      if (!convert_json_value(p.schema, it.value(), act.params[idx].type, res, args[idx], error)) {
-        error = "action.args." + it.key() + ": " + error;
-        return false;
-      }
-      given[idx] = true;
+      const auto problem = conv.arg(it.key(), it.value(), error);
+      if (problem == RequestConverter::ArgProblem::bad_value) error = "action.args." + it.key() + ": " + error;
+      if (problem != RequestConverter::ArgProblem::none) return false;
     }
   }
-  return make_request(pt, pid, *a, std::move(args), std::move(given), rt, rid, &overlay, out, error);
+  auto& parts = conv.parts();
+  return make_request(parts.principal_type, parts.principal_id, parts.action, std::move(parts.args),
+                      std::move(parts.given), parts.resource_type, parts.resource_id, &overlay, out, error);
 }
 
 std::string Engine::entity_name(EntityId e, const Overlay* o) const {
@@ -881,7 +802,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
   try {
     for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
       const auto& rq = p.requirements[i];
-      Evaluator ev(p, code_, overlay, limits_.max_steps);
+      Evaluator ev(p, *code_, overlay, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       if (!rq.forall_type) {
         if (!ev.truth(rq.ensure, frame.data())) return Violation{i, std::nullopt};
@@ -905,7 +826,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
 std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay* overlay,
                                         std::optional<EntityId> subject) const {
   const Program& p = *p_;
-  Evaluator ev(p, code_, overlay, UINT64_MAX);
+  Evaluator ev(p, *code_, overlay, UINT64_MAX);
   Frame frame(std::max<std::size_t>(rq.frame, 1));
   if (subject) frame[0] = Value::entity(*subject);
   std::string msg;
@@ -985,7 +906,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       bool full = false;
       for (TypeId t : requirement_ranges_[i]) full = full || added[t];
       if (!full && !(rq.forall_type && added[*rq.forall_type])) continue;
-      Evaluator ev(p, code_, &o, limits_.max_steps);
+      Evaluator ev(p, *code_, &o, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       auto fails = [&](std::optional<EntityId> e) {
         if (e) frame[0] = Value::entity(*e);
@@ -1013,7 +934,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
   const Program& p = *p_;
   try {
-    Evaluator ev(p, code_, r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, r.overlay, limits_.max_steps);
     Frame frame(std::max<std::size_t>(prop.frame, 2), Value::none());
     frame[0] = Value::entity(r.principal);
     frame[1] = Value::entity(r.resource);
@@ -1031,7 +952,7 @@ bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const 
 void Engine::check_requirements(Diagnostics& diags) const {
   const Program& p = *p_;
   for (const auto& rq : p.requirements) {
-    Evaluator ev(p, code_, nullptr, UINT64_MAX);
+    Evaluator ev(p, *code_, nullptr, UINT64_MAX);
     Frame frame(std::max<std::size_t>(rq.frame, 1));
     auto report = [&](Span at, std::optional<EntityId> subject) {
       const std::string msg = requirement_message(rq, nullptr, subject);

@@ -1,8 +1,9 @@
 // The endpoints: AuthZEN 1.0, the native API, health, status, metrics and admin.
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "authzen.hpp"
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 
 namespace treaty::server {
 

@@ -2,8 +2,9 @@
 #include "authzen.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/parse.hpp"
 
 namespace treaty::server::internal {

@@ -1,6 +1,8 @@
 // Internal to server/: AuthZEN 1.0 requests mapped to Treaty requests, and decisions to JSON.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "internal.hpp"
 
 namespace treaty::server::internal {

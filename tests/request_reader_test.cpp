@@ -1,6 +1,7 @@
 // The request hot path (RequestReader, DecisionWriter) against the engine's own reader and JSON:
 // the same requests, the same decisions, the same bytes.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/engine_util.hpp"
 #include "treaty/request_reader.hpp"

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <nlohmann/json.hpp>
 
 #include "support/engine_util.hpp"
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <thread>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "treaty/check.hpp"
 #include "treaty/package.hpp"

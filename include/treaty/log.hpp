@@ -7,8 +7,6 @@
 #include <string>
 #include <string_view>
 
-#include <spdlog/spdlog.h>
-
 namespace treaty {
 
 /// Installs the stderr logger at `level`. Returns false if the level name is unknown.

@@ -5,17 +5,19 @@
 // brings (inline entities, their strings and sets) lives in the request's Overlay.
 #pragma once
 
-#include <boost/container/small_vector.hpp>
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/diagnostics.hpp"
 #include "treaty/program.hpp"
 
@@ -38,7 +40,8 @@ class Overlay {
   /// Adds facts written in source (a test's `given`): all are created first so they may refer to
   /// each other. Problems are reported to `diags`; returns false on any.
   bool add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags);
-  /// Adds JSON entities (`[{"type":..,"id":..,"attrs":{..}}]`). Returns false with `error` set.
+  /// Adds JSON entities (`[{"type":..,"id":..,"attrs":{..}}]`): a request's inline entities,
+  /// through EntityLoader. Returns false with the first problem in `error`.
   bool add_json(const nlohmann::json& entities, std::string& error);
 
   [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
@@ -48,8 +51,9 @@ class Overlay {
   }
   [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
   [[nodiscard]] bool empty() const { return entities_.empty(); }
-  /// Adds an entity with every attribute none (to be set with attr()); nullopt if it exists.
-  std::optional<EntityId> add(TypeId type, std::string_view id);
+  /// Adds an entity with every attribute none (to be set with attr()); nullopt if it exists
+  /// (in the overlay or the world).
+  std::optional<EntityId> add(TypeId type, std::string_view id, Span span = {});
   /// An attribute of an entity of this overlay.
   Value& attr(EntityId e, std::uint32_t column) {
     return entities_[e - p_->world.size()].attrs[column];
@@ -59,7 +63,6 @@ class Overlay {
   Value make_set(std::vector<Value> items);
 
  private:
-  bool begin_entity(TypeId type, std::string_view id, Span span, std::string& error);
   const Program* p_;
   std::vector<Entity> entities_;
   std::deque<std::string> strings_;
@@ -102,11 +105,77 @@ struct Miss {
   std::vector<MissWithin> within;  ///< when that conjunct is a predicate call: inside it, outermost first
 };
 
+/// A short list of rule indexes: up to four inline, more on the heap. A plain decision names one
+/// or two rules, so it allocates nothing. (Our own type, so the contract pulls in no Boost.)
+class RuleList {
+ public:
+  RuleList() = default;
+  RuleList(const RuleList& o) { append(o.data(), o.size_); }
+  RuleList(RuleList&& o) noexcept : size_(o.size_), inline_(o.inline_), heap_(std::move(o.heap_)), cap_(o.cap_) {
+    o.size_ = 0;
+    o.cap_ = kInline;
+  }
+  RuleList& operator=(const RuleList& o) {
+    if (this != &o) {
+      size_ = 0;
+      append(o.data(), o.size_);
+    }
+    return *this;
+  }
+  RuleList& operator=(RuleList&& o) noexcept {
+    if (this != &o) {
+      size_ = o.size_;
+      inline_ = o.inline_;
+      heap_ = std::move(o.heap_);
+      cap_ = o.cap_;
+      o.size_ = 0;
+      o.cap_ = kInline;
+    }
+    return *this;
+  }
+  ~RuleList() = default;
+
+  void push_back(std::uint32_t v) {
+    if (size_ == cap_) reserve(cap_ * 2);
+    data()[size_++] = v;
+  }
+  void clear() { size_ = 0; }
+  [[nodiscard]] std::size_t size() const { return size_; }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+  [[nodiscard]] std::uint32_t* data() { return heap_ ? heap_.get() : inline_.data(); }
+  [[nodiscard]] const std::uint32_t* data() const { return heap_ ? heap_.get() : inline_.data(); }
+  [[nodiscard]] std::uint32_t operator[](std::size_t i) const { return data()[i]; }
+  [[nodiscard]] const std::uint32_t* begin() const { return data(); }
+  [[nodiscard]] const std::uint32_t* end() const { return data() + size_; }
+  friend bool operator==(const RuleList& a, const RuleList& b) {
+    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+  }
+
+ private:
+  static constexpr std::size_t kInline = 4;
+  void reserve(std::size_t n) {
+    if (n <= cap_) return;
+    auto p = std::make_unique<std::uint32_t[]>(n);
+    if (size_ != 0) std::memcpy(p.get(), data(), size_ * sizeof(std::uint32_t));
+    heap_ = std::move(p);
+    cap_ = n;
+  }
+  void append(const std::uint32_t* p, std::size_t n) {
+    reserve(size_ + n);
+    if (n != 0) std::memcpy(data() + size_, p, n * sizeof(std::uint32_t));
+    size_ += n;
+  }
+  std::size_t size_ = 0;
+  std::array<std::uint32_t, kInline> inline_{};
+  std::unique_ptr<std::uint32_t[]> heap_;
+  std::size_t cap_ = kInline;
+};
+
 struct Decision {
   bool allow = false;
   /// Forbids that applied (deny) or permits (allow). Inline storage: a plain decision allocates
   /// nothing on the heap.
-  boost::container::small_vector<std::uint32_t, 4> determining;
+  RuleList determining;
   std::vector<Miss> misses;                ///< default deny: each type-matching permit's failing condition
   std::vector<std::string> errors;         ///< non-empty => deny (fail closed)
 };
@@ -119,6 +188,9 @@ struct EngineLimits {
 class Engine {
  public:
   explicit Engine(std::unique_ptr<Program> program, EngineLimits limits = {});
+  ~Engine();
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
   [[nodiscard]] const Program& program() const { return *p_; }
 
   /// The decision for `r`. With `explain`, every applying rule and every closest miss is
@@ -206,32 +278,12 @@ class Engine {
   std::vector<std::vector<std::vector<std::pair<std::size_t, EntityId>>>> key_hashes_;
 
  public:
-  /// The IR as the evaluator reads it, built from Program::nodes when the engine loads: 48 bytes
-  /// per node (a Node is 104, with its children and types on the heap), children, types and
-  /// literal values in shared arrays, so the nodes of a rule share a few cache lines.
-  struct Code {
-    struct Ins {
-      Op op = Op::lit;
-      std::uint32_t nkids = 0, ntypes = 0;
-      std::uint32_t slot = 0;         ///< Node::slot
-      std::uint32_t a = 0;            ///< Node::a; for a literal, its index in Code::values
-      std::int32_t probe_attr = -1;   ///< Node::probe_attr
-      std::int32_t probe_attr2 = -1;  ///< Node::probe_attr2
-      std::uint32_t kids = 0;         ///< first child in Code::kids
-      std::uint32_t types = 0;        ///< first type in Code::types
-      std::int32_t index = -1;        ///< exists: World::index_number of its probe on its first type;
-                                      ///< attr: its column in Code::columns (single type, sealed world)
-      std::int32_t var = -1;          ///< attr: the slot of its base when that is a variable
-    };
-    std::vector<Ins> ins;  ///< by NodeId
-    std::vector<std::uint32_t> kids;
-    std::vector<TypeId> types;
-    std::vector<Value> values;
-    std::vector<World::ColumnRef> columns;
-  };
+  /// The IR as the evaluator reads it (runtime/internal/code.hpp): built once when the engine
+  /// loads, an implementation detail of the evaluator.
+  struct Code;
 
  private:
-  Code code_;
+  std::unique_ptr<const Code> code_;
 };
 
 }  // namespace treaty

@@ -206,6 +206,13 @@ expect_rc 2 "eval --action misspelt" -- "$T" eval "$q" --principal 'Person::"sam
 expect_in "$work/err" "unknown action \`veiw\`; did you mean \`view\`?" "misspelt --action: did you mean"
 expect_rc 2 "eval --resource id misspelt" -- "$T" eval "$q" --principal 'Person::"sam"' --action view --resource 'Request::"r2"'
 expect_in "$work/err" 'unknown resource `Request::"r2"`; did you mean `Request::"r1"`?' "misspelt --resource id: did you mean"
+# The flags are read by the expression parser and the request converter, not as a synthetic test.
+expect_rc 2 "a malformed --action" -- "$T" eval "$q" --principal 'Person::"sam"' --action 'view(kind approval)' --resource 'Request::"r1"'
+expect_in "$work/err" "cannot read the request flags: each argument of --action is \`parameter: value\`" "malformed --action is named"
+expect_rc 2 "--principal that is not an entity" -- "$T" eval "$q" --principal '"sam"' --action view --resource 'Request::"r1"'
+expect_in "$work/err" "--principal and --resource are entities" "non-entity --principal is named"
+expect_rc 2 "an --action argument with a syntax error" -- "$T" eval "$q" --principal 'Person::"sam"' --action 'view(kind: {a,)' --resource 'Request::"r1"'
+expect_in "$work/err" "cannot read the request flags" "argument syntax error is reported"
 # A request that is not JSON is an error at its line and column, with the parser's reason;
 # the good requests around it are still answered.
 printf '{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view"}, "resource": {"type": "Request", "id": "r1"}}\n{"principal": {"type": "Person", "id": "sam"}, "action": {"name": "view", "args": {"x": 1e999}}}\n\n{"principal": tru}\n' >"$work/badjson.jsonl"

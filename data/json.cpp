@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
-#include "treaty/check.hpp"
+#include "treaty/convert.hpp"
 
 namespace treaty {
 
