@@ -1587,7 +1587,7 @@ class Checker {
         const Span at = n.inlined != kNone32 && n.inlined < p_.predicates.size()
                             ? p_.nodes[p_.predicates[n.inlined].body].span
                             : n.span;
-        const std::string var = at.valid() ? exists_var(at) : std::string();
+        const std::string var(at.valid() ? detail::exists_binder(sm_.text(at)) : std::string_view());
         auto& diag = d_.add(DiagId::unindexed_exists, at,
                             "this `exists` reads every " + tick(types) + " on each decision of rule " +
                                 tick(r.name) + ": none of its conditions is an equality on " +
@@ -1598,17 +1598,6 @@ class Checker {
                     "conditions is not one: write one `exists` for each side)";
       }
     }
-  }
-
-  /// The variable an `exists` declares, read from its source (`exists t: T where ...`).
-  std::string exists_var(Span sp) const {
-    const std::string_view text = sm_.text(sp);
-    std::size_t b = text.rfind("exists", 0) == 0 ? 6 : std::string_view::npos;
-    if (b == std::string_view::npos) return "";
-    while (b < text.size() && text[b] == ' ') ++b;
-    std::size_t e = b;
-    while (e < text.size() && (std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_')) ++e;
-    return std::string(text.substr(b, e - b));
   }
 
   void lints() {

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "internal/checker.hpp"
 #include "treaty/format.hpp"
 #include "treaty/parse.hpp"
 
@@ -341,16 +342,9 @@ class IrPrinter {
     return out;
   }
 
-  /// The name an `exists` gives its variable, from its source text (`exists t: T where ...`,
-  /// `exists t in S where ...`); empty when the text does not say (a span from a bundle).
+  /// The name an `exists` gives its variable (see detail::exists_binder).
   std::string binder(NodeId id) const {
-    const std::string text = v_.source(own_span(p_, id), 200);
-    if (text.rfind("exists ", 0) == 0) {
-      std::size_t e = 7;
-      while (e < text.size() && (std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_')) ++e;
-      if (e > 7) return text.substr(7, e - 7);
-    }
-    return "";
+    return std::string(detail::exists_binder(v_.source(own_span(p_, id), 200)));
   }
 
   /// The index spec an `exists_type` probes, or nullopt for a scan.

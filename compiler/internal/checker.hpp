@@ -1,7 +1,9 @@
 // Private to compiler/: the pieces of the checker shared between its source files.
 #pragma once
 
+#include <cctype>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "treaty/check.hpp"
@@ -26,5 +28,15 @@ class WorldResolver : public ConstantResolver {
  private:
   World& w_;
 };
+
+/// The name an `exists` gives its variable, read from its source text (`exists t: T where ...`,
+/// `exists t in S where ...`); empty when the text does not say (a span from a bundle). The IR
+/// keeps slots, not names, so the lint and the dump read it back from the source.
+inline std::string_view exists_binder(std::string_view text) {
+  if (text.rfind("exists ", 0) != 0) return {};
+  std::size_t e = 7;
+  while (e < text.size() && (std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_')) ++e;
+  return text.substr(7, e - 7);
+}
 
 }  // namespace treaty::detail
