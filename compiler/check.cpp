@@ -98,7 +98,8 @@ class Checker {
         for (const auto& c : r->action->constraints) count(c, count);
     }
     for (const auto& [_, pr] : predicate_decls_) count(pr->body, count);
-    p_.nodes.reserve(p_.nodes.size() + exprs + exprs / 4 + 64);
+    p_.nodes.reserve(p_.nodes.size() + exprs + exprs / 16 + 64);
+    p_.node_types.reserve(p_.nodes.capacity());
     p_.rules.reserve(rule_order_.size());
   }
 
@@ -384,7 +385,7 @@ class Checker {
     n.op = op;
     n.span = span;
     p_.nodes.push_back(std::move(n));
-    p_.node_types.emplace_back();  // typed by expr() once the node's type is known
+    p_.node_types.push_back(Type{});  // typed by expr() once the node's type is known
     return static_cast<NodeId>(p_.nodes.size() - 1);
   }
   NodeId lit(Value v, Span span) {
@@ -457,7 +458,7 @@ class Checker {
   /// Checks and lowers `e`, recording the type of the node it becomes (Program::node_types).
   std::optional<Typed> expr(const Expr& e, Scope& sc, const Type* expected) {
     auto t = lower(e, sc, expected);
-    if (t) p_.node_types[t->id] = t->type;
+    if (t) p_.node_types.set(t->id, t->type);
     return t;
   }
 
@@ -790,7 +791,7 @@ class Checker {
     for (auto& k : c.kids) k = clone_inlined(k, args, nparams, base);
     Type t = p_.node_types[n];  // a copy, as for the node
     p_.nodes.push_back(std::move(c));
-    p_.node_types.push_back(std::move(t));
+    p_.node_types.push_back(t);
     return static_cast<NodeId>(p_.nodes.size() - 1);
   }
 
@@ -918,7 +919,7 @@ class Checker {
   void choose_probe(NodeId ex, TypeId type, std::uint32_t slot) {
     const NodeId body = p_.nodes[ex].kids[0];
     std::vector<NodeId> conj;
-    if (p_.nodes[body].op == Op::and_) conj = p_.nodes[body].kids; else conj = {body};
+    if (p_.nodes[body].op == Op::and_) conj = p_.nodes[body].kids.to_vector(); else conj = {body};
     struct Found {
       std::uint32_t attr, column;
       NodeId key;

@@ -119,9 +119,10 @@ class View {
   View(const SourceManager& s, const Program& p) : sm(s), prog(p) {}
 
   [[nodiscard]] std::string type(const Type& t) const { return prog.schema.type_name(t); }
-  [[nodiscard]] std::string entities(const std::vector<TypeId>& ids) const {
+  template <typename Ids>  // a std::vector or the IR's SmallIds
+  [[nodiscard]] std::string entities(const Ids& ids) const {
     if (ids.empty()) return "any";
-    return prog.schema.type_name(Type::entity(ids));
+    return prog.schema.type_name(Type::entity(std::vector<TypeId>(ids.begin(), ids.end())));
   }
   [[nodiscard]] std::string actions(bool any, const std::vector<std::uint32_t>& ids) const {
     if (any) return "any";

@@ -47,7 +47,8 @@ class Writer {
     u32(static_cast<std::uint32_t>(s.size()));
     out_.append(s);
   }
-  void ids(const std::vector<std::uint32_t>& v) {
+  template <typename Ids>  // a std::vector or the IR's SmallIds
+  void ids(const Ids& v) {
     u32(static_cast<std::uint32_t>(v.size()));
     for (auto x : v) u32(x);
   }

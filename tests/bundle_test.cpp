@@ -149,3 +149,30 @@ RC_GTEST_PROP(BundleProperty, CraftedBundlesNeverCrash, ()) {
 }
 
 }  // namespace
+
+// The IR's child and type lists keep two ids in place and move to the heap past that; every
+// operation the compiler, the codec and the engine use must keep the ids and their order.
+TEST(SmallIds, KeepsIdsInPlaceAndOnTheHeap) {
+  treaty::SmallIds<std::uint32_t, 2> v;
+  EXPECT_TRUE(v.empty());
+  v.push_back(7);
+  v.push_back(8);
+  EXPECT_EQ(v.to_vector(), (std::vector<std::uint32_t>{7, 8}));
+  for (std::uint32_t i = 0; i < 100; ++i) v.push_back(i);  // past the two in place
+  ASSERT_EQ(v.size(), 102u);
+  EXPECT_EQ(v[0], 7u);
+  EXPECT_EQ(v[1], 8u);
+  EXPECT_EQ(v.back(), 99u);
+  const auto copy = v;
+  EXPECT_EQ(copy, v);
+  auto moved = std::move(v);
+  EXPECT_EQ(moved, copy);
+  EXPECT_TRUE(v.empty());  // NOLINT: a moved-from list is empty and usable
+  v = {1, 2, 3};
+  EXPECT_EQ(std::vector<std::uint32_t>(v.rbegin(), v.rend()), (std::vector<std::uint32_t>{3, 2, 1}));
+  v = std::vector<std::uint32_t>{5};
+  EXPECT_EQ(v.to_vector(), (std::vector<std::uint32_t>{5}));
+  EXPECT_FALSE(v == copy);
+  moved = v;  // heap to in place
+  EXPECT_EQ(moved.to_vector(), (std::vector<std::uint32_t>{5}));
+}

@@ -9,11 +9,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <deque>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +30,112 @@ using TypeId = std::uint32_t;    ///< index of an entity type or an enum in the 
 using EntityId = std::uint32_t;  ///< dense id of an entity in the world
 using StrId = std::uint32_t;     ///< interned string
 inline constexpr std::uint32_t kNone32 = 0xffffffffu;
+
+/// A vector of ids that holds up to N of them in place, without a heap block: most IR nodes have
+/// at most two children and one type, and 100,000 rules make half a million nodes, so a
+/// `std::vector` (24 bytes and a heap block each) was a fifth of the program's memory. The
+/// interface is the part of `std::vector` the compiler, the bundle codec and the engine use.
+template <typename T, std::uint32_t N>
+class SmallIds {
+  static_assert(std::is_trivially_copyable_v<T> && N >= 1);
+
+ public:
+  using value_type = T;
+  using iterator = T*;
+  using const_iterator = const T*;
+
+  SmallIds() noexcept {}
+  SmallIds(std::initializer_list<T> l) { assign(l.begin(), l.end()); }
+  SmallIds(const std::vector<T>& v) { assign(v.begin(), v.end()); }  // NOLINT: implicit, as a vector is
+  SmallIds(const SmallIds& o) { assign(o.begin(), o.end()); }
+  SmallIds(SmallIds&& o) noexcept { take(o); }
+  SmallIds& operator=(const SmallIds& o) {
+    if (this != &o) assign(o.begin(), o.end());
+    return *this;
+  }
+  SmallIds& operator=(SmallIds&& o) noexcept {
+    if (this != &o) {
+      release();
+      take(o);
+    }
+    return *this;
+  }
+  SmallIds& operator=(const std::vector<T>& v) {
+    assign(v.begin(), v.end());
+    return *this;
+  }
+  SmallIds& operator=(std::initializer_list<T> l) {
+    assign(l.begin(), l.end());
+    return *this;
+  }
+  ~SmallIds() { release(); }
+
+  template <typename It>
+  void assign(It b, It e) {
+    clear();
+    for (; b != e; ++b) push_back(*b);
+  }
+  void clear() noexcept { size_ = 0; }
+  void reserve(std::size_t n) {
+    if (n <= cap_) return;
+    T* fresh = new T[n];
+    const std::uint32_t size = size_;
+    if (size) std::memcpy(fresh, data(), size * sizeof(T));
+    release();
+    heap_ = fresh;
+    cap_ = static_cast<std::uint32_t>(n);
+    size_ = size;
+  }
+  void push_back(T v) {
+    if (size_ == cap_) reserve(std::size_t{cap_} * 2);
+    data()[size_++] = v;
+  }
+  void pop_back() noexcept { --size_; }
+
+  [[nodiscard]] T* data() noexcept { return cap_ > N ? heap_ : inline_; }
+  [[nodiscard]] const T* data() const noexcept { return cap_ > N ? heap_ : inline_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  T& operator[](std::size_t i) noexcept { return data()[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data()[i]; }
+  T& front() noexcept { return data()[0]; }
+  const T& front() const noexcept { return data()[0]; }
+  T& back() noexcept { return data()[size_ - 1]; }
+  const T& back() const noexcept { return data()[size_ - 1]; }
+  T* begin() noexcept { return data(); }
+  T* end() noexcept { return data() + size_; }
+  const T* begin() const noexcept { return data(); }
+  const T* end() const noexcept { return data() + size_; }
+  auto rbegin() const noexcept { return std::reverse_iterator<const T*>(end()); }
+  auto rend() const noexcept { return std::reverse_iterator<const T*>(begin()); }
+  [[nodiscard]] std::vector<T> to_vector() const { return std::vector<T>(begin(), end()); }
+
+  friend bool operator==(const SmallIds& a, const SmallIds& b) noexcept {
+    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+  }
+
+ private:
+  void release() noexcept {
+    if (cap_ > N) delete[] heap_;
+    cap_ = N;
+    size_ = 0;
+  }
+  void take(SmallIds& o) noexcept {
+    size_ = o.size_;
+    cap_ = o.cap_;
+    if (o.cap_ > N) heap_ = o.heap_;
+    else std::memcpy(inline_, o.inline_, sizeof(inline_));
+    o.cap_ = N;
+    o.size_ = 0;
+  }
+
+  std::uint32_t size_ = 0;
+  std::uint32_t cap_ = N;  ///< N: in place; more: in heap_
+  union {
+    T inline_[N];
+    T* heap_;
+  };
+};
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -504,18 +614,18 @@ enum class Op : std::uint8_t {
 };
 
 struct Node {
-  Op op = Op::lit;
   Value value;                  ///< lit
+  SmallIds<TypeId, 2> types;    ///< is, exists_type
+  SmallIds<std::uint32_t, 2> kids;
+  Span span;
   std::uint32_t slot = 0;       ///< var, exists_*
   std::uint32_t a = 0;          ///< attr name id; predicate id
-  std::vector<TypeId> types;    ///< is, exists_type
   std::int32_t probe_attr = -1; ///< exists_type: attribute-name id probed through an index, or -1
   std::int32_t probe_attr2 = -1;  ///< exists_type: a second attribute of a composite probe, or -1
   /// The root of a predicate body inlined at a call: that predicate (and `span` is the call's),
   /// so an explanation can still name the call and the conjunct of the body that failed.
   std::uint32_t inlined = 0xFFFFFFFFu;
-  std::vector<std::uint32_t> kids;
-  Span span;
+  Op op = Op::lit;
 };
 
 /// A typed expression: an index into Program::nodes.
@@ -603,6 +713,40 @@ struct PropertyInfo {
   Span span;
 };
 
+/// The static type of each IR node, interned: half a million nodes share a few dozen types, and
+/// a `Type` (32 bytes, a heap block for a union of entity types) per node was 17 MB of a
+/// 100,000-rule check.
+class NodeTypes {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return ids_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return ids_.empty(); }
+  const Type& operator[](std::size_t node) const noexcept { return table_[ids_[node]]; }
+  /// Appends the type of the next node (`none` until set).
+  void push_back(const Type& t) { ids_.push_back(intern(t)); }
+  void set(std::size_t node, const Type& t) { ids_[node] = intern(t); }
+  void reserve(std::size_t n) { ids_.reserve(n); }
+  /// Distinct types held.
+  [[nodiscard]] std::size_t distinct() const noexcept { return table_.size(); }
+
+ private:
+  struct Hash {
+    std::size_t operator()(const Type& t) const noexcept {
+      std::size_t h = static_cast<std::size_t>(t.base) * 0x9E3779B97F4A7C15ull ^ (t.set ? 0x100 : 0) ^
+                      (t.optional ? 0x200 : 0) ^ (std::size_t{t.enum_id} << 12);
+      for (TypeId e : t.entities) h = (h ^ e) * 0x100000001B3ull;
+      return h;
+    }
+  };
+  std::uint32_t intern(const Type& t) {
+    auto [it, fresh] = index_.try_emplace(t, static_cast<std::uint32_t>(table_.size()));
+    if (fresh) table_.push_back(t);
+    return it->second;
+  }
+  std::vector<std::uint32_t> ids_;
+  std::vector<Type> table_;
+  std::unordered_map<Type, std::uint32_t, Hash> index_;
+};
+
 /// The whole checked program, with its facts.
 struct Program {
   Schema schema;
@@ -614,7 +758,7 @@ struct Program {
   /// and bundles do not store it: empty in a program read from a bundle (or shorter than `nodes`
   /// in one built by hand). A node the checker left untyped (the placeholder body of a predicate
   /// with errors) has Base::none, as the literal `none` does.
-  std::vector<Type> node_types;
+  NodeTypes node_types;
   std::vector<PredicateInfo> predicates;
   std::vector<RuleInfo> rules;
   std::vector<RequirementInfo> requirements;
