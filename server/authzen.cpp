@@ -156,7 +156,6 @@ void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, cons
     out.error = "unknown action " + tick(a.name);
     return;
   }
-  const auto& act = p.schema.actions[ai->second];
   Request req;
   if (!s.has_props && !r.has_props && !a.has_props && s.has_id && r.has_id && p.world.find(st->second, s.id) &&
       p.world.find(rt->second, r.id)) {
@@ -220,21 +219,29 @@ void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, cons
     }
   }
 
-  std::vector<Value> args(act.params.size());
-  std::vector<bool> given(act.params.size(), false);
+  // The action's parameters go through the converter every request source uses. The types and
+  // the action were resolved above through the AuthZEN names (which may differ from the
+  // schema's), so the converter is given what they resolved to.
+  RequestConverter conv(p.schema, res);
+  if (!conv.action(p.schema.actions[ai->second].name, out.error)) return;
+  conv.parts().principal_type = st->second;
+  conv.parts().principal_id = sid;
+  conv.parts().resource_type = rt->second;
+  conv.parts().resource_id = rid;
   if (a.has_props)
-    for (auto [key, val] : a.props)
-      for (std::size_t i = 0; i < act.params.size(); ++i) {
-        if (act.params[i].name != key) continue;
-        std::string err;
-        if (!convert_json_value(p.schema, to_nlohmann(val), act.params[i].type, res, args[i], err)) {
-          out.error = "action.properties." + std::string(key) + ": " + err;
-          return;
-        }
-        given[i] = true;
+    for (auto [key, val] : a.props) {
+      std::string err;
+      const auto problem = conv.arg(key, to_nlohmann(val), err);
+      // A property that is no parameter of the action is an unknown field, which AuthZEN
+      // ignores; a repeated key was refused with the body.
+      if (problem == RequestConverter::ArgProblem::bad_value) {
+        out.error = "action.properties." + std::string(key) + ": " + err;
+        return;
       }
-  if (!eng.make_request(st->second, sid, ai->second, std::move(args), std::move(given), rt->second, rid, &overlay, req,
-                        out.error))
+    }
+  auto& parts = conv.parts();
+  if (!eng.make_request(parts.principal_type, parts.principal_id, parts.action, std::move(parts.args),
+                        std::move(parts.given), parts.resource_type, parts.resource_id, &overlay, req, out.error))
     return;
   finish(eng, req, explain, out);
 }
