@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 
 #include "common.hpp"
 #include "treaty/check.hpp"
@@ -205,6 +206,9 @@ class Indexer {
   }
 
   std::vector<TypeId> entity_types(const std::vector<syntax::Ident>& names, const char* what) {
+    return entity_type_list(names, what);
+  }
+  std::vector<TypeId> entity_type_list(std::span<const syntax::Ident> names, const char* what) {
     std::vector<TypeId> out;
     for (const auto& n : names) {
       use("entity:" + n.name, n.span, what);
@@ -381,7 +385,7 @@ class Indexer {
   // --- rules and properties ----------------------------------------------------------------------
   std::vector<TypeId> binding_types(const std::optional<syntax::Binding>& b, const std::vector<std::uint32_t>& actions,
                                     bool principal) {
-    if (b && !b->types.empty()) return entity_types(b->types, "binding");
+    if (b && !b->types.empty()) return entity_type_list({b->types.data(), b->types.size()}, "binding");
     std::vector<TypeId> u;
     for (auto a : actions) {
       const auto& acc = principal ? p_.schema.actions[a].principals : p_.schema.actions[a].resources;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <span>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -233,6 +234,9 @@ class Checker {
   }
 
   std::optional<std::vector<TypeId>> resolve_entity_types(const std::vector<syntax::Ident>& names) {
+    return resolve_entity_type_list(names);
+  }
+  std::optional<std::vector<TypeId>> resolve_entity_type_list(std::span<const syntax::Ident> names) {
     std::vector<TypeId> out;
     bool ok = true;
     for (const auto& n : names) {
@@ -1107,7 +1111,7 @@ class Checker {
   std::vector<TypeId> binding_types(const std::optional<syntax::Binding>& b, const std::vector<std::uint32_t>& actions,
                                     bool principal, bool& ok) {
     if (b && !b->types.empty()) {
-      auto t = resolve_entity_types(b->types);
+      auto t = resolve_entity_type_list({b->types.data(), b->types.size()});
       if (!t) {
         ok = false;
         return {};

@@ -1,6 +1,7 @@
 #include "treaty/format.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include "treaty/parse.hpp"
 
@@ -105,7 +106,7 @@ std::string type_text(const TypeRef& t) {
   return "";
 }
 
-std::string names_text(const std::vector<Ident>& v, const char* sep) {
+std::string names_text(std::span<const Ident> v, const char* sep) {
   std::string s;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) s += sep;
@@ -326,14 +327,14 @@ class FilePrinter {
   std::string binding(const char* kw, const Binding& b) {
     std::string s = kw;
     if (b.var) s += " " + b.var->name;
-    if (!b.types.empty()) s += ": " + names_text(b.types, " | ");
+    if (!b.types.empty()) s += ": " + names_text({b.types.data(), b.types.size()}, " | ");
     return s;
   }
 
   std::string pattern(const ActionPattern& a) {
     switch (a.kind) {
       case ActionPattern::Kind::any: return "any";
-      case ActionPattern::Kind::set: return "{" + names_text(a.names, ", ") + "}";
+      case ActionPattern::Kind::set: return "{" + names_text({a.names.data(), a.names.size()}, ", ") + "}";
       case ActionPattern::Kind::one: {
         std::string s = a.names.at(0).name;
         if (a.has_parens) s += "(" + join(a.constraints) + ")";

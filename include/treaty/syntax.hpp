@@ -6,10 +6,13 @@
 // `Role` until the checker says otherwise.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -53,6 +56,106 @@ class Box {
 
  private:
   std::unique_ptr<T> p_;
+};
+
+/// A list that keeps one element in place and moves to a heap vector from the second on. Most
+/// bindings name one type and most action patterns one action: with a std::vector each of them
+/// took a heap block, three per rule (10 MB of a 100,000-rule package). The interface is the part
+/// of std::vector the parser, the formatter and the checker use; the elements are contiguous.
+template <typename T>
+class SmallList {
+ public:
+  SmallList() noexcept {}
+  SmallList(std::initializer_list<T> l) {
+    for (const auto& x : l) push_back(x);
+  }
+  SmallList(const SmallList& o) {
+    for (const auto& x : o) push_back(x);
+  }
+  SmallList(SmallList&& o) noexcept { steal(o); }
+  SmallList& operator=(const SmallList& o) {
+    if (this != &o) {
+      clear();
+      for (const auto& x : o) push_back(x);
+    }
+    return *this;
+  }
+  SmallList& operator=(SmallList&& o) noexcept {
+    if (this != &o) {
+      clear();
+      steal(o);
+    }
+    return *this;
+  }
+  SmallList& operator=(std::vector<T> v) {
+    clear();
+    for (auto& x : v) push_back(std::move(x));
+    return *this;
+  }
+  ~SmallList() { clear(); }
+
+  void push_back(T v) {
+    if (many_mode_) {
+      many_->push_back(std::move(v));
+    } else if (!has_one_) {
+      ::new (static_cast<void*>(&one_)) T(std::move(v));
+      has_one_ = true;
+    } else {
+      auto* m = new std::vector<T>;
+      m->reserve(4);
+      m->push_back(std::move(one_));
+      m->push_back(std::move(v));
+      one_.~T();
+      has_one_ = false;
+      many_ = m;
+      many_mode_ = true;
+    }
+  }
+  void clear() noexcept {
+    if (many_mode_) delete many_;
+    else if (has_one_) one_.~T();
+    many_mode_ = has_one_ = false;
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return many_mode_ ? many_->size() : has_one_ ? 1 : 0; }
+  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+  [[nodiscard]] T* data() noexcept { return many_mode_ ? many_->data() : &one_; }
+  [[nodiscard]] const T* data() const noexcept { return many_mode_ ? many_->data() : &one_; }
+  T* begin() noexcept { return data(); }
+  T* end() noexcept { return data() + size(); }
+  const T* begin() const noexcept { return data(); }
+  const T* end() const noexcept { return data() + size(); }
+  T& operator[](std::size_t i) noexcept { return data()[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data()[i]; }
+  const T& at(std::size_t i) const {
+    if (i >= size()) throw std::out_of_range("SmallList::at");
+    return data()[i];
+  }
+  const T& front() const noexcept { return data()[0]; }
+  const T& back() const noexcept { return data()[size() - 1]; }
+  bool operator==(const SmallList& o) const {
+    return size() == o.size() && std::equal(begin(), end(), o.begin());
+  }
+
+ private:
+  void steal(SmallList& o) noexcept {
+    if (o.many_mode_) {
+      many_ = o.many_;
+      many_mode_ = true;
+      o.many_mode_ = false;
+    } else if (o.has_one_) {
+      ::new (static_cast<void*>(&one_)) T(std::move(o.one_));
+      has_one_ = true;
+      o.one_.~T();
+      o.has_one_ = false;
+    }
+  }
+  union {
+    T one_;
+    std::vector<T>* many_;
+  };
+  bool has_one_ = false;
+  bool many_mode_ = false;
 };
 
 /// `Bool`, `Int`, `String`, an enum or entity name, `Set<T>` or `T?`.
@@ -206,7 +309,7 @@ struct PredicateDecl {
 /// `principal NAME: T1 | T2`, `principal NAME` or `principal` (any type).
 struct Binding {
   std::optional<Ident> var;
-  std::vector<Ident> types;  ///< empty: any type
+  SmallList<Ident> types;  ///< empty: any type
   Span span;
   bool operator==(const Binding& o) const { return var == o.var && types == o.types; }
 };
@@ -214,7 +317,7 @@ struct Binding {
 struct ActionPattern {
   enum class Kind : std::uint8_t { any, one, set };
   Kind kind = Kind::any;
-  std::vector<Ident> names;        ///< one: a single name; set: the names
+  SmallList<Ident> names;          ///< one: a single name; set: the names
   std::vector<Expr> constraints;   ///< `name(param == v, param in S)`; only with kind one
   bool has_parens = false;
   Span span;
