@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "internal/checker.hpp"
+#include "internal/types.hpp"
 #include "treaty/check.hpp"
 #include "treaty/format.hpp"
 #include "treaty/parse.hpp"
@@ -19,7 +20,12 @@ namespace {
 using syntax::Expr;
 using EK = syntax::Expr::Kind;
 
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
+using detail::assignable;
+using detail::comparable;
+using detail::entity_overlap;
+using detail::entity_subset;
+using detail::is_bool;
+using detail::tick;
 
 struct Var {
   std::string name;
@@ -397,42 +403,7 @@ class Checker {
     p_.nodes[id].value = v;
     return id;
   }
-  std::string tn(const Type& t) const { return tick(p_.schema.type_name(t)); }
-
-  static bool entity_overlap(const std::vector<TypeId>& a, const std::vector<TypeId>& b) {
-    for (TypeId x : a)
-      if (std::binary_search(b.begin(), b.end(), x)) return true;
-    return false;
-  }
-  static bool entity_subset(const std::vector<TypeId>& a, const std::vector<TypeId>& b) {
-    for (TypeId x : a)
-      if (!std::binary_search(b.begin(), b.end(), x)) return false;
-    return true;
-  }
-
-  /// Can values of these types ever be equal?
-  static bool comparable(const Type& a, const Type& b) {
-    if (a.base == Base::none || b.base == Base::none) return true;
-    if (a.base == Base::empty_set) return b.set || b.base == Base::empty_set;
-    if (b.base == Base::empty_set) return a.set;
-    if (a.set != b.set || a.base != b.base) return false;
-    if (a.base == Base::enum_) return a.enum_id == b.enum_id;
-    if (a.base == Base::entity) return entity_overlap(a.entities, b.entities);
-    return true;
-  }
-
-  /// May a value of type `v` stand where `target` is expected? (Optionality is not checked:
-  /// evaluation is total and `none` flows through as `none`.)
-  static bool assignable(const Type& v, const Type& target) {
-    if (v.base == Base::none) return true;
-    if (v.base == Base::empty_set) return target.set;
-    if (v.set != target.set || v.base != target.base) return false;
-    if (v.base == Base::enum_) return v.enum_id == target.enum_id;
-    if (v.base == Base::entity) return entity_subset(v.entities, target.entities);
-    return true;
-  }
-
-  bool is_bool(const Type& t) const { return t.base == Base::bool_ && !t.set; }
+  std::string tn(const Type& t) const { return detail::type_text(p_.schema, t); }
 
   std::optional<Typed> expect_bool(const Expr& e, Scope& sc, const char* what) {
     auto t = expr(e, sc, nullptr);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/checker.hpp"
+#include "internal/types.hpp"
 #include "treaty/package.hpp"
 #include "treaty/parse.hpp"
 
@@ -12,8 +13,6 @@ namespace treaty {
 namespace detail {
 
 namespace {
-
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 Span file_start(FileId f) { return Span{f, 0, 0}; }
 
