@@ -18,8 +18,7 @@
 #include <unordered_map>
 #include <nlohmann/json.hpp>
 
-#include "treaty/check.hpp"
-#include "treaty/package.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 
 namespace {
@@ -66,18 +65,18 @@ std::unique_ptr<World> load_world(const std::string& name, const std::string& fa
   treaty::Diagnostics d;
   w->rss_before_kb = rss_kb();
   const auto t0 = std::chrono::steady_clock::now();
-  auto pkg = treaty::parse_package(w->sm, {TREATY_SOURCE_DIR "/policies/4me/lib"}, d);
-  treaty::CheckOptions opts;
-  opts.data_files = {facts};
-  opts.lints = false;
-  auto program = treaty::check_package(w->sm, pkg, d, opts);
+  treaty::CompileOptions opts;
+  opts.check.data_files = {facts};
+  opts.check.lints = false;
+  opts.last = treaty::Step::lints;  // the checked program, written to a bundle below
+  auto compiled = treaty::compile(w->sm, treaty::Sources::from_paths({TREATY_SOURCE_DIR "/policies/4me/lib"}), d, opts);
   if (d.has_errors()) {
     std::cerr << treaty::render_human(w->sm, d.all());
     std::exit(1);
   }
-  const std::string bytes = treaty::write_bundle(*program, w->sm);
+  const std::string bytes = treaty::write_bundle(*compiled.program, w->sm);
   const auto t1 = std::chrono::steady_clock::now();
-  program.reset();
+  compiled.program.reset();
   w->bundle_bytes = bytes.size();
   // Load the bundle, as a server would.
   treaty::SourceManager sm2;
@@ -237,16 +236,14 @@ Person::"n" { account: "y", roles: {key_contact}, teams: {} }
 )";
   treaty::SourceManager sm;
   treaty::Diagnostics d;
-  treaty::Package pkg;
-  pkg.files.push_back(treaty::parse_file(sm, sm.add("syn.treaty", text), d));
-  treaty::CheckOptions opts;
-  opts.lints = false;
-  auto p = treaty::check_package(sm, pkg, d, opts);
+  treaty::CompileOptions opts;
+  opts.check.lints = false;
+  opts.last = treaty::Step::load;
+  auto e = treaty::compile(sm, treaty::Sources::from_texts({{"syn.treaty", text}}), d, opts).engine;
   if (d.has_errors()) {
     std::cerr << treaty::render_human(sm, d.all());
     std::exit(1);
   }
-  auto e = std::make_unique<treaty::Engine>(std::move(p));
   const auto& s = e->program().schema;
   std::string error;
   const auto kind = s.find_enum("TaskKind").value();

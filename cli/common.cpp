@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "treaty/check.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/log.hpp"
 
 namespace treaty::cli {
@@ -52,52 +52,53 @@ int exit_for(const Diagnostics& diags) {
 }
 
 void load(Loaded& l, const LoadOptions& o) {
+  CompileOptions opts;
+  opts.check.data_files = o.data;
+  opts.check.lints = o.lints;
+  opts.check.facts = o.facts;
+  // The stage log of `-v`: parse, check (its passes, each at debug level), load, requirements.
+  double check_ms = 0, bundle_ms = 0;
+  opts.on_step = [&](Step step, double ms, const Compiled& c) {
+    switch (step) {
+      case Step::parse:
+        log_stage("parse", std::to_string(c.pkg.files.size()) + " files, " + std::to_string(c.pkg.declaration_count()) +
+                               " declarations", ms);
+        return;
+      case Step::collect:
+      case Step::schema:
+      case Step::world:
+      case Step::lower:
+      case Step::indexes:
+      case Step::lints:
+        check_ms += ms;
+        log_stage("check." + std::string(step_name(step)), "done", ms, /*detail=*/true);
+        if (step == Step::lints)
+          log_stage("check", std::to_string(c.program->rules.size()) + " rules, " +
+                                 std::to_string(c.program->world.size()) + " facts, " +
+                                 std::to_string(l.diags.all().size()) + " diagnostics", check_ms);
+        return;
+      case Step::bundle: bundle_ms = ms; return;
+      case Step::load:
+        if (o.bundle.empty())
+          log_stage("load", std::to_string(c.engine->program().indexes.size()) + " indexes", ms);
+        else
+          log_stage("load", std::to_string(c.engine->program().rules.size()) + " rules, " +
+                                std::to_string(c.engine->program().world.size()) + " facts", bundle_ms + ms);
+        return;
+      case Step::requirements:
+        log_stage("requirements", std::to_string(c.engine->program().requirements.size()) + " requirements", ms);
+        return;
+    }
+  };
+  Compiled c;
   if (!o.bundle.empty()) {
-    StageTimer t("load");
-    std::string bytes, err;
-    if (!read_file(o.bundle, bytes, err)) {
-      l.diags.add(DiagId::io_error, Span{}, "cannot read bundle `" + o.bundle + "`: " + err);
-      return;
-    }
-    auto program = read_bundle(bytes, l.sm, err);
-    if (!program) {
-      l.diags.add(DiagId::io_error, Span{}, "cannot load bundle `" + o.bundle + "`: " + err);
-      return;
-    }
-    l.engine = std::make_unique<Engine>(std::move(program));
-    t.set_result(std::to_string(l.engine->program().rules.size()) + " rules, " +
-                 std::to_string(l.engine->program().world.size()) + " facts");
-    return;
+    opts.last = o.bundle_requirements ? Step::requirements : Step::load;
+    c = load_bundle(l.sm, o.bundle, l.diags, opts);
+  } else {
+    c = compile(l.sm, Sources::from_paths(o.paths), l.diags, opts);
   }
-  {
-    StageTimer t("parse");
-    l.pkg = parse_package(l.sm, o.paths, l.diags);
-    t.set_result(std::to_string(l.pkg.files.size()) + " files, " + std::to_string(l.pkg.declaration_count()) +
-                 " declarations");
-  }
-  if (l.diags.has_errors()) return;
-  std::unique_ptr<Program> program;
-  {
-    StageTimer t("check");
-    CheckOptions opts;
-    opts.data_files = o.data;
-    opts.lints = o.lints;
-    opts.facts = o.facts;
-    program = check_package(l.sm, l.pkg, l.diags, opts);
-    t.set_result(std::to_string(program->rules.size()) + " rules, " + std::to_string(program->world.size()) +
-                 " facts, " + std::to_string(l.diags.all().size()) + " diagnostics");
-  }
-  if (l.diags.has_errors()) return;
-  {
-    StageTimer t("load");
-    l.engine = std::make_unique<Engine>(std::move(program));
-    t.set_result(std::to_string(l.engine->program().indexes.size()) + " indexes");
-  }
-  if (o.facts) {
-    StageTimer t("requirements");
-    l.engine->check_requirements(l.diags);
-    t.set_result(std::to_string(l.engine->program().requirements.size()) + " requirements");
-  }
+  l.pkg = std::move(c.pkg);
+  l.engine = std::move(c.engine);
 }
 
 bool load_or_report(Loaded& l, const LoadOptions& opts) {

@@ -71,9 +71,11 @@ struct LoadOptions {
   std::string bundle;   ///< instead of paths
   bool lints = false;
   bool facts = true;    ///< false: check without facts and requirements (verify)
+  bool bundle_requirements = false;  ///< also evaluate a bundle's requirements over its facts (serve)
 };
 
-/// Parse, check and (when clean) load. Problems go to `l.diags`; `l.engine` is set on success.
+/// Runs the compile pipeline (treaty/compile.hpp) on the paths, or loads the bundle, logging each
+/// stage (`-v`). Problems go to `l.diags`; `l.engine` is set once the program loaded.
 void load(Loaded& l, const LoadOptions& opts);
 
 /// Loads for `eval` and `test`: diagnostics go to stderr; only errors stop the run.

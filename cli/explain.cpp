@@ -16,7 +16,7 @@
 #include <span>
 
 #include "common.hpp"
-#include "treaty/check.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/parse.hpp"
 #include "treaty/program.hpp"
 
@@ -565,25 +565,20 @@ int run_explain(const ExplainOptions& o) {
     return kUsage;
   }
   const std::string name = o.args.back();
-  LoadOptions lo;
-  lo.paths.assign(o.args.begin(), o.args.end() - 1);
-  lo.data = o.data;
   SourceManager sm;
   Diagnostics diags;
-  Package pkg = parse_package(sm, lo.paths, diags);
-  std::unique_ptr<Program> program;
-  if (!diags.has_errors()) {
-    CheckOptions co;
-    co.data_files = lo.data;
-    co.lints = false;
-    program = check_package(sm, pkg, diags, co);
-  }
+  // The checked program is all explain reads: no lints, no engine, no requirements.
+  CompileOptions co;
+  co.check.data_files = o.data;
+  co.check.lints = false;
+  co.last = Step::lints;
+  Compiled checked = compile(sm, Sources::from_paths({o.args.begin(), o.args.end() - 1}), diags, co);
   if (diags.has_errors()) {
     print_errors(sm, diags);
     std::cerr << "treaty: error: explain needs a package without errors; run `treaty check`\n";
     return exit_for(diags);
   }
-  Indexer ix(sm, pkg, *program);
+  Indexer ix(sm, checked.pkg, *checked.program);
   ix.run();
 
   std::vector<const Declared*> found;

@@ -19,9 +19,14 @@ bool setup_logging(std::string_view level) {
   return true;
 }
 
+void log_stage(std::string_view stage, std::string_view what, double ms, bool detail) {
+  spdlog::log(detail ? spdlog::level::debug : spdlog::level::info, "{}: {} in {:.3f} ms", stage,
+              what.empty() ? std::string_view("done") : what, ms);
+}
+
 StageTimer::~StageTimer() {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start_).count();
-  spdlog::info("{}: {} in {:.3f} ms", stage_, what_.empty() ? std::string("done") : what_, static_cast<double>(us) / 1000.0);
+  log_stage(stage_, what_, static_cast<double>(us) / 1000.0);
 }
 
 }  // namespace treaty

@@ -26,8 +26,7 @@ std::string fnv_hex(const std::vector<std::string>& parts) {
 /// Loads the configured policy into a snapshot (on the server's reload thread).
 std::shared_ptr<server::Snapshot> load_snapshot(const LoadOptions& lo, std::string& error) {
   auto l = std::make_shared<Loaded>();
-  load(*l, lo);
-  if (l->engine && !lo.bundle.empty()) l->engine->check_requirements(l->diags);  // a bundle's facts too
+  load(*l, lo);  // a bundle's requirements too (LoadOptions::bundle_requirements)
   if (l->diags.has_errors() || !l->engine) {
     l->diags.sort();
     error = render_human(l->sm, l->diags.all());
@@ -139,6 +138,7 @@ std::function<int()> setup_serve(CLI::App& app) {
     lo.paths = o->paths;
     lo.data = o->data;
     lo.bundle = o->bundle;
+    lo.bundle_requirements = true;  // a server checks a bundle's facts as it checks a package's
     server::Server srv(std::move(so), [lo](std::string& error) { return load_snapshot(lo, error); });
     std::string error;
     if (!srv.load(error)) {

@@ -1,9 +1,11 @@
 // Facts -> world: facts written in source and JSON data files (LANGUAGE.md sections 3 and 10),
-// through the data layer's EntityLoader; then the world is sealed and its keys are checked.
+// through the data layer's EntityLoader; then the world is sealed and its keys are checked. The
+// checker's world pass (Checker::load_facts) runs it.
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "internal/checker.hpp"
+#include "internal/types.hpp"
 #include "treaty/package.hpp"
 #include "treaty/parse.hpp"
 
@@ -12,8 +14,6 @@ namespace treaty {
 namespace detail {
 
 namespace {
-
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 Span file_start(FileId f) { return Span{f, 0, 0}; }
 
@@ -114,6 +114,38 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
       }
     }
   }
+}
+
+
+/// The world pass: the package's facts (unless CheckOptions::facts is off) and its JSON data into
+/// the world; then the enum values the facts use, which are not reported unused.
+void Checker::load_facts() {
+  std::vector<const syntax::FactDecl*> facts;
+  for (const auto& f : pkg_.files)
+    for (const auto& decl : f.decls)
+      if (auto* fd = syntax::get_if<syntax::FactDecl>(&decl)) facts.push_back(fd);
+  if (!opts_.facts) facts.clear();
+  fact_decls_ = facts;
+  detail::build_world(p_, sm_, facts, opts_.facts ? opts_.data_files : std::vector<std::string>{},
+                      opts_.facts ? opts_.data_texts : std::vector<std::pair<std::string, std::string>>{},
+                      opts_.max_facts, d_);
+  mark_fact_enum_usage();
+}
+
+void Checker::mark_fact_enum_usage() {
+  for (EntityId e = 0; e < p_.world.size(); ++e) {
+    const auto& r = p_.world.entity(e);
+    const auto& et = p_.schema.entities[r.type];
+    for (std::uint32_t c = 0; c < et.attrs.size(); ++c) mark_value(p_.world.attr(e, c));
+  }
+}
+
+void Checker::mark_value(const Value& v) {
+  if (v.tag == Tag::enum_) enum_used_[v.aux][static_cast<std::size_t>(v.i)] = true;
+  set_any(v, [&](const Value& x) {
+    mark_value(x);
+    return false;
+  });
 }
 
 }  // namespace detail

@@ -5,24 +5,22 @@
 #include <cstdlib>
 #include <string>
 
-#include "treaty/check.hpp"
-#include "treaty/parse.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 #include "treaty/test_runner.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > 64 * 1024) return 0;
   treaty::SourceManager sm;
-  const auto id = sm.add("fuzz.treaty", std::string(reinterpret_cast<const char*>(data), size));
   treaty::Diagnostics diags;
-  treaty::Package pkg;
-  pkg.files.push_back(treaty::parse_file(sm, id, diags));
-  if (diags.has_errors()) return 0;
-  auto program = treaty::check_package(sm, pkg, diags);
-  if (diags.has_errors()) return 0;
-  const std::string bytes = treaty::write_bundle(*program, sm);
-  treaty::Engine engine(std::move(program), treaty::EngineLimits{100000});
-  engine.check_requirements(diags);
+  treaty::CompileOptions opts;
+  opts.limits = treaty::EngineLimits{100000};
+  const auto c = treaty::compile(
+      sm, treaty::Sources::from_texts({{"fuzz.treaty", std::string(reinterpret_cast<const char*>(data), size)}}), diags,
+      opts);
+  if (!c.engine) return 0;  // a syntax or check error stops the pipeline before the engine
+  const treaty::Engine& engine = *c.engine;
+  const std::string bytes = treaty::write_bundle(engine.program(), sm);
   (void)treaty::run_tests(engine, sm);
   treaty::SourceManager sm2;
   std::string error;

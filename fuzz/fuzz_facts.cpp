@@ -14,11 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Re-check the library's files with this data (the package's source is shared read-only).
   for (treaty::FileId f = 0; f < lib.sm.size(); ++f) sm.add(lib.sm.file(f).path, lib.sm.file(f).text);
   treaty::Diagnostics d;
-  treaty::CheckOptions opts;
-  opts.data_texts.emplace_back("fuzz.json", std::string(reinterpret_cast<const char*>(data), size));
-  auto p = treaty::check_package(sm, lib.pkg, d, opts);
-  if (d.has_errors()) return 0;
-  treaty::Engine e(std::move(p));
-  e.check_requirements(d);
+  treaty::CompileOptions opts;  // every step after parse, requirements included
+  opts.check.data_texts.emplace_back("fuzz.json", std::string(reinterpret_cast<const char*>(data), size));
+  (void)treaty::compile(sm, lib.pkg, d, opts);
   return 0;
 }

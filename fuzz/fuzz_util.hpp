@@ -4,8 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "treaty/check.hpp"
-#include "treaty/package.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 
 #ifndef TREATY_SOURCE_DIR
@@ -20,15 +19,18 @@ struct Loaded {
   std::unique_ptr<Engine> engine;
 };
 
-/// Loads policies/<dir> (checked, with its facts) or aborts: the harness needs a valid policy.
+/// Loads policies/<dir> (checked, with its facts; requirements not evaluated) or aborts: the
+/// harness needs a valid policy.
 inline Loaded& library(const char* dir) {
   static Loaded l = [&] {
     Loaded x;
     Diagnostics d;
-    x.pkg = parse_package(x.sm, {std::string(TREATY_SOURCE_DIR) + "/policies/" + dir}, d);
-    auto p = check_package(x.sm, x.pkg, d);
+    CompileOptions opts;
+    opts.last = Step::load;
+    Compiled c = compile(x.sm, Sources::from_paths({std::string(TREATY_SOURCE_DIR) + "/policies/" + dir}), d, opts);
     if (d.has_errors()) std::abort();
-    x.engine = std::make_unique<Engine>(std::move(p));
+    x.pkg = std::move(c.pkg);
+    x.engine = std::move(c.engine);
     return x;
   }();
   return l;

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "support/test_util.hpp"
-#include "treaty/check.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/package.hpp"
 
 using namespace treaty;
@@ -121,7 +121,9 @@ TEST(Messages, TheArticleBeforeATypeNameFollowsItsFirstLetter) {
   ASSERT_FALSE(p.diags.has_errors());
   Package pkg;
   pkg.files.push_back(std::move(p.file));
-  (void)check_package(p.sm, pkg, p.diags);
+  CompileOptions opts;
+  opts.last = Step::lints;
+  (void)compile(p.sm, pkg, p.diags, opts);
   const std::string out = treaty::testing::render(p);
   EXPECT_NE(out.find("does not accept an `Account` as its principal"), std::string::npos) << out;
 }

@@ -11,7 +11,7 @@
 #include <set>
 
 #include "support/test_util.hpp"
-#include "treaty/check.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/dump.hpp"
 #include "treaty/format.hpp"
 #include "treaty/runtime.hpp"
@@ -43,8 +43,7 @@ std::string run_stage(const Case& c) {
     if (p.diags.has_errors()) return treaty::testing::render(p);
     Package pkg;
     pkg.files.push_back(std::move(p.file));
-    auto program = check_package(p.sm, pkg, p.diags);
-    if (!p.diags.has_errors()) Engine(std::move(program)).check_requirements(p.diags);
+    (void)compile(p.sm, pkg, p.diags);  // every step after parse, requirements included
     return treaty::testing::render(p);
   }
   if (!p.diags.empty()) return treaty::testing::render(p);
@@ -109,25 +108,26 @@ std::string run_dump(const DumpCase& c) {
   const fs::path src(treaty::testing::source_dir());
   SourceManager sm;
   Diagnostics diags;
-  Package pkg;
   std::vector<std::string> abs;
   for (const auto& in : c.inputs) abs.push_back((src / in).string());
+  std::vector<std::pair<std::string, std::string>> texts;
   for (const auto& f : collect_treaty_files(abs, diags)) {
     std::string text, error;
     if (!read_file(f, text, error)) return "cannot read " + f + ": " + error;
-    const FileId id = sm.add(fs::relative(f, src).generic_string(), std::move(text));
-    pkg.files.push_back(parse_file(sm, id, diags));
+    texts.emplace_back(fs::relative(f, src).generic_string(), std::move(text));
   }
-  if (c.stage == "syntax") return dump_syntax(sm, pkg);
-  if (diags.has_errors()) return "parse errors:\n" + render_human(sm, diags.all());
-  auto program = check_package(sm, pkg, diags);
-  if (diags.has_errors()) return "check errors:\n" + render_human(sm, diags.all());
-  Engine engine(std::move(program));  // what the command dumps: the program the engine loaded
-  engine.check_requirements(diags);
-  if (diags.has_errors()) return "requirement errors:\n" + render_human(sm, diags.all());
-  if (c.stage == "checked") return dump_checked(sm, engine.program());
-  if (c.stage == "ir") return dump_ir(sm, engine.program());
-  return dump_indexes(sm, engine.program());
+  CompileOptions opts;
+  if (c.stage == "syntax") opts.last = Step::parse;
+  const Compiled out = compile(sm, Sources::from_texts(std::move(texts)), diags, opts);
+  if (c.stage == "syntax") return dump_syntax(sm, out.pkg);
+  if (diags.has_errors()) {
+    const char* stage = out.reached == Step::parse ? "parse" : out.engine ? "requirement" : "check";
+    return std::string(stage) + " errors:\n" + render_human(sm, diags.all());
+  }
+  // What the command dumps: the program the engine loaded.
+  if (c.stage == "checked") return dump_checked(sm, out.engine->program());
+  if (c.stage == "ir") return dump_ir(sm, out.engine->program());
+  return dump_indexes(sm, out.engine->program());
 }
 
 class GoldenDump : public ::testing::TestWithParam<DumpCase> {};
@@ -176,8 +176,9 @@ TEST(GoldenDumps, AreDeterministicAndTheSameFromABundle) {
   const fs::path src(treaty::testing::source_dir());
   SourceManager sm;
   Diagnostics diags;
-  Package pkg = parse_package(sm, {(src / "policies" / "4me" / "lib").string()}, diags);
-  auto program = check_package(sm, pkg, diags);
+  CompileOptions opts;
+  opts.last = Step::lints;  // the checked program, not loaded
+  auto program = compile(sm, Sources::from_paths({(src / "policies" / "4me" / "lib").string()}), diags, opts).program;
   ASSERT_FALSE(diags.has_errors());
   const std::string direct = dump_indexes(sm, *program);
   const std::string bytes = write_bundle(*program, sm);

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "support/test_util.hpp"
-#include "treaty/check.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/package.hpp"
 
 using namespace treaty;
@@ -25,10 +25,9 @@ struct Checked {
 
 std::unique_ptr<Checked> check_text(const std::string& text) {
   auto c = std::make_unique<Checked>();
-  const auto id = c->sm.add("p.treaty", text);
-  Package pkg;
-  pkg.files.push_back(parse_file(c->sm, id, c->diags));
-  if (!c->diags.has_errors()) (void)check_package(c->sm, pkg, c->diags);
+  CompileOptions o;
+  o.last = Step::lints;
+  (void)compile(c->sm, Sources::from_texts({{"p.treaty", text}}), c->diags, o);
   c->diags.sort();
   return c;
 }
@@ -176,20 +175,19 @@ TEST(Lints, RedundantPermitsAreFoundAmongManyRulesWithoutComparingPairs) {
 
 TEST(JsonFacts, EachErrorIsAtTheOffendingEntityOrValue) {
   auto c = std::make_unique<Checked>();
-  const auto id = c->sm.add("p.treaty",
-                            "enum Role { a, b }\nentity Account { plan: Role }\n"
-                            "entity Person { account: Account, roles: Set<Role>, n: Int? }\n");
-  Package pkg;
-  pkg.files.push_back(parse_file(c->sm, id, c->diags));
-  CheckOptions o;
-  o.data_texts.emplace_back("d.json",
+  CompileOptions o;
+  o.last = Step::lints;
+  o.check.data_texts.emplace_back("d.json",
                             "{\"entities\": [\n"
                             "  {\"type\": \"Person\", \"id\": \"p1\",\n"
                             "   \"attrs\": {\"account\": \"nowhere\", \"roles\": [\"a\", \"zz\"], \"bog\\u0075s\": 1}},\n"
                             "  {\"type\": \"Persn\", \"id\": \"p2\"},\n"
                             "  {\"type\": \"Person\", \"id\": \"p3\", \"attrs\": {\"roles\": []}}\n"
                             "]}\n");
-  (void)check_package(c->sm, pkg, c->diags, o);
+  (void)compile(c->sm,
+                Sources::from_texts({{"p.treaty", "enum Role { a, b }\nentity Account { plan: Role }\n"
+                                                  "entity Person { account: Account, roles: Set<Role>, n: Int? }\n"}}),
+                c->diags, o);
   c->diags.sort();
   std::vector<std::string> where;
   for (const auto& d : c->diags.all()) {
@@ -214,12 +212,11 @@ TEST(JsonFacts, ARepeatedKeyIsAnErrorAtTheKey) {
             "\"plan\""},
            {"{\"entities\": [], \"entities\": [{\"type\": \"Account\", \"id\": \"a\"}]}", "\"entities\""}}) {
     auto c = std::make_unique<Checked>();
-    const auto id = c->sm.add("p.treaty", "enum Role { a, b }\nentity Account { plan: Role }\n");
-    Package pkg;
-    pkg.files.push_back(parse_file(c->sm, id, c->diags));
-    CheckOptions o;
-    o.data_texts.emplace_back("d.json", text);
-    (void)check_package(c->sm, pkg, c->diags, o);
+    CompileOptions o;
+    o.last = Step::lints;
+    o.check.data_texts.emplace_back("d.json", text);
+    (void)compile(c->sm, Sources::from_texts({{"p.treaty", "enum Role { a, b }\nentity Account { plan: Role }\n"}}),
+                  c->diags, o);
     ASSERT_EQ(c->diags.all().size(), 1u) << text;
     const auto& d = c->diags.all()[0];
     EXPECT_NE(d.message.find("the key " + key + " is given twice in one object"), std::string::npos) << d.message;

@@ -396,11 +396,10 @@ require named forall a: Account ensure a.name != "B" message "account {a} is cal
 TEST(Limits, TooManyFactsIsAnError) {
   SourceManager sm;
   Diagnostics d;
-  Package pkg;
-  pkg.files.push_back(parse_file(sm, sm.add("f.treaty", std::string(kSchema)), d));
-  CheckOptions opts;
-  opts.max_facts = 5;  // kSchema holds 6 facts
-  (void)check_package(sm, pkg, d, opts);
+  CompileOptions opts;
+  opts.check.max_facts = 5;  // kSchema holds 6 facts
+  opts.last = Step::lints;
+  (void)compile(sm, Sources::from_texts({{"f.treaty", kSchema}}), d, opts);
   ASSERT_TRUE(d.has_errors());
   EXPECT_EQ(d.all()[0].code(), "E0800");
   EXPECT_NE(d.all()[0].message.find("more than 5 facts"), std::string::npos) << d.all()[0].message;
@@ -409,14 +408,13 @@ TEST(Limits, TooManyFactsIsAnError) {
 TEST(Limits, SetLargerThanTheLimitIsAnError) {
   SourceManager sm;
   Diagnostics d;
-  Package pkg;
-  pkg.files.push_back(parse_file(sm, sm.add("f.treaty", std::string(kSchema)), d));
   std::string roles;
   for (std::size_t i = 0; i <= kMaxSetSize; ++i) roles += i ? ",\"admin\"" : "\"admin\"";
-  CheckOptions opts;
-  opts.data_texts.emplace_back(
+  CompileOptions opts;
+  opts.check.data_texts.emplace_back(
       "big.json", R"({"entities": [{"type": "Person", "id": "big", "attrs": {"account": "a", "roles": [)" + roles + "]}}]}");
-  (void)check_package(sm, pkg, d, opts);
+  opts.last = Step::lints;
+  (void)compile(sm, Sources::from_texts({{"f.treaty", kSchema}}), d, opts);
   bool found = false;
   for (const auto& x : d.all()) found = found || (x.code() == "E0801" && x.message.find("more than the limit") != std::string::npos);
   EXPECT_TRUE(found) << render_human(sm, d.all());
@@ -582,13 +580,15 @@ X::"c" { n: -9223372036854775807, b: false, s: "", roles: {admin}, bigs: {v2}, x
 // with a syntax error contributes no fact at all.
 TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
   auto load = [](std::vector<std::pair<std::string, std::string>> texts, Diagnostics& d, SourceManager& sm) {
-    Package pkg;
-    pkg.files.push_back(parse_file(sm, sm.add("f.treaty", "enum Role { admin, staff }\n"
-                                                          "entity Account { name: String }\n"
-                                                          "entity Person { account: Account, roles: Set<Role>, boss: Person? }\n"), d));
-    CheckOptions opts;
-    opts.data_texts = std::move(texts);
-    return check_package(sm, pkg, d, opts);
+    CompileOptions opts;
+    opts.check.data_texts = std::move(texts);
+    opts.last = Step::lints;  // the checked program, errors and all
+    return compile(sm,
+                   Sources::from_texts({{"f.treaty", "enum Role { admin, staff }\n"
+                                                     "entity Account { name: String }\n"
+                                                     "entity Person { account: Account, roles: Set<Role>, boss: Person? }\n"}}),
+                   d, opts)
+        .program;
   };
   {
     SourceManager sm;

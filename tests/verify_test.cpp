@@ -42,7 +42,7 @@ std::unique_ptr<LoadedEngine> load_library(const std::string& library, const std
                                            const std::string& from = {}, const std::string& to = {},
                                            const char* from2 = nullptr, const char* to2 = nullptr) {
   auto l = std::make_unique<LoadedEngine>();
-  Package pkg;
+  std::vector<std::pair<std::string, std::string>> texts;
   const std::string dir = source_dir() + "/policies/" + library + "/lib";
   std::vector<std::string> paths;
   for (const auto& e : std::filesystem::directory_iterator(dir)) paths.push_back(e.path().string());
@@ -62,15 +62,13 @@ std::unique_ptr<LoadedEngine> load_library(const std::string& library, const std
         if (at2 != std::string::npos) text.replace(at2, std::strlen(from2), to2);
       }
     }
-    const auto id = l->sm.add(path, text);
-    pkg.files.push_back(parse_file(l->sm, id, l->diags));
+    texts.emplace_back(path, std::move(text));
   }
   EXPECT_TRUE(replaced) << "the mutant's text was not found in " << file;
-  CheckOptions opts;
-  opts.facts = false;
-  opts.lints = false;
-  auto program = check_package(l->sm, pkg, l->diags, opts);
-  if (!l->diags.has_errors()) l->engine = std::make_unique<Engine>(std::move(program));
+  CompileOptions opts;  // as `treaty verify` checks: without facts (so without requirements) and lints
+  opts.check.facts = false;
+  opts.check.lints = false;
+  l->engine = compile(l->sm, Sources::from_texts(std::move(texts)), l->diags, opts).engine;
   return l;
 }
 

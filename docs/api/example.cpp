@@ -7,8 +7,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 
-#include "treaty/check.hpp"
-#include "treaty/package.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 
 int main(int argc, char** argv) {
@@ -16,13 +15,13 @@ int main(int argc, char** argv) {
     std::cerr << "usage: example POLICY_DIR (e.g. policies/4me/lib)\n";
     return 2;
   }
-  // 1. Parse and check the policy with the customer's facts (here in memory; CheckOptions::
-  //    data_files takes file paths). Every problem is a diagnostic with a location.
+  // 1. The compile pipeline: parse and check the policy with the customer's facts (here in
+  //    memory; CheckOptions::data_files takes file paths), load it into an Engine, and evaluate
+  //    its `require`s over the facts. Every problem is a diagnostic with a location.
   treaty::SourceManager sm;
   treaty::Diagnostics diags;
-  treaty::Package pkg = treaty::parse_package(sm, {argv[1]}, diags);
-  treaty::CheckOptions opts;
-  opts.data_texts.emplace_back("acme.json", R"({"entities": [
+  treaty::CompileOptions opts;
+  opts.check.data_texts.emplace_back("acme.json", R"({"entities": [
     {"type": "Account", "id": "acme", "attrs": {"kind": "standard", "plan": "premium",
                                                  "modules": [], "directory": null}},
     {"type": "Account", "id": "msp", "attrs": {"kind": "standard", "plan": "premium",
@@ -32,20 +31,14 @@ int main(int argc, char** argv) {
     {"type": "Trust", "id": "acme-msp", "attrs": {"grantor": "acme", "grantee": "msp", "accepted": true,
         "options": ["change_tasks_to_key_contacts_and_specialists"], "shared_roles": []}}
   ]})");
-  auto program = treaty::check_package(sm, pkg, diags, opts);
+  const treaty::Compiled compiled = treaty::compile(sm, treaty::Sources::from_paths({argv[1]}), diags, opts);
   if (diags.has_errors()) {
     std::cerr << treaty::render_human(sm, diags.all());
     return 1;
   }
 
-  // 2. An Engine owns the program and its indexes; decide() is const and thread-safe.
-  const treaty::Engine engine(std::move(program));
-  diags = {};
-  engine.check_requirements(diags);  // the `require`s over the facts
-  if (diags.has_errors()) {
-    std::cerr << treaty::render_human(sm, diags.all());
-    return 1;
-  }
+  // 2. The Engine owns the program and its indexes; decide() is const and thread-safe.
+  const treaty::Engine& engine = *compiled.engine;
 
   // 3. A request as JSON (LANGUAGE.md section 10). Inline entities live in an Overlay that
   //    exists for this request only. A bad request is an error, never a deny.

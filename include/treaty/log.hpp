@@ -12,6 +12,10 @@ namespace treaty {
 /// Installs the stderr logger at `level`. Returns false if the level name is unknown.
 bool setup_logging(std::string_view level);
 
+/// Logs "<stage>: <what> in <ms> ms" at info level, or at debug level when `detail` (the steps
+/// inside a stage, such as the checker's passes).
+void log_stage(std::string_view stage, std::string_view what, double ms, bool detail = false);
+
 /// Logs "<stage>: <what> in <ms> ms" at info level when it goes out of scope.
 class StageTimer {
  public:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The dependency direction, checked on the sources:
-#   log < dsl < data < {compiler, runtime} < server < cli
+#   log < dsl < data < {compiler, runtime} < pipeline < server < cli
 # compiler and runtime are siblings over the data layer: neither includes the other (the runtime
-# runs what data/ holds; the compiler makes it). server uses the runtime, cli everything.
+# runs what data/ holds; the compiler makes it). pipeline (treaty/compile.hpp) runs both, source to
+# engine to requirements; server uses the runtime (and may use the pipeline), cli everything.
 # Every file of a library may include the public headers (include/treaty/*) of its own layer and
 # of the layers it may use (`uses` below), never others; every public header belongs to exactly one
 # layer (a new header must be placed here); a public header includes only headers its layer may.
@@ -18,8 +19,10 @@ declare -A layer_of_header=(
   [program.hpp]=data [convert.hpp]=data
   [check.hpp]=compiler [dump.hpp]=compiler
   [runtime.hpp]=runtime [test_runner.hpp]=runtime [verify.hpp]=runtime [request_reader.hpp]=runtime
+  [compile.hpp]=pipeline
 )
-declare -A layer_of_dir=([dsl]=dsl [data]=data [compiler]=compiler [runtime]=runtime [server]=server [cli]=cli)
+declare -A layer_of_dir=([dsl]=dsl [data]=data [compiler]=compiler [runtime]=runtime [pipeline]=pipeline [server]=server
+                         [cli]=cli)
 # The layers each layer may include, itself included.
 declare -A uses=(
   [log]="log"
@@ -27,8 +30,9 @@ declare -A uses=(
   [data]="log dsl data"
   [compiler]="log dsl data compiler"
   [runtime]="log dsl data runtime"
-  [server]="log dsl data runtime server"
-  [cli]="log dsl data compiler runtime server cli"
+  [pipeline]="log dsl data compiler runtime pipeline"
+  [server]="log dsl data runtime pipeline server"
+  [cli]="log dsl data compiler runtime pipeline server cli"
 )
 
 check_tree() {
@@ -59,7 +63,8 @@ check_tree() {
         bad=1
       fi
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")
-  done < <(find "$src/include/treaty" "$src/dsl" "$src/data" "$src/compiler" "$src/runtime" "$src/server" "$src/cli" -type f \
+  done < <(find "$src/include/treaty" "$src/dsl" "$src/data" "$src/compiler" "$src/runtime" "$src/pipeline" "$src/server" \
+             "$src/cli" -type f \
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.def' \) 2>/dev/null | sort)
   return $bad
 }
@@ -67,27 +72,35 @@ check_tree() {
 if [ "${1:-}" = --self-test ]; then
   t=$(mktemp -d)
   trap 'rm -rf "$t"' EXIT
-  mkdir -p "$t/include/treaty" "$t/dsl" "$t/data" "$t/compiler" "$t/runtime" "$t/server" "$t/cli"
+  mkdir -p "$t/include/treaty" "$t/dsl" "$t/data" "$t/compiler" "$t/runtime" "$t/pipeline" "$t/server" "$t/cli"
   for h in "${!layer_of_header[@]}"; do : >"$t/include/treaty/$h"; done
   printf '#include "treaty/convert.hpp"\n' >"$t/runtime/ok.cpp"
   printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/cli/ok.cpp"
+  printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/pipeline/ok.cpp"
+  printf '#include "treaty/compile.hpp"\n' >"$t/server/ok.cpp"
   out=$(check_tree "$t") || { echo "self-test: a clean tree was reported: $out"; exit 1; }
   printf '#include "treaty/runtime.hpp"\n' >"$t/compiler/up.cpp"
   printf '#include "treaty/check.hpp"\n' >"$t/runtime/sideways.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/dsl/up.cpp"
+  printf '#include "treaty/compile.hpp"\n' >"$t/runtime/up.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/include/treaty/syntax.hpp"
   : >"$t/include/treaty/stray.hpp"
   out=$(check_tree "$t") && { echo "self-test: planted violations were not reported"; exit 1; }
   for want in 'compiler/up.cpp: includes "treaty/runtime.hpp" (runtime) from compiler' \
               'runtime/sideways.cpp: includes "treaty/check.hpp" (compiler) from runtime' \
               'dsl/up.cpp: includes "treaty/program.hpp" (data) from dsl' \
+              'runtime/up.cpp: includes "treaty/compile.hpp" (pipeline) from runtime' \
               'include/treaty/syntax.hpp: includes "treaty/program.hpp" (data) from dsl' \
               'include/treaty/stray.hpp: a public header no layer owns'; do
     grep -qF "$want" <<<"$out" || { echo "self-test: missing: $want"; echo "$out"; exit 1; }
   done
-  echo "layering self-test: 5 planted violations reported, the clean tree passed"
+  echo "layering self-test: 6 planted violations reported, the clean tree passed"
   exit 0
 fi
 
 src=${1:?usage: check_layers.sh SOURCE_DIR | --self-test}
-if check_tree "$src"; then echo "layering: no include points up or sideways (log < dsl < data < {compiler, runtime} < server < cli)"; else exit 1; fi
+if check_tree "$src"; then
+  echo "layering: no include points up or sideways (log < dsl < data < {compiler, runtime} < pipeline < server < cli)"
+else
+  exit 1
+fi

@@ -8,8 +8,7 @@
 #include <vector>
 
 #include "test_util.hpp"
-#include "treaty/check.hpp"
-#include "treaty/package.hpp"
+#include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 
 namespace treaty::testing {
@@ -20,18 +19,16 @@ struct LoadedEngine {
   std::unique_ptr<Engine> engine;
 };
 
-/// Parses and checks `texts` (one file each) and builds an engine; diagnostics are kept.
+/// Parses and checks `texts` (one file each, `f0.treaty`, `f1.treaty`, ...) and builds an engine;
+/// diagnostics are kept. The requirements are not evaluated: a test that means to, does.
 inline std::unique_ptr<LoadedEngine> engine_from_texts(const std::vector<std::string>& texts, EngineLimits limits = {}) {
   auto l = std::make_unique<LoadedEngine>();
-  Package pkg;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    const auto id = l->sm.add("f" + std::to_string(i) + ".treaty", texts[i]);
-    pkg.files.push_back(parse_file(l->sm, id, l->diags));
-  }
-  if (l->diags.has_errors()) return l;
-  auto program = check_package(l->sm, pkg, l->diags);
-  if (l->diags.has_errors()) return l;
-  l->engine = std::make_unique<Engine>(std::move(program), limits);
+  std::vector<std::pair<std::string, std::string>> files;
+  for (std::size_t i = 0; i < texts.size(); ++i) files.emplace_back("f" + std::to_string(i) + ".treaty", texts[i]);
+  CompileOptions opts;
+  opts.limits = limits;
+  opts.last = Step::load;
+  l->engine = compile(l->sm, Sources::from_texts(std::move(files)), l->diags, opts).engine;
   return l;
 }
 
@@ -44,16 +41,14 @@ inline std::unique_ptr<Engine> through_bundle(const LoadedEngine& l, SourceManag
   return reread ? std::make_unique<Engine>(std::move(reread)) : nullptr;
 }
 
-/// Loads policy directories of the source tree.
+/// Loads policy directories of the source tree (requirements not evaluated, as above).
 inline std::unique_ptr<LoadedEngine> engine_from_paths(const std::vector<std::string>& rel_paths) {
   auto l = std::make_unique<LoadedEngine>();
   std::vector<std::string> paths;
   for (const auto& p : rel_paths) paths.push_back(source_dir() + "/" + p);
-  auto pkg = parse_package(l->sm, paths, l->diags);
-  if (l->diags.has_errors()) return l;
-  auto program = check_package(l->sm, pkg, l->diags);
-  if (l->diags.has_errors()) return l;
-  l->engine = std::make_unique<Engine>(std::move(program));
+  CompileOptions opts;
+  opts.last = Step::load;
+  l->engine = compile(l->sm, Sources::from_paths(std::move(paths)), l->diags, opts).engine;
   return l;
 }
 
