@@ -2,6 +2,7 @@
 // (include/treaty/dump.hpp): what `treaty check --dump=STAGE` prints and tests/golden/dump pins.
 #include "treaty/dump.hpp"
 
+#include <span>
 #include <algorithm>
 #include <cctype>
 #include <functional>
@@ -124,7 +125,7 @@ class View {
     if (ids.empty()) return "any";
     return prog.schema.type_name(Type::entity(std::vector<TypeId>(ids.begin(), ids.end())));
   }
-  [[nodiscard]] std::string actions(bool any, const std::vector<std::uint32_t>& ids) const {
+  [[nodiscard]] std::string actions(bool any, std::span<const std::uint32_t> ids) const {
     if (any) return "any";
     if (ids.size() == 1) return prog.schema.actions.at(ids[0]).name;
     std::string s = "{";

@@ -41,7 +41,7 @@ std::string Checker::accepts_text(std::uint32_t a, bool principal) const {
 /// W0600 for a rule whose types no action it names accepts, reported at the clause at fault
 /// (the principal or resource clause every candidate action rejects) with what each accepts.
 void Checker::never_applies_lint(const RuleInfo& r, const syntax::RuleDecl& decl) {
-  std::vector<std::uint32_t> cands = r.any_action ? std::vector<std::uint32_t>{} : r.actions;
+  std::vector<std::uint32_t> cands = r.any_action ? std::vector<std::uint32_t>{} : r.actions.to_vector();
   if (r.any_action)
     for (std::uint32_t a = 0; a < p_.schema.actions.size(); ++a) cands.push_back(a);
   if (cands.empty()) return;
@@ -55,7 +55,7 @@ void Checker::never_applies_lint(const RuleInfo& r, const syntax::RuleDecl& decl
     every_r_bad = every_r_bad && !rok;
   }
   if (some) return;
-  auto types_of = [&](const std::vector<TypeId>& ts) {
+  auto types_of = [&](std::span<const TypeId> ts) {
     std::string list;
     for (auto x : ts) list += (list.empty() ? "" : " | ") + p_.schema.entities[x].name;
     return tick(list);
@@ -248,7 +248,7 @@ void Checker::lints() {
   for (std::size_t i = 0; i < p_.rules.size(); ++i) {
     const auto& f = p_.rules[i];
     if (!f.forbid || !rule_ok_[i] || !f.conditions.empty()) continue;
-    std::vector<std::uint32_t> acts = f.any_action ? std::vector<std::uint32_t>{} : f.actions;
+    std::vector<std::uint32_t> acts = f.any_action ? std::vector<std::uint32_t>{} : f.actions.to_vector();
     if (f.any_action)
       for (std::uint32_t a = 0; a < p_.schema.actions.size(); ++a) acts.push_back(a);
     for (auto a : acts) {

@@ -120,13 +120,13 @@ void Checker::check_rules() {
     sc.next = sc.max = 2 + static_cast<std::uint32_t>(p_.param_names.size());
     const std::string pv = r->principal && r->principal->var ? r->principal->var->name : "principal";
     const std::string rv = r->resource && r->resource->var ? r->resource->var->name : "resource";
-    sc.push_at(pv, 0, Type::entity(info.principals));
+    sc.push_at(pv, 0, Type::entity(info.principals.to_vector()));
     if (rv == pv && r->resource && r->resource->var) {
       d_.add(DiagId::duplicate_variable, r->resource->var->span,
              "variable " + tick(rv) + " already names the principal; choose another name");
       ok = false;
     }
-    sc.push_at(rv, 1, Type::entity(info.resources));
+    sc.push_at(rv, 1, Type::entity(info.resources.to_vector()));
     std::vector<std::string> partial;
     if (!info.any_action) bind_params(actions, sc, partial);
     if (r->action && !action_constraints(*r->action, sc, info.conditions, partial)) ok = false;

@@ -9,13 +9,13 @@ std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 std::string type_text(const Schema& s, const Type& t) { return tick(s.type_name(t)); }
 
-bool entity_overlap(const std::vector<TypeId>& a, const std::vector<TypeId>& b) {
+bool entity_overlap(std::span<const TypeId> a, std::span<const TypeId> b) {
   for (TypeId x : a)
     if (std::binary_search(b.begin(), b.end(), x)) return true;
   return false;
 }
 
-bool entity_subset(const std::vector<TypeId>& a, const std::vector<TypeId>& b) {
+bool entity_subset(std::span<const TypeId> a, std::span<const TypeId> b) {
   for (TypeId x : a)
     if (!std::binary_search(b.begin(), b.end(), x)) return false;
   return true;

@@ -3,6 +3,7 @@
 // They depend on the types and the schema only, never on the checker's state.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,9 +19,9 @@ namespace treaty::detail {
 [[nodiscard]] std::string type_text(const Schema& s, const Type& t);
 
 /// Do two sorted sets of entity types share a type?
-[[nodiscard]] bool entity_overlap(const std::vector<TypeId>& a, const std::vector<TypeId>& b);
+[[nodiscard]] bool entity_overlap(std::span<const TypeId> a, std::span<const TypeId> b);
 /// Is every type of sorted `a` in sorted `b`?
-[[nodiscard]] bool entity_subset(const std::vector<TypeId>& a, const std::vector<TypeId>& b);
+[[nodiscard]] bool entity_subset(std::span<const TypeId> a, std::span<const TypeId> b);
 
 /// Can values of these types ever be equal?
 [[nodiscard]] bool comparable(const Type& a, const Type& b);
