@@ -56,6 +56,7 @@ void load(Loaded& l, const LoadOptions& o) {
   opts.check.data_files = o.data;
   opts.check.lints = o.lints;
   opts.check.facts = o.facts;
+  opts.load_for_requirements_only = o.engine_only_for_requirements;
   // The stage log of `-v`: parse, check (its passes, each at debug level), load, requirements.
   double check_ms = 0, bundle_ms = 0;
   opts.on_step = [&](Step step, double ms, const Compiled& c) {
@@ -99,6 +100,7 @@ void load(Loaded& l, const LoadOptions& o) {
   }
   l.pkg = std::move(c.pkg);
   l.engine = std::move(c.engine);
+  if (!l.engine && !l.diags.has_errors()) l.program = std::move(c.program);
 }
 
 bool load_or_report(Loaded& l, const LoadOptions& opts) {

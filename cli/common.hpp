@@ -63,6 +63,10 @@ struct Loaded {
   Diagnostics diags;
   Package pkg;
   std::unique_ptr<Engine> engine;
+  /// The checked program when it was not loaded (LoadOptions::engine_only_for_requirements).
+  std::unique_ptr<Program> program;
+  /// The checked program, loaded or not; only when one was made without errors.
+  [[nodiscard]] const Program* checked() const { return engine ? &engine->program() : program.get(); }
 };
 
 struct LoadOptions {
@@ -72,6 +76,9 @@ struct LoadOptions {
   bool lints = false;
   bool facts = true;    ///< false: check without facts and requirements (verify)
   bool bundle_requirements = false;  ///< also evaluate a bundle's requirements over its facts (serve)
+  /// Build the engine only to evaluate requirements; without any, `Loaded::program` holds the
+  /// checked program instead (`check`, which decides nothing).
+  bool engine_only_for_requirements = false;
 };
 
 /// Runs the compile pipeline (treaty/compile.hpp) on the paths, or loads the bundle, logging each

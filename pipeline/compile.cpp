@@ -68,6 +68,11 @@ struct StepDef {
 
 bool no_sources(const Run& r) { return r.sources == nullptr; }
 bool no_facts(const Run& r) { return !r.opts.check.facts; }
+/// CompileOptions::load_for_requirements_only: no engine when there is nothing to evaluate.
+bool nothing_to_evaluate(const Run& r) {
+  return r.opts.load_for_requirements_only && (no_facts(r) || !r.out.program || r.out.program->requirements.empty());
+}
+bool not_loaded(const Run& r) { return !r.out.engine || no_facts(r); }
 
 // The steps of compile(), in order, and why this order:
 //
@@ -87,8 +92,11 @@ bool no_facts(const Run& r) { return !r.opts.check.facts; }
 // - lints: over the complete program, and only without errors, which they would mostly repeat.
 // - load: the Engine lays the IR out for evaluation and builds the indexes over the facts; only a
 //   program without errors is loaded.
+//   A caller that needs the engine only for the requirements (`treaty check`) skips it when
+//   there are none: laying out 100,000 rules for nothing was a tenth of that check's memory.
 // - requirements: evaluated over the facts with the runtime's evaluator, so after load; skipped
-//   when the run has no facts (`treaty verify` checks properties over generated worlds).
+//   when the run has no facts (`treaty verify` checks properties over generated worlds) or no
+//   engine.
 constexpr StepDef kSteps[] = {
     {Step::parse, Needs::nothing, parse, no_sources},
     {Step::collect, Needs::no_errors, check<CheckPass::collect>, nullptr},
@@ -97,8 +105,8 @@ constexpr StepDef kSteps[] = {
     {Step::lower, Needs::nothing, check<CheckPass::lower>, nullptr},
     {Step::indexes, Needs::nothing, check<CheckPass::indexes>, nullptr},
     {Step::lints, Needs::nothing, check<CheckPass::lints>, nullptr},
-    {Step::load, Needs::no_errors, load, nullptr},
-    {Step::requirements, Needs::nothing, requirements, no_facts},
+    {Step::load, Needs::no_errors, load, nothing_to_evaluate},
+    {Step::requirements, Needs::nothing, requirements, not_loaded},
 };
 
 // A bundle holds a checked program: it is decoded (and validated), then loaded as above.

@@ -107,6 +107,10 @@ struct CompileOptions {
   /// The last step to run: `lints` stops with the checked program (`treaty explain`, a tool that
   /// only reads it), `load` with the engine, its requirements not evaluated.
   Step last = Step::requirements;
+  /// Load only to evaluate requirements: with none (or no facts), the run ends with the checked
+  /// program in Compiled::program and no engine. For callers that read the program and report
+  /// (`treaty check`), not for ones that decide.
+  bool load_for_requirements_only = false;
   /// Called after each step that ran, with the step, its wall time in milliseconds and what the
   /// run has made so far (the command's stage log). Not called for steps that did not run.
   std::function<void(Step step, double ms, const Compiled& so_far)> on_step;
