@@ -1,5 +1,6 @@
 // The transport: Beast sessions with keep-alive and limits, the acceptor, signals and draining,
 // and the reload and file-watch threads.
+#include <array>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -185,7 +186,24 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    if (ec) {
+      stream_.socket().close(ec);
+      return;
+    }
+    // A lingering close: closing a socket with unread input (a refused connection's request,
+    // the rest of a body over the limit) makes the kernel reset the connection, and the reset
+    // discards the response the client has not read yet: a 503 or 413 arrived as nothing.
+    // Read and drop what the client still sends, until it closes, 64 KB or half a second.
+    stream_.expires_after(std::chrono::milliseconds(500));
+    linger();
+  }
+  void linger() {
+    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->drained_ += n;
+      if (!ec && self->drained_ < 65536) return self->linger();
+      beast::error_code ignored;
+      self->stream_.socket().close(ignored);
+    });
   }
 
   beast::tcp_stream stream_;
@@ -197,6 +215,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::none;
   std::chrono::steady_clock::time_point deadline_;
   bool idle_ = false, reading_ = false, timed_out_ = false, ticking_ = false, closed_ = false;
+  std::array<char, 4096> drain_{};  ///< what a lingering close reads and drops
+  std::size_t drained_ = 0;
 };
 
 }  // namespace internal

@@ -645,6 +645,23 @@ TEST(Security, AdminNeedsATokenEvenOnLoopback) {
 // ---------------------------------------------------------------------------------------------
 // Limits and hostile clients
 // ---------------------------------------------------------------------------------------------
+// An answer sent before the whole request was read (413 for a body over the limit, 503 for a
+// connection over the limit) must reach the client: closing a socket with unread input resets
+// the connection, and the reset discards the answer the client has not read yet.
+TEST(Hostile, AnAnswerSentBeforeTheRequestWasReadArrives) {
+  ServerProcess s({kCert, "--max-body", "4096"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  const std::string body(32768, ' ');
+  for (int i = 0; i < 20; ++i) {
+    const int fd = raw_connect(s.port());
+    raw_send(fd, "POST /access/v1/evaluation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    EXPECT_NE(raw_read_all(fd, 3000).find(" 413 "), std::string::npos) << "attempt " << i;
+    close(fd);
+  }
+  EXPECT_EQ(s.terminate(), 0);
+}
+
 TEST(Hostile, LimitsAndClientsThatMisbehave) {
   ServerProcess s({kCert, "--max-body", "4096", "--max-batch-body", "65536", "--max-header", "2048", "--max-batch",
                    "10", "--max-connections", "6", "--request-timeout-ms", "800", "--threads", "2"});
