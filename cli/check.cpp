@@ -69,8 +69,7 @@ std::function<int()> setup_check(CLI::App& app) {
   o->load.lints = true;
   app.add_option("paths", o->load.paths, "Files or directories (searched recursively for .treaty files)")->required();
   app.add_option("--data", o->load.data, "JSON facts file (repeatable)");
-  app.add_option("--format", o->format, "Output format: text, json or sarif (SARIF 2.1.0)")
-      ->check(CLI::IsMember({"text", "json", "sarif"}));
+  add_format_option(app, o->format, {"text", "json", "sarif"});
   app.add_flag("--strict", o->strict, "Treat warnings as errors");
   std::vector<std::string> names;
   std::string help =

@@ -14,30 +14,6 @@
 
 namespace treaty::cli {
 
-bool use_color(bool to_stdout) {
-  if (std::getenv("NO_COLOR")) return false;
-  return isatty(to_stdout ? 1 : 2) != 0;
-}
-
-void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format, bool to_stderr) {
-  diags.sort();
-  std::ostream& out = to_stderr ? std::cerr : std::cout;
-  if (format == "json") {
-    write_json(out, sm, diags.all());
-    out << "\n";
-  } else if (format == "sarif") {
-    write_sarif(out, sm, diags.all(), TREATY_VERSION);
-    out << "\n";
-  } else {
-    render_human(out, sm, diags.all(), {use_color(!to_stderr)});
-  }
-}
-
-void print_errors(const SourceManager& sm, Diagnostics& diags) {
-  diags.sort();
-  render_human(std::cerr, sm, diags.all(), {use_color(false)});
-}
-
 namespace {
 bool only_input_errors(const Diagnostics& diags) {
   for (const auto& d : diags.all())
@@ -148,30 +124,6 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
     fs::remove(tmpl, ec);
   }
   return ok;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') o += ' '; else o += c;
-    }
-  }
-  return o;
-}
-
-std::string indent_lines(std::string text, const std::string& pad) {
-  std::size_t pos = 0;
-  while ((pos = text.find('\n', pos)) != std::string::npos && pos + 1 < text.size()) {
-    text.insert(++pos, pad);
-    pos += pad.size();
-  }
-  return text;
 }
 
 }  // namespace treaty::cli

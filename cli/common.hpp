@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "output.hpp"
 #include "treaty/diagnostics.hpp"
 #include "treaty/package.hpp"
 #include "treaty/runtime.hpp"
@@ -43,16 +44,6 @@ std::function<int()> setup_eval(CLI::App& app);
 std::function<int()> setup_verify(CLI::App& app);
 std::function<int()> setup_explain(CLI::App& app);
 
-
-/// Colour on a terminal unless NO_COLOR is set.
-bool use_color(bool to_stdout);
-
-/// Prints diagnostics, sorted, in `format` (text, json or sarif): to stdout, or to stderr when
-/// `to_stderr` (when stdout carries another output, as with `check --dump`).
-void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format, bool to_stderr = false);
-
-/// Prints diagnostics, sorted, to stderr as text.
-void print_errors(const SourceManager& sm, Diagnostics& diags);
 
 /// 0 without errors; 2 when the only errors are unreadable input; 1 otherwise.
 int exit_for(const Diagnostics& diags);
@@ -92,10 +83,5 @@ bool load_or_report(Loaded& l, const LoadOptions& opts);
 /// Keeps the mode of a file replaced; a new file gets 0666 less the umask.
 bool write_atomically(const std::string& path, const std::string& text, std::string& error);
 
-/// Escapes text for XML attributes and bodies (JUnit).
-std::string xml_escape(const std::string& s);
-
-/// Indents every line after the first of `text` by `pad`.
-std::string indent_lines(std::string text, const std::string& pad);
 
 }  // namespace treaty::cli

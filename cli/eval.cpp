@@ -160,18 +160,9 @@ class Output {
   std::string buf_;
 };
 
-/// One answer. JSON is DecisionWriter's (Engine::to_json's text); closest misses are looked for
-/// only with --explain ("misses" is [] without).
 void print_decision(Loaded& l, const DecisionWriter& w, const Decision& d, const Request& r,
                     const std::string& format, bool explain, std::string& out) {
-  if (format == "json") {
-    w.write(d, out);
-    out.push_back('\n');
-  } else if (explain) {
-    out += l.engine->explain(d, r, &l.sm);
-  } else {
-    out += d.allow ? "allow\n" : "deny\n";
-  }
+  append_decision(out, *l.engine, l.sm, w, d, r, format, explain);
 }
 
 int run_eval(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& request,
@@ -335,7 +326,7 @@ std::function<int()> setup_eval(CLI::App& app) {
   app.add_option("--mask", o->mask,
                  "With --principal/--action/--resource: list the values of this enum parameter (left out of "
                  "--action) that would be allowed, e.g. --mask field");
-  app.add_option("--format", o->format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
+  add_format_option(app, o->format, {"text", "json"});
   return [o] {
     return run_eval(o->paths, o->data, o->request, o->requests, o->principal, o->action, o->resource, o->explain,
                     o->format, o->mask, o->bundle);

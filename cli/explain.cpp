@@ -652,7 +652,7 @@ std::function<int()> setup_explain(CLI::App& app) {
   app.add_option("args", o->args, "PATH... (files or directories, searched for .treaty files) and then the NAME")
       ->required();
   app.add_option("--data", o->data, "JSON facts file (repeatable)");
-  app.add_option("--format", o->format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
+  add_format_option(app, o->format, {"text", "json"});
   return [o] { return run_explain(*o); };
 }
 

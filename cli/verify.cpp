@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "common.hpp"
 #include "treaty/log.hpp"
@@ -54,42 +53,9 @@ int run_verify(const VerifyCliOptions& o) {
     std::cerr << "treaty: error: --filter `" << o.filter << "` matches no property\n";
     return kProblems;
   }
-  auto where = [&](Span s) {
-    const auto lc = l.sm.line_col(s.file, s.begin);
-    return l.sm.file(s.file).path + ":" + std::to_string(lc.line);
-  };
+  write_verify_report(std::cout, report, l.sm, o.format);
   std::size_t failed = 0;
   for (const auto& p : report.properties) failed += !p.passed;
-  if (o.format == "json") {
-    nlohmann::json j;
-    j["seed"] = report.seed;
-    j["properties"] = nlohmann::json::array();
-    for (const auto& p : report.properties) {
-      nlohmann::json r{{"name", p.name},     {"location", where(p.span)}, {"passed", p.passed},
-                       {"worlds", p.worlds}, {"requests", p.requests},    {"discarded_worlds", p.discarded_worlds}};
-      if (!p.warning.empty()) r["warning"] = p.warning;
-      if (p.counterexample) {
-        r["counterexample"] = {{"test", p.counterexample->test_block},
-                               {"explanation", p.counterexample->explanation},
-                               {"entities", p.counterexample->entities}};
-      }
-      j["properties"].push_back(r);
-    }
-    std::cout << j.dump(2) << "\n";
-  } else {
-    for (const auto& p : report.properties) {
-      std::cout << (p.passed ? "passed " : "FAILED ") << p.name << " (" << where(p.span) << "): " << p.worlds
-                << " worlds, " << p.requests << " requests\n";
-      if (!p.warning.empty()) std::cout << "  warning: " << p.warning << "\n";
-      if (p.counterexample) {
-        std::cout << "  counterexample, shrunk to " << p.counterexample->entities << " entities; paste this test:\n\n"
-                  << p.counterexample->test_block << "\n  the wrong decision:\n";
-        std::cout << "    " << indent_lines(p.counterexample->explanation, "    ") << "\n";
-      }
-    }
-    std::cout << report.properties.size() - failed << " passed, " << failed << " failed (seed " << report.seed
-              << "; rerun with --seed " << report.seed << ")\n";
-  }
   return failed ? kProblems : kOk;
 }
 }  // namespace
@@ -108,7 +74,7 @@ std::function<int()> setup_verify(CLI::App& app) {
           "UINT"));
   app.add_option("--max-size", o->max_size, "Most entities of one type in a world (default 20)")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--format", o->format, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
+  add_format_option(app, o->format, {"text", "json"});
   app.add_option("--filter", o->filter, "Verify only properties whose name contains TEXT (exit 1 if none does)");
   return [o] { return run_verify(*o); };
 }

@@ -1,0 +1,55 @@
+// Every report the `treaty` command writes, in each of its formats, in one place: diagnostics
+// (text, JSON, SARIF 2.1.0), test reports (text, JSON, JUnit XML), verify reports (text, JSON)
+// and decisions (text, JSON). A verb computes its result and hands it here, so a format and its
+// `--format` option read the same in every verb. (`explain` writes its own report from the index
+// of names it builds, in cli/explain.cpp.)
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "treaty/diagnostics.hpp"
+#include "treaty/request_reader.hpp"
+#include "treaty/runtime.hpp"
+#include "treaty/source.hpp"
+#include "treaty/test_runner.hpp"
+#include "treaty/verify.hpp"
+
+namespace treaty::cli {
+
+/// Declares `--format` on a verb: `allowed` lists its formats, `text` first (the default); the
+/// help names each (text, json, sarif, junit) the same way everywhere.
+CLI::Option* add_format_option(CLI::App& app, std::string& target, const std::vector<std::string>& allowed);
+
+/// Colour on a terminal unless NO_COLOR is set.
+bool use_color(bool to_stdout);
+
+/// Prints diagnostics, sorted, in `format` (text, json or sarif): to stdout, or to stderr when
+/// `to_stderr` (when stdout carries another output, as with `check --dump`).
+void print_diagnostics(const SourceManager& sm, Diagnostics& diags, const std::string& format, bool to_stderr = false);
+
+/// Prints diagnostics, sorted, to stderr as text.
+void print_errors(const SourceManager& sm, Diagnostics& diags);
+
+/// `treaty test`'s report in `format` (text, json or junit).
+void write_test_report(std::ostream& out, const TestReport& report, const Engine& engine, const SourceManager& sm,
+                       const std::string& format);
+
+/// `treaty verify`'s report in `format` (text or json).
+void write_verify_report(std::ostream& out, const VerifyReport& report, const SourceManager& sm,
+                         const std::string& format);
+
+/// One of `treaty eval`'s answers, appended to `out`: JSON is DecisionWriter's (Engine::to_json's
+/// text); text is `allow`/`deny`, or the explanation when one was asked for.
+void append_decision(std::string& out, const Engine& engine, const SourceManager& sm, const DecisionWriter& w,
+                     const Decision& d, const Request& r, const std::string& format, bool explain);
+
+/// Escapes text for XML attributes and bodies (JUnit).
+std::string xml_escape(const std::string& s);
+
+/// Indents every line after the first of `text` by `pad`.
+std::string indent_lines(std::string text, const std::string& pad);
+
+}  // namespace treaty::cli
