@@ -53,9 +53,9 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_
         std::vector<Value> args = ex.request.args;
         OverlayResolver res(overlay);
         const auto& params = p.schema.actions[ex.request.action].params;
-        for (const auto& [idx, expr] : ex.arg_syntax) {
+        for (const auto& [idx, constant] : ex.arg_constants) {
           Span where;
-          if (!convert_constant(p.schema, expr, params[idx].type, res, args[idx], error, where)) break;
+          if (!convert_constant(p.schema, constant, params[idx].type, res, args[idx], error, where)) break;
         }
         if (!error.empty()) {
           r.failure = "invalid argument: " + error;
