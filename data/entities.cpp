@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 
 namespace treaty {
 

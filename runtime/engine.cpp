@@ -7,7 +7,6 @@
 #include <span>
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 #include "treaty/runtime.hpp"
 #include "internal/code.hpp"
 

@@ -1,7 +1,6 @@
 #include "treaty/test_runner.hpp"
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 
 namespace treaty {
 

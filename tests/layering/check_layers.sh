@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The dependency direction, checked on the sources:
-#   log < base < dsl < data < {compiler, runtime} < pipeline < server < cli
+#   log < base < { dsl, data };  dsl, data < compiler;  data < runtime;
+#   { compiler, runtime } < pipeline;  { runtime, pipeline } < server;  everything < cli
 # base holds what every layer reports with: sources and spans, diagnostics and their registry.
-# compiler and runtime are siblings over the data layer: neither includes the other (the runtime
-# runs what data/ holds; the compiler makes it). pipeline (treaty/compile.hpp) runs both, source to
-# engine to requirements; server uses the runtime (and may use the pipeline), cli everything.
+# dsl (source text to syntax) and data (values, the world, the IR, the converter) are siblings over
+# base: the data layer takes constants and facts written in source as its own Constant and
+# FactSpec, which the compiler makes from the syntax tree, so neither data nor the runtime sees
+# syntax. compiler and runtime are siblings over the data layer: neither includes the other (the
+# runtime runs what data/ holds; the compiler makes it). pipeline (treaty/compile.hpp) runs both,
+# source to engine to requirements; server uses the runtime (and may use the pipeline, never the
+# dsl directly), cli everything.
 # Every file of a library may include the public headers (include/treaty/*) of its own layer and
 # of the layers it may use (`uses` below), never others; every public header belongs to exactly one
 # layer (a new header must be placed here); a public header includes only headers its layer may.
-# The build's link lines say the same, but a header-only use links fine and is caught here.
+# The build's link lines say the same (the ctest layering.links checks that neither treaty_data nor
+# treaty_runtime links treaty_dsl or treaty_compiler), but a header-only use links fine and is
+# caught here.
 # Usage: check_layers.sh SOURCE_DIR        (exit 1 and one line per violation when an arrow points up)
 #        check_layers.sh --self-test       (shows that a planted upward include is reported)
 set -uo pipefail
@@ -30,11 +37,11 @@ declare -A uses=(
   [log]="log"
   [base]="log base"
   [dsl]="log base dsl"
-  [data]="log base dsl data"
+  [data]="log base data"
   [compiler]="log base dsl data compiler"
-  [runtime]="log base dsl data runtime"
+  [runtime]="log base data runtime"
   [pipeline]="log base dsl data compiler runtime pipeline"
-  [server]="log base dsl data runtime pipeline server"
+  [server]="log base data runtime pipeline server"
   [cli]="log base dsl data compiler runtime pipeline server cli"
 )
 
@@ -82,11 +89,16 @@ if [ "${1:-}" = --self-test ]; then
   printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/pipeline/ok.cpp"
   printf '#include "treaty/compile.hpp"\n' >"$t/server/ok.cpp"
   printf '#include "treaty/diagnostics.hpp"\n' >"$t/dsl/ok.cpp"
+  printf '#include "treaty/diagnostics.hpp"\n#include "treaty/program.hpp"\n' >"$t/data/ok.cpp"
   out=$(check_tree "$t") || { echo "self-test: a clean tree was reported: $out"; exit 1; }
   printf '#include "treaty/runtime.hpp"\n' >"$t/compiler/up.cpp"
   printf '#include "treaty/check.hpp"\n' >"$t/runtime/sideways.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/dsl/up.cpp"
   printf '#include "treaty/syntax.hpp"\n' >"$t/base/up.cpp"
+  printf '#include "treaty/parse.hpp"\n' >"$t/data/sideways.cpp"
+  printf '#include "treaty/syntax.hpp"\n' >"$t/runtime/syntax.cpp"
+  printf '#include "treaty/package.hpp"\n' >"$t/server/syntax.cpp"
+  printf '#include "treaty/syntax.hpp"\n' >"$t/include/treaty/program.hpp"
   printf '#include "treaty/compile.hpp"\n' >"$t/runtime/up.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/include/treaty/syntax.hpp"
   : >"$t/include/treaty/stray.hpp"
@@ -95,18 +107,22 @@ if [ "${1:-}" = --self-test ]; then
               'runtime/sideways.cpp: includes "treaty/check.hpp" (compiler) from runtime' \
               'dsl/up.cpp: includes "treaty/program.hpp" (data) from dsl' \
               'base/up.cpp: includes "treaty/syntax.hpp" (dsl) from base' \
+              'data/sideways.cpp: includes "treaty/parse.hpp" (dsl) from data' \
+              'runtime/syntax.cpp: includes "treaty/syntax.hpp" (dsl) from runtime' \
+              'server/syntax.cpp: includes "treaty/package.hpp" (dsl) from server' \
+              'include/treaty/program.hpp: includes "treaty/syntax.hpp" (dsl) from data' \
               'runtime/up.cpp: includes "treaty/compile.hpp" (pipeline) from runtime' \
               'include/treaty/syntax.hpp: includes "treaty/program.hpp" (data) from dsl' \
               'include/treaty/stray.hpp: a public header no layer owns'; do
     grep -qF "$want" <<<"$out" || { echo "self-test: missing: $want"; echo "$out"; exit 1; }
   done
-  echo "layering self-test: 7 planted violations reported, the clean tree passed"
+  echo "layering self-test: 11 planted violations reported, the clean tree passed"
   exit 0
 fi
 
 src=${1:?usage: check_layers.sh SOURCE_DIR | --self-test}
 if check_tree "$src"; then
-  echo "layering: no include points up or sideways (log < base < dsl < data < {compiler, runtime} < pipeline < server < cli)"
+  echo "layering: no include points up or sideways (log < base < {dsl, data}; data < {compiler, runtime} < pipeline < server < cli; dsl < compiler)"
 else
   exit 1
 fi
