@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "treaty/check.hpp"
 #include "treaty/convert.hpp"
 #include "treaty/log.hpp"
 #include "treaty/parse.hpp"
@@ -112,7 +113,8 @@ bool request_from_flags(Loaded& l, const std::string& principal, const std::stri
   if (conv.principal(pe.name, pe.str(), error) && conv.resource(re.name, re.str(), error) && conv.action(aname, error)) {
     for (std::size_t i = 0; i < arg_texts.size() && error.empty(); ++i) {
       Span where;
-      if (conv.arg(arg_texts[i].first, arg_values[i], error, where) == RequestConverter::ArgProblem::bad_value)
+      if (conv.arg(arg_texts[i].first, to_constant(arg_values[i]), error, where) ==
+          RequestConverter::ArgProblem::bad_value)
         error = "argument `" + arg_texts[i].first + "`: " + error;
     }
     auto& parts = conv.parts();

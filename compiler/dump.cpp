@@ -293,13 +293,13 @@ std::string dump_checked(const SourceManager& sm, const Program& p) {
   for (const auto& t : p.tests) {
     out += "  test " + quote_string(t.name) + " " + v.at(t.span) + ": " + std::to_string(t.given.size()) + " given, " +
            count(t.expects.size(), "expectation") + ", " + count(t.violations.size(), "expected violation") + "\n";
-    for (const auto& g : t.given) out += "    given " + g.type.name + "::" + quote_string(g.id) + "\n";
+    for (const auto& g : t.given) out += "    given " + g.type + "::" + quote_string(g.id) + "\n";
     for (const auto& ex : t.expects) {
       const auto& rq = ex.request;
       const auto& act = s.actions.at(rq.action);
       std::string args;
-      for (const auto& [idx, e] : ex.arg_syntax)
-        args += (args.empty() ? "" : ", ") + act.params.at(idx).name + ": " + to_source(e);
+      for (const auto& [idx, c] : ex.arg_constants)
+        args += (args.empty() ? "" : ", ") + act.params.at(idx).name + ": " + constant_source(c);
       out += std::string("    expect ") + (ex.allow ? "allow" : "deny") + " principal " +
              s.entities.at(rq.principal_type).name + "::" + quote_string(rq.principal_id) + " action " + act.name +
              (args.empty() ? "" : "(" + args + ")") + " resource " + s.entities.at(rq.resource_type).name +

@@ -44,7 +44,7 @@ struct GivenScratch : GivenResolver {
 
 bool Checker::request(const syntax::RequestSyntax& rs, RequestSpec& out, Span span,
                       const std::set<std::pair<TypeId, std::string>>& given,
-                      std::vector<std::pair<std::uint32_t, syntax::Expr>>* arg_syntax) {
+                      std::vector<std::pair<std::uint32_t, Constant>>* arg_constants) {
   bool ok = true;
   out.span = span;
   auto a = p_.schema.find_action(rs.action.name);
@@ -106,7 +106,8 @@ bool Checker::request(const syntax::RequestSyntax& rs, RequestSpec& out, Span sp
     }
     std::string err;
     Span where = arg.value.span;
-    if (!convert_constant(p_.schema, arg.value, act.params[idx].type, res, out.args[idx], err, where)) {
+    Constant value = to_constant(arg.value);
+    if (!convert_constant(p_.schema, value, act.params[idx].type, res, out.args[idx], err, where)) {
       d_.add(DiagId::type_mismatch, where, err);
       ok = false;
       given_arg[idx] = true;  // given, if wrongly: do not also report it missing
@@ -114,7 +115,7 @@ bool Checker::request(const syntax::RequestSyntax& rs, RequestSpec& out, Span sp
     }
     mark_value(out.args[idx]);
     given_arg[idx] = true;
-    if (arg_syntax) arg_syntax->emplace_back(static_cast<std::uint32_t>(idx), arg.value);
+    if (arg_constants) arg_constants->emplace_back(static_cast<std::uint32_t>(idx), std::move(value));
   }
   for (std::size_t i = 0; i < act.params.size(); ++i)
     if (!given_arg[i] && !act.params[i].type.optional) {
@@ -138,20 +139,21 @@ void Checker::check_tests() {
     TestInfo info;
     info.name = t->name;
     info.span = t->name_span;
-    info.given = t->given;
+    info.given.reserve(t->given.size());
+    for (const auto& g : t->given) info.given.push_back(to_fact_spec(g));
     std::set<std::pair<TypeId, std::string>> given;
-    std::vector<std::pair<const syntax::FactDecl*, TypeId>> typed;
-    for (const auto& g : t->given) {
-      auto ty = fact_type(p_.schema, g.type, d_);
+    std::vector<std::pair<const FactSpec*, TypeId>> typed;
+    for (const auto& g : info.given) {
+      auto ty = fact_type(p_.schema, g.type, g.type_span, d_);
       if (!ty) continue;
       if (p_.world.find(*ty, g.id)) {
         auto& diag = d_.add(DiagId::given_fact_exists, g.id_span,
-                            "`" + g.type.name + "::" + quote_string(g.id) +
+                            "`" + g.type + "::" + quote_string(g.id) +
                                 "` already exists in the package; a `given` fact needs a new id");
         diag.help = "to test a variation of an existing fact, give a copy a new id";
       } else if (!given.insert({*ty, g.id}).second) {
         d_.add(DiagId::duplicate_fact, g.id_span,
-               "fact " + tick(g.type.name + "::" + quote_string(g.id)) + " is given twice in this test");
+               "fact " + tick(g.type + "::" + quote_string(g.id)) + " is given twice in this test");
       }
       typed.emplace_back(&g, *ty);
     }
@@ -174,7 +176,7 @@ void Checker::check_tests() {
                   b.name, cands);
         }
       }
-      if (request(ex.request, ei.request, ex.span, given, &ei.arg_syntax)) info.expects.push_back(std::move(ei));
+      if (request(ex.request, ei.request, ex.span, given, &ei.arg_constants)) info.expects.push_back(std::move(ei));
     }
     for (const auto& v : t->violations) {
       if (!require_decls_.count(v.requirement.name)) {

@@ -36,9 +36,12 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
   EntityLoadOptions lo;
   lo.max_entities = max_facts;
   EntityLoader loader(s, &sm, store, d, lo);
-  // Phase 1: create every entity.
+  // Phase 1: create every entity. The loader reads the facts again in finish(), so their data
+  // layer form is kept until then.
+  std::vector<FactSpec> specs;
+  specs.reserve(facts.size());
   for (const auto* f : facts) {
-    loader.add_fact(*f);
+    loader.add_fact(specs.emplace_back(to_fact_spec(*f)));
     if (loader.full()) break;
   }
   std::vector<std::pair<std::string, std::string>> sources;

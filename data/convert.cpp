@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 
 namespace treaty {
 
@@ -76,11 +75,31 @@ bool resolve_reference(const Schema& schema, const Type& t, const std::string& i
 
 }  // namespace
 
-bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
+std::string constant_source(const Constant& c) {
+  using CK = Constant::Kind;
+  switch (c.kind) {
+    case CK::none: return "none";
+    case CK::bool_: return c.bool_value ? "true" : "false";
+    case CK::int_: return std::to_string(c.int_value);
+    case CK::string: return quote_string(c.text);
+    case CK::entity: return c.qualifier + "::" + quote_string(c.text);
+    case CK::enum_name: return c.qualifier.empty() ? c.text : c.qualifier + "." + c.text;
+    case CK::set: {
+      std::string s = "{";
+      for (std::size_t i = 0; i < c.items.size(); ++i) s += (i ? ", " : "") + constant_source(c.items[i]);
+      return s + "}";
+    }
+    case CK::expression:
+    case CK::other: break;
+  }
+  return "<expression>";
+}
+
+bool convert_constant(const Schema& schema, const Constant& c, const Type& t, ConstantResolver& r, Value& out,
                       std::string& error, Span& where) {
-  using EK = syntax::Expr::Kind;
-  where = e.span;
-  if (e.kind == EK::none_lit) {
+  using CK = Constant::Kind;
+  where = c.span;
+  if (c.kind == CK::none) {
     if (!t.optional) {
       error = "`none` is given where a value of type " + tick(schema.type_name(t)) + " is required";
       return false;
@@ -89,18 +108,18 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
     return true;
   }
   if (t.set) {
-    if (e.kind != EK::set_lit) {
+    if (c.kind != CK::set) {
       error = "expected a set of type " + tick(schema.type_name(t)) + ", as in `{a, b}`";
       return false;
     }
-    if (e.kids.size() > kMaxSetSize) {
-      error = "the set has " + std::to_string(e.kids.size()) + " elements, more than the limit of " +
+    if (c.items.size() > kMaxSetSize) {
+      error = "the set has " + std::to_string(c.items.size()) + " elements, more than the limit of " +
               std::to_string(kMaxSetSize);
       return false;
     }
     std::vector<Value> items;
     const Type elem = t.element();
-    for (const auto& k : e.kids) {
+    for (const auto& k : c.items) {
       Value v;
       if (!convert_constant(schema, k, elem, r, v, error, where)) return false;
       items.push_back(v);
@@ -111,23 +130,21 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
   const std::string want = tick(schema.type_name(t.as_optional(false)));
   switch (t.base) {
     case Base::bool_:
-      if (e.kind != EK::bool_lit) break;
-      out = Value::boolean(e.bool_value);
+      if (c.kind != CK::bool_) break;
+      out = Value::boolean(c.bool_value);
       return true;
     case Base::int_:
-      if (e.kind != EK::int_lit) break;
-      out = Value::integer(e.int_value);
+      if (c.kind != CK::int_) break;
+      out = Value::integer(c.int_value);
       return true;
     case Base::string:
-      if (e.kind != EK::string_lit) break;
-      out = Value::str(r.intern(e.str()));
+      if (c.kind != CK::string) break;
+      out = Value::str(r.intern(c.text));
       return true;
     case Base::enum_: {
-      std::string name;
-      if (e.kind == EK::name) name = e.name;
-      else if (e.kind == EK::attr && e.kids[0].kind == EK::name && e.kids[0].name == schema.enums[t.enum_id].name)
-        name = e.name;
-      else break;
+      // A bare value, or one qualified with this enum's name.
+      if (c.kind != CK::enum_name || (!c.qualifier.empty() && c.qualifier != schema.enums[t.enum_id].name)) break;
+      const std::string& name = c.text;
       const auto& vals = schema.enums[t.enum_id].values;
       for (std::size_t i = 0; i < vals.size(); ++i)
         if (vals[i] == name) {
@@ -135,17 +152,17 @@ bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t
           return true;
         }
       error = tick(name) + " is not a value of enum " + want;
-      if (auto c = closest_name(name, vals)) error += "; did you mean " + tick(*c) + "?";
+      if (auto cand = closest_name(name, vals)) error += "; did you mean " + tick(*cand) + "?";
       return false;
     }
     case Base::entity:
-      if (e.kind == EK::string_lit) return resolve_reference(schema, t, e.str(), nullptr, r, out, error);
-      if (e.kind == EK::entity_ref) return resolve_reference(schema, t, e.str(), &e.name, r, out, error);
+      if (c.kind == CK::string) return resolve_reference(schema, t, c.text, nullptr, r, out, error);
+      if (c.kind == CK::entity) return resolve_reference(schema, t, c.text, &c.qualifier, r, out, error);
       break;
     default: break;
   }
-  if (e.kind == EK::name || e.kind == EK::attr || e.kind == EK::call || e.kind == EK::cmp || e.kind == EK::and_ ||
-      e.kind == EK::or_ || e.kind == EK::not_ || e.kind == EK::exists || e.kind == EK::exists_in) {
+  // A name or an expression built of names where a bool, int or string is wanted.
+  if (c.kind == CK::enum_name || c.kind == CK::expression) {
     if (t.base != Base::enum_ && t.base != Base::entity) {
       error = "a fact's value must be a literal, an id or a set of them; expected a value of type " + want;
       return false;
@@ -247,34 +264,34 @@ void suggest(Diagnostic& diag, std::string_view name, const std::vector<std::str
   }
 }
 
-std::optional<TypeId> fact_type(const Schema& s, const syntax::Ident& type, Diagnostics& d) {
-  if (auto t = s.find_entity(type.name)) return t;
+std::optional<TypeId> fact_type(const Schema& s, std::string_view type, Span type_span, Diagnostics& d) {
+  if (auto t = s.find_entity(type)) return t;
   std::vector<std::string> cands;
   for (const auto& e : s.entities) cands.push_back(e.name);
-  suggest(d.add(DiagId::unknown_type, type.span, "unknown entity type " + tick(type.name) + " for a fact"), type.name,
-          cands, type.span);
+  suggest(d.add(DiagId::unknown_type, type_span, "unknown entity type " + tick(type) + " for a fact"), type, cands,
+          type_span);
   return std::nullopt;
 }
 
-bool convert_fact_fields(const Schema& s, const syntax::FactDecl& f, TypeId t, ConstantResolver& r, Diagnostics& d,
+bool convert_fact_fields(const Schema& s, const FactSpec& f, TypeId t, ConstantResolver& r, Diagnostics& d,
                          const std::function<void(std::uint32_t, Value)>& set) {
   const auto& et = s.entities[t];
   const std::string fact_name = tick(et.name + "::" + quote_string(f.id));
   std::vector<bool> given(et.attrs.size(), false);
   bool ok = true;
   for (const auto& fi : f.fields) {
-    const int col = et.column_named(fi.name.name);
+    const int col = et.column_named(fi.name);
     if (col < 0) {
       std::vector<std::string> cands;
       for (const auto& a : et.attrs) cands.push_back(a.name);
-      suggest(d.add(DiagId::unknown_attribute, fi.name.span, tick(et.name) + " has no attribute " + tick(fi.name.name)),
-              fi.name.name, cands, fi.name.span);
+      suggest(d.add(DiagId::unknown_attribute, fi.name_span, tick(et.name) + " has no attribute " + tick(fi.name)),
+              fi.name, cands, fi.name_span);
       ok = false;
       continue;
     }
     const auto c = static_cast<std::size_t>(col);
     if (given[c]) {
-      d.add(DiagId::duplicate_field, fi.name.span, "attribute " + tick(fi.name.name) + " of " + fact_name + " is given twice");
+      d.add(DiagId::duplicate_field, fi.name_span, "attribute " + tick(fi.name) + " of " + fact_name + " is given twice");
       ok = false;
       continue;
     }
@@ -284,7 +301,7 @@ bool convert_fact_fields(const Schema& s, const syntax::FactDecl& f, TypeId t, C
     Value v;
     if (!convert_constant(s, fi.value, et.attrs[c].type, r, v, err, where)) {
       d.add(value_error_code(err),
-            where, "attribute " + tick(fi.name.name) + " of " + fact_name + ": " + err);
+            where, "attribute " + tick(fi.name) + " of " + fact_name + ": " + err);
       ok = false;
       continue;
     }
@@ -376,7 +393,7 @@ RequestConverter::ArgProblem RequestConverter::arg(std::string_view name, const 
   return ArgProblem::none;
 }
 
-RequestConverter::ArgProblem RequestConverter::arg(std::string_view name, const syntax::Expr& v, std::string& error,
+RequestConverter::ArgProblem RequestConverter::arg(std::string_view name, const Constant& v, std::string& error,
                                                    Span& where) {
   std::size_t idx = 0;
   if (auto p = begin_arg(name, idx, error); p != ArgProblem::none) return p;

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 
 namespace treaty {
 
@@ -143,7 +142,7 @@ class JsonLocator {
 struct EntityLoader::Pending {
   EntityId entity = 0;
   TypeId type = 0;
-  const syntax::FactDecl* decl = nullptr;
+  const FactSpec* decl = nullptr;
   std::unique_ptr<nlohmann::json> attrs;
   std::string json_path;  ///< "entities[3]"
   FileId json_file = kNoFile;
@@ -185,9 +184,9 @@ void EntityLoader::duplicate(TypeId t, std::string_view id, Span where, const st
   if (path.empty()) diag.notes.push_back({first_span_[{t, std::string(id)}], "first declared here"});
 }
 
-void EntityLoader::add_fact(const syntax::FactDecl& f) {
+void EntityLoader::add_fact(const FactSpec& f) {
   if (full_) return;
-  auto t = fact_type(s_, f.type, d_);
+  auto t = fact_type(s_, f.type, f.type_span, d_);
   if (!t || !room(f.span)) return;
   auto e = store_.create(*t, f.id, f.span);
   if (!e) {

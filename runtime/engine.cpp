@@ -7,7 +7,6 @@
 #include <span>
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 #include "treaty/runtime.hpp"
 #include "internal/code.hpp"
 
@@ -302,7 +301,7 @@ class OverlayStore : public EntityStore {
 };
 }  // namespace
 
-bool Overlay::add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags) {
+bool Overlay::add_facts(const std::vector<FactSpec>& facts, Diagnostics& diags) {
   const std::size_t errors = diags.count(Severity::error);
   OverlayStore store(*this, p_->world);
   EntityLoadOptions lo;

@@ -1,7 +1,6 @@
 #include "treaty/test_runner.hpp"
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 
 namespace treaty {
 
@@ -53,9 +52,9 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_
         std::vector<Value> args = ex.request.args;
         OverlayResolver res(overlay);
         const auto& params = p.schema.actions[ex.request.action].params;
-        for (const auto& [idx, expr] : ex.arg_syntax) {
+        for (const auto& [idx, constant] : ex.arg_constants) {
           Span where;
-          if (!convert_constant(p.schema, expr, params[idx].type, res, args[idx], error, where)) break;
+          if (!convert_constant(p.schema, constant, params[idx].type, res, args[idx], error, where)) break;
         }
         if (!error.empty()) {
           r.failure = "invalid argument: " + error;

@@ -7,8 +7,6 @@
 #include <random>
 #include <set>
 
-#include "treaty/parse.hpp"
-
 namespace treaty {
 
 namespace {

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
-#include "treaty/parse.hpp"
 
 namespace treaty::server::internal {
 

@@ -179,7 +179,7 @@ class Checker {
   // tests.cpp
   bool request(const syntax::RequestSyntax& rs, RequestSpec& out, Span span,
                const std::set<std::pair<TypeId, std::string>>& given,
-               std::vector<std::pair<std::uint32_t, syntax::Expr>>* arg_syntax = nullptr);
+               std::vector<std::pair<std::uint32_t, Constant>>* arg_constants = nullptr);
   void check_tests();
   void check_properties();
 

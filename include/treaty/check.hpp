@@ -61,6 +61,15 @@ inline constexpr CheckPassInfo kCheckPasses[] = {
     {CheckPass::lower, "lower"},     {CheckPass::indexes, "indexes"}, {CheckPass::lints, "lints"},
 };
 
+/// The data layer's form of a constant written in source (treaty/program.hpp): literals, entity
+/// references, enum values bare or qualified and sets of them, each part with its span; any other
+/// expression is kept as a non-constant kind for the converter to refuse with its reason. The one
+/// translation from the syntax tree to what convert_constant and RequestConverter::arg take (the
+/// checker and `treaty eval`'s flags use it).
+[[nodiscard]] Constant to_constant(const syntax::Expr& e);
+/// The same for a fact (a package's or a test's `given`), for EntityLoader::add_fact.
+[[nodiscard]] FactSpec to_fact_spec(const syntax::FactDecl& f);
+
 namespace detail {
 class Checker;
 }

@@ -23,9 +23,11 @@
 #include "treaty/diagnostics.hpp"
 #include "treaty/program.hpp"
 #include "treaty/source.hpp"
-#include "treaty/syntax.hpp"
 
 namespace treaty {
+
+/// The constant as the formatter writes it (`{Kind.a, b}`, `Person::"ann"`, `-3`): for dumps.
+[[nodiscard]] std::string constant_source(const Constant& c);
 
 /// Most elements of one set value, in facts, data, requests and set literals (E0801).
 inline constexpr std::size_t kMaxSetSize = 100'000;
@@ -43,7 +45,7 @@ struct ConstantResolver {
 /// Converts a constant written in source (a fact's attribute value, a request argument) to a
 /// value of type `t`. Entity references are looked up with `r`. Returns false with a message and
 /// `where` the offending part.
-bool convert_constant(const Schema& schema, const syntax::Expr& e, const Type& t, ConstantResolver& r, Value& out,
+bool convert_constant(const Schema& schema, const Constant& c, const Type& t, ConstantResolver& r, Value& out,
                       std::string& error, Span& where);
 
 /// Converts a JSON value (LANGUAGE.md section 10: entities as id strings or {"type","id"}, enums as
@@ -81,14 +83,14 @@ struct JsonError {
 void suggest(Diagnostic& diag, std::string_view name, const std::vector<std::string>& candidates, Span span);
 
 /// The entity type a fact names, or an error at the name (with a suggestion).
-[[nodiscard]] std::optional<TypeId> fact_type(const Schema& s, const syntax::Ident& type, Diagnostics& d);
+[[nodiscard]] std::optional<TypeId> fact_type(const Schema& s, std::string_view type, Span type_span, Diagnostics& d);
 
 /// Converts each field of the fact `f`, of entity type `t`, and calls `set(column, value)`.
 /// Reports an unknown attribute (with a suggestion), an attribute given twice, an ill-typed or
 /// dangling value, and a missing attribute, each at its place. Returns false on any problem.
 /// (EntityLoader's second phase for facts in source; the checker also uses it to check a test's
 /// `given` facts.)
-bool convert_fact_fields(const Schema& s, const syntax::FactDecl& f, TypeId t, ConstantResolver& r, Diagnostics& d,
+bool convert_fact_fields(const Schema& s, const FactSpec& f, TypeId t, ConstantResolver& r, Diagnostics& d,
                          const std::function<void(std::uint32_t, Value)>& set);
 
 // ---------------------------------------------------------------------------------------------
@@ -145,8 +147,9 @@ class EntityLoader {
   EntityLoader(const EntityLoader&) = delete;
   EntityLoader& operator=(const EntityLoader&) = delete;
 
-  /// Phase 1 for a fact written in source: creates its entity; its fields wait for finish().
-  void add_fact(const syntax::FactDecl& f);
+  /// Phase 1 for a fact written in source: creates its entity; its fields wait for finish(), so
+  /// `f` must live until then.
+  void add_fact(const FactSpec& f);
   /// Phase 1 for element `index` of a JSON "entities" array, from file `file` (kNoFile for a
   /// request). Attributes that convert cleanly at once (every reference already known, nothing
   /// missing, no error) are set now, so `en` need not be kept; any other are moved out of `en`
@@ -209,7 +212,7 @@ class RequestConverter {
   /// Converts argument `name`; on bad_value `error` is the value's problem alone, for the caller
   /// to prefix with the argument's place.
   ArgProblem arg(std::string_view name, const nlohmann::json& v, std::string& error);
-  ArgProblem arg(std::string_view name, const syntax::Expr& v, std::string& error, Span& where);
+  ArgProblem arg(std::string_view name, const Constant& v, std::string& error, Span& where);
   /// The index of parameter `name` of the action, or nullopt.
   [[nodiscard]] std::optional<std::size_t> param(std::string_view name) const;
   [[nodiscard]] RequestParts& parts() { return parts_; }

@@ -123,4 +123,8 @@ void write_sarif(std::ostream& out, const SourceManager& sm, const std::vector<D
 /// "an" before a word (a type name) that starts with a vowel, else "a": "an `Account`", "a `Person`".
 [[nodiscard]] std::string_view indefinite_article(std::string_view word);
 
+/// Writes `s` as a Treaty string literal (with quotes and escapes): how messages, explanations,
+/// dumps and the formatter name an id.
+[[nodiscard]] std::string quote_string(std::string_view s);
+
 }  // namespace treaty

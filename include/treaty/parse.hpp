@@ -41,9 +41,6 @@ bool validate_source_bytes(const SourceManager& sm, FileId id, Diagnostics& diag
 /// Returns false (leaving `out` unspecified) when an escape names no Unicode scalar value.
 bool unescape_string(std::string_view lit, std::string& out);
 
-/// Writes `s` as a Treaty string literal (with quotes and escapes).
-[[nodiscard]] std::string quote_string(std::string_view s);
-
 /// True when `s` is a reserved keyword of the language.
 [[nodiscard]] bool is_keyword(std::string_view s);
 

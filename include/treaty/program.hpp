@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "treaty/source.hpp"
-#include "treaty/syntax.hpp"
 
 namespace treaty {
 
@@ -673,6 +672,47 @@ struct RequirementInfo {
   Span span;
 };
 
+/// A constant as written in source (a fact's attribute value, a request argument), in the data
+/// layer's own terms: what the converter needs of it and where each part is, without the syntax
+/// tree. The compiler makes these from the parser's expressions (`to_constant` in
+/// treaty/check.hpp); an expression that is no constant is kept as one of the last two kinds, so
+/// the converter can say why it is refused.
+struct Constant {
+  enum class Kind : std::uint8_t {
+    none,        ///< `none`
+    bool_,       ///< bool_value
+    int_,        ///< int_value
+    string,      ///< text: the string (unescaped)
+    entity,      ///< qualifier: the type's name, text: the id (`Person::"ann"`)
+    enum_name,   ///< text: the value's name; qualifier: the enum's name in `Kind.approval`, empty when bare
+    set,         ///< items: the elements (`{a, b}`)
+    expression,  ///< a name, an attribute, a call, a comparison, `and`/`or`/`not` or `exists`: no constant
+    other,       ///< any other expression (`in`, `is`, a method call): no constant
+  };
+  Kind kind = Kind::none;
+  bool bool_value = false;
+  std::int64_t int_value = 0;
+  std::string text;
+  std::string qualifier;
+  std::vector<Constant> items;
+  Span span;  ///< the whole constant as written
+};
+
+/// A fact written in source (a package's fact, a test's `given` fact): `Type::"id" { attr: v }`.
+struct FactSpec {
+  struct Field {
+    std::string name;
+    Span name_span;
+    Constant value;
+  };
+  std::string type;
+  Span type_span;
+  std::string id;
+  Span id_span;
+  std::vector<Field> fields;
+  Span span;  ///< the whole fact
+};
+
 /// A request as a test or property writes it; resolved against the schema.
 struct RequestSpec {
   TypeId principal_type = 0;
@@ -689,14 +729,14 @@ struct ExpectationInfo {
   RequestSpec request;
   /// The arguments as written (parameter index, value), resolved again when the test runs so
   /// they may refer to the test's `given` facts.
-  std::vector<std::pair<std::uint32_t, syntax::Expr>> arg_syntax;
+  std::vector<std::pair<std::uint32_t, Constant>> arg_constants;
   std::vector<std::string> because;
   Span span;
 };
 
 struct TestInfo {
   std::string name;
-  std::vector<syntax::FactDecl> given;  ///< facts that exist in this test only
+  std::vector<FactSpec> given;  ///< facts that exist in this test only
   std::vector<ExpectationInfo> expects;
   /// `expect violation R`: the requirement's name and the expectation's span.
   std::vector<std::pair<std::string, Span>> violations;

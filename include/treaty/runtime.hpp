@@ -39,7 +39,7 @@ class Overlay {
 
   /// Adds facts written in source (a test's `given`): all are created first so they may refer to
   /// each other. Problems are reported to `diags`; returns false on any.
-  bool add_facts(const std::vector<syntax::FactDecl>& facts, Diagnostics& diags);
+  bool add_facts(const std::vector<FactSpec>& facts, Diagnostics& diags);
   /// Adds JSON entities (`[{"type":..,"id":..,"attrs":{..}}]`): a request's inline entities,
   /// through EntityLoader. Returns false with the first problem in `error`.
   bool add_json(const nlohmann::json& entities, std::string& error);

@@ -1,38 +1,48 @@
 #!/usr/bin/env bash
 # The dependency direction, checked on the sources:
-#   log < dsl < data < {compiler, runtime} < pipeline < server < cli
-# compiler and runtime are siblings over the data layer: neither includes the other (the runtime
-# runs what data/ holds; the compiler makes it). pipeline (treaty/compile.hpp) runs both, source to
-# engine to requirements; server uses the runtime (and may use the pipeline), cli everything.
+#   log < base < { dsl, data };  dsl, data < compiler;  data < runtime;
+#   { compiler, runtime } < pipeline;  { runtime, pipeline } < server;  everything < cli
+# base holds what every layer reports with: sources and spans, diagnostics and their registry.
+# dsl (source text to syntax) and data (values, the world, the IR, the converter) are siblings over
+# base: the data layer takes constants and facts written in source as its own Constant and
+# FactSpec, which the compiler makes from the syntax tree, so neither data nor the runtime sees
+# syntax. compiler and runtime are siblings over the data layer: neither includes the other (the
+# runtime runs what data/ holds; the compiler makes it). pipeline (treaty/compile.hpp) runs both,
+# source to engine to requirements; server uses the runtime (and may use the pipeline, never the
+# dsl directly), cli everything.
 # Every file of a library may include the public headers (include/treaty/*) of its own layer and
 # of the layers it may use (`uses` below), never others; every public header belongs to exactly one
 # layer (a new header must be placed here); a public header includes only headers its layer may.
-# The build's link lines say the same, but a header-only use links fine and is caught here.
+# The build's link lines say the same (the ctest layering.links checks that neither treaty_data nor
+# treaty_runtime links treaty_dsl or treaty_compiler), but a header-only use links fine and is
+# caught here.
 # Usage: check_layers.sh SOURCE_DIR        (exit 1 and one line per violation when an arrow points up)
 #        check_layers.sh --self-test       (shows that a planted upward include is reported)
 set -uo pipefail
 
 declare -A layer_of_header=(
   [log.hpp]=log
-  [source.hpp]=dsl [diagnostics.hpp]=dsl [diagnostic_codes.def]=dsl [syntax.hpp]=dsl [parse.hpp]=dsl [format.hpp]=dsl
+  [source.hpp]=base [diagnostics.hpp]=base [diagnostic_codes.def]=base
+  [syntax.hpp]=dsl [parse.hpp]=dsl [format.hpp]=dsl
   [package.hpp]=dsl
   [program.hpp]=data [convert.hpp]=data
   [check.hpp]=compiler [dump.hpp]=compiler
   [runtime.hpp]=runtime [test_runner.hpp]=runtime [verify.hpp]=runtime [request_reader.hpp]=runtime
   [compile.hpp]=pipeline
 )
-declare -A layer_of_dir=([dsl]=dsl [data]=data [compiler]=compiler [runtime]=runtime [pipeline]=pipeline [server]=server
+declare -A layer_of_dir=([base]=base [dsl]=dsl [data]=data [compiler]=compiler [runtime]=runtime [pipeline]=pipeline [server]=server
                          [cli]=cli)
 # The layers each layer may include, itself included.
 declare -A uses=(
   [log]="log"
-  [dsl]="log dsl"
-  [data]="log dsl data"
-  [compiler]="log dsl data compiler"
-  [runtime]="log dsl data runtime"
-  [pipeline]="log dsl data compiler runtime pipeline"
-  [server]="log dsl data runtime pipeline server"
-  [cli]="log dsl data compiler runtime pipeline server cli"
+  [base]="log base"
+  [dsl]="log base dsl"
+  [data]="log base data"
+  [compiler]="log base dsl data compiler"
+  [runtime]="log base data runtime"
+  [pipeline]="log base dsl data compiler runtime pipeline"
+  [server]="log base data runtime pipeline server"
+  [cli]="log base dsl data compiler runtime pipeline server cli"
 )
 
 check_tree() {
@@ -63,7 +73,7 @@ check_tree() {
         bad=1
       fi
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")
-  done < <(find "$src/include/treaty" "$src/dsl" "$src/data" "$src/compiler" "$src/runtime" "$src/pipeline" "$src/server" \
+  done < <(find "$src/include/treaty" "$src/base" "$src/dsl" "$src/data" "$src/compiler" "$src/runtime" "$src/pipeline" "$src/server" \
              "$src/cli" -type f \
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.def' \) 2>/dev/null | sort)
   return $bad
@@ -72,16 +82,23 @@ check_tree() {
 if [ "${1:-}" = --self-test ]; then
   t=$(mktemp -d)
   trap 'rm -rf "$t"' EXIT
-  mkdir -p "$t/include/treaty" "$t/dsl" "$t/data" "$t/compiler" "$t/runtime" "$t/pipeline" "$t/server" "$t/cli"
+  mkdir -p "$t/include/treaty" "$t/base" "$t/dsl" "$t/data" "$t/compiler" "$t/runtime" "$t/pipeline" "$t/server" "$t/cli"
   for h in "${!layer_of_header[@]}"; do : >"$t/include/treaty/$h"; done
   printf '#include "treaty/convert.hpp"\n' >"$t/runtime/ok.cpp"
   printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/cli/ok.cpp"
   printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/pipeline/ok.cpp"
   printf '#include "treaty/compile.hpp"\n' >"$t/server/ok.cpp"
+  printf '#include "treaty/diagnostics.hpp"\n' >"$t/dsl/ok.cpp"
+  printf '#include "treaty/diagnostics.hpp"\n#include "treaty/program.hpp"\n' >"$t/data/ok.cpp"
   out=$(check_tree "$t") || { echo "self-test: a clean tree was reported: $out"; exit 1; }
   printf '#include "treaty/runtime.hpp"\n' >"$t/compiler/up.cpp"
   printf '#include "treaty/check.hpp"\n' >"$t/runtime/sideways.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/dsl/up.cpp"
+  printf '#include "treaty/syntax.hpp"\n' >"$t/base/up.cpp"
+  printf '#include "treaty/parse.hpp"\n' >"$t/data/sideways.cpp"
+  printf '#include "treaty/syntax.hpp"\n' >"$t/runtime/syntax.cpp"
+  printf '#include "treaty/package.hpp"\n' >"$t/server/syntax.cpp"
+  printf '#include "treaty/syntax.hpp"\n' >"$t/include/treaty/program.hpp"
   printf '#include "treaty/compile.hpp"\n' >"$t/runtime/up.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/include/treaty/syntax.hpp"
   : >"$t/include/treaty/stray.hpp"
@@ -89,18 +106,23 @@ if [ "${1:-}" = --self-test ]; then
   for want in 'compiler/up.cpp: includes "treaty/runtime.hpp" (runtime) from compiler' \
               'runtime/sideways.cpp: includes "treaty/check.hpp" (compiler) from runtime' \
               'dsl/up.cpp: includes "treaty/program.hpp" (data) from dsl' \
+              'base/up.cpp: includes "treaty/syntax.hpp" (dsl) from base' \
+              'data/sideways.cpp: includes "treaty/parse.hpp" (dsl) from data' \
+              'runtime/syntax.cpp: includes "treaty/syntax.hpp" (dsl) from runtime' \
+              'server/syntax.cpp: includes "treaty/package.hpp" (dsl) from server' \
+              'include/treaty/program.hpp: includes "treaty/syntax.hpp" (dsl) from data' \
               'runtime/up.cpp: includes "treaty/compile.hpp" (pipeline) from runtime' \
               'include/treaty/syntax.hpp: includes "treaty/program.hpp" (data) from dsl' \
               'include/treaty/stray.hpp: a public header no layer owns'; do
     grep -qF "$want" <<<"$out" || { echo "self-test: missing: $want"; echo "$out"; exit 1; }
   done
-  echo "layering self-test: 6 planted violations reported, the clean tree passed"
+  echo "layering self-test: 11 planted violations reported, the clean tree passed"
   exit 0
 fi
 
 src=${1:?usage: check_layers.sh SOURCE_DIR | --self-test}
 if check_tree "$src"; then
-  echo "layering: no include points up or sideways (log < dsl < data < {compiler, runtime} < pipeline < server < cli)"
+  echo "layering: no include points up or sideways (log < base < {dsl, data}; data < {compiler, runtime} < pipeline < server < cli; dsl < compiler)"
 else
   exit 1
 fi

@@ -1,6 +1,7 @@
 #include "treaty/diagnostics.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -293,6 +294,27 @@ void write_sarif(std::ostream& out, const SourceManager& sm, const std::vector<D
   out.write(skeleton.data(), static_cast<std::streamsize>(at + marker.size() - 2));
   write_array(out, ds.size(), at - line_start, [&](std::size_t i) { return sarif_result(sm, ds[i]); });
   out.write(skeleton.data() + at + marker.size(), static_cast<std::streamsize>(skeleton.size() - at - marker.size()));
+}
+
+std::string quote_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char buf[16];
+          std::snprintf(buf, sizeof buf, "\\u{%x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace treaty
