@@ -36,12 +36,18 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
   EntityLoadOptions lo;
   lo.max_entities = max_facts;
   EntityLoader loader(s, &sm, store, d, lo);
-  // Phase 1: create every entity. The loader reads the facts again in finish(), so their data
-  // layer form is kept until then.
-  std::vector<FactSpec> specs;
-  specs.reserve(facts.size());
-  for (const auto* f : facts) {
-    loader.add_fact(specs.emplace_back(to_fact_spec(*f)));
+  // Phase 1: create every entity from its type, id and spans. The loader asks for each fact
+  // whole (translated from its syntax, which lives on) only when it converts its fields.
+  loader.set_fields_source([&](std::size_t i, FactSpec& out) { out = to_fact_spec(*facts[i]); });
+  FactSpec head;
+  for (std::size_t i = 0; i < facts.size(); ++i) {
+    const auto& f = *facts[i];
+    head.type = f.type.name;
+    head.type_span = f.type.span;
+    head.id = f.id;
+    head.id_span = f.id_span;
+    head.span = f.span;
+    loader.add_fact(head, i);
     if (loader.full()) break;
   }
   std::vector<std::pair<std::string, std::string>> sources;

@@ -143,6 +143,7 @@ struct EntityLoader::Pending {
   EntityId entity = 0;
   TypeId type = 0;
   const FactSpec* decl = nullptr;
+  std::size_t fields_tag = static_cast<std::size_t>(-1);  ///< add_fact(f, tag): fetched in finish()
   std::unique_ptr<nlohmann::json> attrs;
   std::string json_path;  ///< "entities[3]"
   FileId json_file = kNoFile;
@@ -182,6 +183,14 @@ void EntityLoader::duplicate(TypeId t, std::string_view id, Span where, const st
   auto& diag = d_.add(DiagId::duplicate_fact, where, (path.empty() ? "" : "at " + path + ": ") + "fact " + name +
                                                          " is declared twice");
   if (path.empty()) diag.notes.push_back({first_span_[{t, std::string(id)}], "first declared here"});
+}
+
+void EntityLoader::add_fact(const FactSpec& f, std::size_t tag) {
+  add_fact(f);
+  if (!pending_.empty() && pending_.back().decl == &f) {
+    pending_.back().decl = nullptr;
+    pending_.back().fields_tag = tag;
+  }
 }
 
 void EntityLoader::add_fact(const FactSpec& f) {
@@ -282,8 +291,15 @@ void EntityLoader::add_json_impl(const nlohmann::json& en, nlohmann::json* own, 
 }
 
 void EntityLoader::finish() {
+  FactSpec fetched;
   for (const auto& pf : pending_) {
     const auto& et = s_.entities[pf.type];
+    if (pf.fields_tag != static_cast<std::size_t>(-1) && fields_) {
+      fields_(pf.fields_tag, fetched);
+      convert_fact_fields(s_, fetched, pf.type, store_, d_,
+                          [&](std::uint32_t col, Value v) { store_.set_attr(pf.entity, col, v); });
+      continue;
+    }
     if (pf.decl) {
       // It reports its own missing attributes.
       convert_fact_fields(s_, *pf.decl, pf.type, store_, d_,

@@ -150,6 +150,13 @@ class EntityLoader {
   /// Phase 1 for a fact written in source: creates its entity; its fields wait for finish(), so
   /// `f` must live until then.
   void add_fact(const FactSpec& f);
+  /// Phase 1 for a fact whose fields the caller hands over only in finish(): `f` (its type, id
+  /// and spans; its fields are not read) need not be kept, and finish() calls `fields(tag, out)`
+  /// to fill the whole fact just before converting it. For the package's facts, which exist as
+  /// syntax anyway: a copy of every one kept until finish() was half again the memory of
+  /// 100,000 facts.
+  void add_fact(const FactSpec& f, std::size_t tag);
+  void set_fields_source(std::function<void(std::size_t tag, FactSpec& out)> fields) { fields_ = std::move(fields); }
   /// Phase 1 for element `index` of a JSON "entities" array, from file `file` (kNoFile for a
   /// request). Attributes that convert cleanly at once (every reference already known, nothing
   /// missing, no error) are set now, so `en` need not be kept; any other are moved out of `en`
@@ -163,6 +170,7 @@ class EntityLoader {
   [[nodiscard]] bool full() const { return full_; }
 
  private:
+  std::function<void(std::size_t, FactSpec&)> fields_;
   struct Pending;
   struct Locators;
   bool room(Span where);
