@@ -186,11 +186,11 @@ void EntityLoader::duplicate(TypeId t, std::string_view id, Span where, const st
 }
 
 void EntityLoader::add_fact(const FactSpec& f, std::size_t tag) {
+  const std::size_t before = pending_.size();
   add_fact(f);
-  if (!pending_.empty() && pending_.back().decl == &f) {
-    pending_.back().decl = nullptr;
-    pending_.back().fields_tag = tag;
-  }
+  if (pending_.size() == before) return;  // not created: an unknown type, a duplicate, the limit
+  pending_.back().decl = nullptr;
+  pending_.back().fields_tag = tag;
 }
 
 void EntityLoader::add_fact(const FactSpec& f) {
