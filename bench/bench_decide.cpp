@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <nlohmann/json.hpp>
 
+#include "treaty/data/world.hpp"
 #include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 
@@ -102,7 +103,7 @@ std::unique_ptr<World> load_world(const std::string& name, const std::string& fa
     if (!w->engine->request_from_json(nlohmann::json::parse(line), none, r, error)) continue;
     r.overlay = nullptr;
     w->requests.push_back(r);
-    w->principal_ids.emplace_back(w->engine->program().world.id(r.principal));
+    w->principal_ids.emplace_back(w->engine->program().world().id(r.principal));
   }
   return w;
 }
@@ -144,7 +145,7 @@ void BM_Decide(benchmark::State& state, World* w) {
 
 void BM_HashProbeBaseline(benchmark::State& state, World* w) {
   std::unordered_map<std::string, std::uint32_t> table;
-  const auto& world = w->engine->program().world;
+  const auto& world = w->engine->program().world();
   for (treaty::EntityId e = 0; e < world.size(); ++e) table.emplace(std::string(world.id(e)), e);
   std::vector<double> ns;
   ns.reserve(1 << 20);
@@ -262,7 +263,7 @@ BENCHMARK(BM_RuleScaling)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000);
 
 void BM_CompileAndLoad(benchmark::State& state, World* w) {
   for (auto _ : state) benchmark::DoNotOptimize(w);
-  const double facts = static_cast<double>(w->engine->program().world.size());
+  const double facts = static_cast<double>(w->engine->program().world().size());
   state.counters["facts"] = facts;
   state.counters["compile_s"] = w->compile_s;
   state.counters["load_s"] = w->load_s;

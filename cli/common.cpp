@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "treaty/data/world.hpp"
 #include "treaty/compile.hpp"
 #include "treaty/log.hpp"
 
@@ -51,7 +52,7 @@ void load(Loaded& l, const LoadOptions& o) {
         log_stage("check." + std::string(step_name(step)), "done", ms, /*detail=*/true);
         if (step == Step::lints)
           log_stage("check", std::to_string(c.program->rules.size()) + " rules, " +
-                                 std::to_string(c.program->world.size()) + " facts, " +
+                                 std::to_string(c.program->world().size()) + " facts, " +
                                  std::to_string(l.diags.all().size()) + " diagnostics", check_ms);
         return;
       case Step::bundle: bundle_ms = ms; return;
@@ -60,7 +61,7 @@ void load(Loaded& l, const LoadOptions& o) {
           log_stage("load", std::to_string(c.engine->program().indexes.size()) + " indexes", ms);
         else
           log_stage("load", std::to_string(c.engine->program().rules.size()) + " rules, " +
-                                std::to_string(c.engine->program().world.size()) + " facts", bundle_ms + ms);
+                                std::to_string(c.engine->program().world().size()) + " facts", bundle_ms + ms);
         return;
       case Step::requirements:
         log_stage("requirements", std::to_string(c.engine->program().requirements.size()) + " requirements", ms);

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "treaty/data/world.hpp"
 #include "treaty/check.hpp"
 #include "treaty/log.hpp"
 
@@ -32,7 +33,7 @@ int run_compile(const CompileOptions& o) {
     std::cerr << "treaty: error: cannot write " << o.out << ": " << err << "\n";
     return kUsage;
   }
-  std::cerr << "compiled " << l.engine->program().rules.size() << " rules and " << l.engine->program().world.size()
+  std::cerr << "compiled " << l.engine->program().rules.size() << " rules and " << l.engine->program().world().size()
             << " facts into " << o.out << " (" << bytes.size() << " bytes)\n";
   return kOk;
 }

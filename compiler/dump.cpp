@@ -158,9 +158,9 @@ class View {
     switch (v.tag) {
       case Tag::str: return quote_string(*v.s);
       case Tag::entity: {
-        if (v.i < 0 || static_cast<std::size_t>(v.i) >= prog.world.size()) return "<entity not in the world>";
+        if (v.i < 0 || static_cast<std::size_t>(v.i) >= prog.world().size()) return "<entity not in the world>";
         const auto e = static_cast<EntityId>(v.i);
-        return prog.schema.entities.at(prog.world.type_of(e)).name + "::" + quote_string(prog.world.id(e));
+        return prog.schema.entities.at(prog.world().type_of(e)).name + "::" + quote_string(prog.world().id(e));
       }
       case Tag::set:
       case Tag::enum_set: {
@@ -173,7 +173,7 @@ class View {
         });
         return s + "}";
       }
-      default: return format_value(prog.schema, prog.world, v);
+      default: return format_value(prog.schema, prog.world(), v);
     }
   }
   /// The source text a span covers, on one line.
@@ -257,9 +257,9 @@ std::string dump_checked(const SourceManager& sm, const Program& p) {
   out += "action parameters (slot 2 + id)\n";
   for (std::size_t i = 0; i < p.param_names.size(); ++i)
     out += "  " + std::to_string(i) + " " + p.param_names[i] + "\n";
-  out += "facts: " + std::to_string(p.world.size()) + "\n";
+  out += "facts: " + std::to_string(p.world().size()) + "\n";
   for (TypeId t = 0; t < s.entities.size(); ++t)
-    out += "  " + s.entities[t].name + ": " + std::to_string(p.world.of_type(t).size()) + "\n";
+    out += "  " + s.entities[t].name + ": " + std::to_string(p.world().of_type(t).size()) + "\n";
   out += "predicates\n";
   for (const auto& pr : p.predicates)
     out += "  predicate " + pr.name + v.params(pr.params) + " " + v.at(pr.span) + " frame " + std::to_string(pr.frame) +
@@ -356,7 +356,7 @@ class IrPrinter {
     const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));
     const int col2 = n.probe_attr2 >= 0 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1;
     if (col < 0 || (n.probe_attr2 >= 0 && col2 < 0)) return std::nullopt;
-    return IndexSpec{n.types[0], static_cast<std::uint32_t>(col), col2};
+    return IndexSpec::on(n.types[0], static_cast<std::uint32_t>(col), col2);
   }
 
  private:

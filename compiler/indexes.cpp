@@ -67,8 +67,9 @@ void Checker::choose_indexes() {
   for (const Node& n : p_.nodes) {
     if (n.op != Op::exists_type || n.probe_attr < 0 || n.types.empty()) continue;
     const auto& et = p_.schema.entities[n.types[0]];
-    IndexSpec spec{n.types[0], static_cast<std::uint32_t>(et.column(static_cast<std::uint32_t>(n.probe_attr))), -1};
-    if (n.probe_attr2 >= 0) spec.column2 = et.column(static_cast<std::uint32_t>(n.probe_attr2));
+    const auto col = static_cast<std::uint32_t>(et.column(static_cast<std::uint32_t>(n.probe_attr)));
+    const IndexSpec spec =
+        IndexSpec::on(n.types[0], col, n.probe_attr2 >= 0 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1);
     if (std::find(p_.indexes.begin(), p_.indexes.end(), spec) == p_.indexes.end()) p_.indexes.push_back(spec);
   }
   index_rules();

@@ -92,7 +92,7 @@ std::optional<Typed> Checker::lower(const Expr& e, Scope& sc, const Type* expect
   switch (e.kind) {
     case EK::bool_lit: return Typed{lit(Value::boolean(e.bool_value), e.span), Type::boolean()};
     case EK::int_lit: return Typed{lit(Value::integer(e.int_value), e.span), Type::integer()};
-    case EK::string_lit: return Typed{lit(Value::str(p_.world.intern(e.str())), e.span), Type::string()};
+    case EK::string_lit: return Typed{lit(Value::str(p_.world().intern(e.str())), e.span), Type::string()};
     case EK::none_lit: return Typed{lit(Value::none(), e.span), Type::none_type()};
     case EK::set_lit: return set_literal(e, sc, expected);
     case EK::entity_ref: {
@@ -103,7 +103,7 @@ std::optional<Typed> Checker::lower(const Expr& e, Scope& sc, const Type* expect
         unknown(DiagId::unknown_type, e.name_span, "unknown entity type " + tick(e.name), e.name, cands);
         return std::nullopt;
       }
-      auto id = p_.world.find(*t, e.str());
+      auto id = p_.world().find(*t, e.str());
       if (!id) {
         d_.add(DiagId::dangling_reference, e.span,
                "no fact " + tick(e.name + "::" + quote_string(e.str())) + " exists in the package or its data");
@@ -184,7 +184,7 @@ std::optional<Typed> Checker::set_literal(const Expr& e, Scope& sc, const Type* 
   if (e.kids.empty()) {
     Type t = expected && expected->set ? expected->as_set() : Type::of(Base::empty_set);
     if (t.base == Base::empty_set) t.set = true;
-    return Typed{lit(p_.world.make_set({}), e.span), t};
+    return Typed{lit(p_.world().make_set({}), e.span), t};
   }
   if (e.kids.size() > kMaxSetSize) {
     d_.add(DiagId::set_too_large, e.span, "the set literal has " + std::to_string(e.kids.size()) +
@@ -232,7 +232,7 @@ std::optional<Typed> Checker::set_literal(const Expr& e, Scope& sc, const Type* 
   if (constant) {
     std::vector<Value> vals;
     for (NodeId k : kids) vals.push_back(p_.nodes[k].value);
-    return Typed{lit(p_.world.make_set(std::move(vals)), e.span), elem->as_set()};
+    return Typed{lit(p_.world().make_set(std::move(vals)), e.span), elem->as_set()};
   }
   NodeId id = node(Op::make_set, e.span);
   p_.nodes[id].kids = std::move(kids);

@@ -76,7 +76,7 @@ bool Checker::request(const syntax::RequestSyntax& rs, RequestSpec& out, Span sp
                  "; it accepts " + tick(list));
       ok = false;
     }
-    if (!p_.world.find(*t, ref.str()) && !given.count({*t, ref.str()})) {
+    if (!p_.world().find(*t, ref.str()) && !given.count({*t, ref.str()})) {
       d_.add(DiagId::unknown_entity, ref.span,
              "no fact " + tick(ref.name + "::" + quote_string(ref.str())) + " exists in the package, its data or the test's `given`");
       ok = false;
@@ -86,7 +86,7 @@ bool Checker::request(const syntax::RequestSyntax& rs, RequestSpec& out, Span sp
   endpoint(rs.resource, act.resources, out.resource_type, out.resource_id, "resource");
   out.args.assign(act.params.size(), Value::none());
   std::vector<bool> given_arg(act.params.size(), false);
-  GivenResolver res(p_.world, given);
+  GivenResolver res(p_.world(), given);
   for (const auto& arg : rs.args) {
     std::size_t idx = act.params.size();
     for (std::size_t i = 0; i < act.params.size(); ++i)
@@ -146,7 +146,7 @@ void Checker::check_tests() {
     for (const auto& g : info.given) {
       auto ty = fact_type(p_.schema, g.type, g.type_span, d_);
       if (!ty) continue;
-      if (p_.world.find(*ty, g.id)) {
+      if (p_.world().find(*ty, g.id)) {
         auto& diag = d_.add(DiagId::given_fact_exists, g.id_span,
                             "`" + g.type + "::" + quote_string(g.id) +
                                 "` already exists in the package; a `given` fact needs a new id");
@@ -160,7 +160,7 @@ void Checker::check_tests() {
     // `given` facts are checked as the package's own facts are: the same converter, so an
     // unknown or repeated attribute, a wrong type or a dangling reference is an error here,
     // not a surprise when the test runs.
-    GivenScratch scratch(p_.world, given);
+    GivenScratch scratch(p_.world(), given);
     for (const auto& [g, ty] : typed)
       convert_fact_fields(p_.schema, *g, ty, scratch, d_, [&](std::uint32_t, Value v) { mark_value(v); });
     for (const auto& ex : t->expects) {

@@ -31,7 +31,7 @@ void build_world(Program& p, SourceManager& sm, const std::vector<const syntax::
                  const std::vector<std::pair<std::string, std::string>>& data_texts, std::size_t max_facts,
                  Diagnostics& d) {
   const Schema& s = p.schema;
-  World& w = p.world;
+  World& w = p.world();
   WorldStore store(s, w);
   EntityLoadOptions lo;
   lo.max_entities = max_facts;
@@ -142,10 +142,10 @@ void Checker::load_facts() {
 }
 
 void Checker::mark_fact_enum_usage() {
-  for (EntityId e = 0; e < p_.world.size(); ++e) {
-    const auto& r = p_.world.entity(e);
+  for (EntityId e = 0; e < p_.world().size(); ++e) {
+    const auto& r = p_.world().entity(e);
     const auto& et = p_.schema.entities[r.type];
-    for (std::uint32_t c = 0; c < et.attrs.size(); ++c) mark_value(p_.world.attr(e, c));
+    for (std::uint32_t c = 0; c < et.attrs.size(); ++c) mark_value(p_.world().attr(e, c));
   }
 }
 

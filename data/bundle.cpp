@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "treaty/data/world.hpp"
 #include "treaty/program.hpp"
 
 namespace treaty {
@@ -20,7 +21,7 @@ namespace treaty {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'E', 'A', 'T', 'Y', 'B', '\0'};
-constexpr std::uint32_t kVersion = 5;
+constexpr std::uint32_t kVersion = 6;  // 6: index specs carry their kind
 constexpr std::size_t kHeader = 8 + 4 + 8 + 8;
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -196,7 +197,7 @@ class BundleCodec {
     for (const auto& n : p.param_names) w.str(n);
 
     // World: strings, sets, entities, attributes.
-    const World& wd = p.world;
+    const World& wd = p.world();
     std::unordered_map<const std::string*, std::uint32_t> str_index;
     w.u32(static_cast<std::uint32_t>(wd.string_store_.size()));
     for (const auto& str : wd.string_store_) {
@@ -316,6 +317,7 @@ class BundleCodec {
       w.u32(ix.type);
       w.u32(ix.column);
       w.i32(ix.column2);
+      w.u8(static_cast<std::uint8_t>(ix.kind));
     }
   }
 
@@ -381,7 +383,7 @@ class BundleCodec {
     p->param_names.resize(r.count(4));
     for (auto& n : p->param_names) n = r.str();
 
-    World& wd = p->world;
+    World& wd = p->world();
     std::vector<const std::string*> strs(r.count(4));
     for (auto& sp : strs) sp = wd.intern(r.view());
     std::vector<Value> sets(r.count(4));
@@ -533,11 +535,14 @@ class BundleCodec {
     }
     p->rules_by_action.resize(r.count(4));
     for (auto& v : p->rules_by_action) v = r.ids();
-    p->indexes.resize(r.count(12));
+    p->indexes.resize(r.count(13));
     for (auto& ix : p->indexes) {
       ix.type = r.u32();
       ix.column = r.u32();
       ix.column2 = r.i32();
+      const std::uint8_t kind = r.u8();
+      if (kind >= kIndexKinds) throw BadBundle("unknown index kind " + std::to_string(kind));
+      ix.kind = static_cast<IndexKind>(kind);
     }
     if (!r.done()) throw BadBundle("trailing bytes after the program");
     validate(*p, fresh);
@@ -568,7 +573,7 @@ class BundleCodec {
         check(v.aux < s.enums.size() && v.i >= 0 && static_cast<std::size_t>(v.i) < s.enums[v.aux].values.size(),
               "enum value out of range");
       if (v.tag == Tag::entity)
-        check(v.i >= 0 && static_cast<std::size_t>(v.i) < p.world.size(), "entity reference out of range");
+        check(v.i >= 0 && static_cast<std::size_t>(v.i) < p.world().size(), "entity reference out of range");
       if (v.tag == Tag::enum_set)
         check(v.bits != 0 && v.aux < s.enums.size() &&
                   (s.enums[v.aux].values.size() >= 64 || (v.bits >> s.enums[v.aux].values.size()) == 0),
@@ -583,7 +588,7 @@ class BundleCodec {
             check(x.aux < s.enums.size() && x.i >= 0 && static_cast<std::size_t>(x.i) < s.enums[x.aux].values.size(),
                   "enum value out of range");
           if (x.tag == Tag::entity)
-            check(x.i >= 0 && static_cast<std::size_t>(x.i) < p.world.size(), "entity reference out of range");
+            check(x.i >= 0 && static_cast<std::size_t>(x.i) < p.world().size(), "entity reference out of range");
         }
     };
     for (const auto& e : s.entities) {
@@ -598,9 +603,9 @@ class BundleCodec {
       for (auto t : a.principals) check(t < s.entities.size(), "principal type out of range");
       for (auto t : a.resources) check(t < s.entities.size(), "resource type out of range");
     }
-    p.world.for_each_attr(check_value);
-    for (const auto& sp : p.world.sets_) check_value(Value::setv(sp.get()));
-    for (EntityId e = 0; e < p.world.size(); ++e) check_span(p.world.span(e));
+    p.world().for_each_attr(check_value);
+    for (const auto& sp : p.world().sets_) check_value(Value::setv(sp.get()));
+    for (EntityId e = 0; e < p.world().size(); ++e) check_span(p.world().span(e));
     // Nodes: kids point to earlier nodes (the checker creates children first), so the IR is
     // acyclic and evaluation terminates.
     for (std::size_t i = 0; i < n_nodes; ++i) {
@@ -703,10 +708,12 @@ class BundleCodec {
     check(p.rules_by_action.size() == s.actions.size(), "rule index mismatch");
     for (const auto& v : p.rules_by_action)
       for (auto ri : v) check(ri < p.rules.size(), "rule index out of range");
-    for (const auto& ix : p.indexes)
+    for (const auto& ix : p.indexes) {
       check(ix.type < s.entities.size() && ix.column < s.entities[ix.type].attrs.size() && ix.column2 >= -1 &&
                 (ix.column2 < 0 || static_cast<std::size_t>(ix.column2) < s.entities[ix.type].attrs.size()),
             "index out of range");
+      check((ix.kind == IndexKind::pair) == (ix.column2 >= 0), "index kind does not match its columns");
+    }
   }
 };
 

@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #endif
 
+#include "hash.hpp"
+#include "treaty/data/world.hpp"
 #include "treaty/program.hpp"
 
 namespace treaty {
@@ -144,12 +146,7 @@ void big_deallocate(void* p, std::size_t bytes) noexcept {
 const std::vector<EntityId> World::kEmpty;
 
 namespace {
-std::uint32_t mix32(std::uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return static_cast<std::uint32_t>(h);
-}
+using detail::mix32;
 std::uint32_t text_hash(std::string_view s) { return mix32(std::hash<std::string_view>{}(s)); }
 std::uint32_t entity_hash(TypeId type, std::string_view id) {
   return mix32(std::hash<std::string_view>{}(id) ^ (static_cast<std::uint64_t>(type) * 0x9e3779b97f4a7c15ull));
@@ -406,162 +403,8 @@ std::size_t World::memory_bytes() const {
   for (const auto& str : string_store_) n += sizeof(std::string) + (str.capacity() > 15 ? str.capacity() + 1 : 0);
   for (const auto& set : sets_) n += sizeof(void*) + sizeof(SetValue) + set->items.capacity() * sizeof(Value);
   for (const auto& t : by_type_) n += t.capacity() * sizeof(EntityId);
-  for (const auto& idx : indexes_)
-    n += idx.slots.capacity() * sizeof(IndexSlot) + idx.entities.capacity() * sizeof(EntityId) +
-         (idx.referenced.capacity() + idx.filter.capacity()) * sizeof(std::uint64_t);
+  for (const auto& idx : indexes_) n += idx->memory_bytes();
   return n;
-}
-
-namespace {
-bool same_key(const Value& a, const Value& b) { return a.tag == b.tag && (a.tag == Tag::none || value_equal(a, b)); }
-}  // namespace
-
-template <typename KeyOf>
-World::Index World::build_index_by(const std::vector<EntityId>& ents, KeyOf key) {
-  Index idx;
-  auto slot_of = [&](const Value& k) {
-    const std::size_t mask = idx.slots.size() - 1;
-    for (std::size_t i = mix32(value_hash(k)) & mask;; i = (i + 1) & mask)
-      if (idx.slots[i].count == 0 || same_key(idx.slots[i].key, k)) return i;
-  };
-  // Pass 1: distinct keys and their counts, growing the table at 3/4.
-  std::size_t keys = 0;
-  idx.slots.resize(16);
-  for (EntityId e : ents) {
-    if ((keys + 1) * 4 > idx.slots.size() * 3) {
-      BigVector<IndexSlot> old(idx.slots.size() * 2);
-      old.swap(idx.slots);
-      for (const auto& sl : old)
-        if (sl.count) idx.slots[slot_of(sl.key)] = sl;
-    }
-    const Value k = key(e);
-    auto& sl = idx.slots[slot_of(k)];
-    if (sl.count == 0) {
-      sl.key = k;
-      ++keys;
-    }
-    ++sl.count;
-  }
-  // Pass 2: runs of entities for keys held by more than one, in entity order.
-  std::size_t total = 0;
-  for (auto& sl : idx.slots)
-    if (sl.count > 1) {
-      sl.begin = static_cast<std::uint32_t>(total);
-      total += sl.count;
-    }
-  idx.entities.resize(total);
-  std::vector<std::uint32_t> filled(idx.slots.size(), 0);
-  for (EntityId e : ents) {
-    const std::size_t i = slot_of(key(e));
-    auto& sl = idx.slots[i];
-    if (sl.count == 1) sl.begin = e;
-    else idx.entities[sl.begin + filled[i]++] = e;
-  }
-  return idx;
-}
-
-void World::build_index(TypeId type, std::uint32_t column) {
-  if (has_index(type, column)) return;
-  Index idx = build_index_by(of_type(type), [&](EntityId e) { return attr(e, column); });
-  bool entity_keys = true;
-  std::size_t keys = 0;
-  for (const auto& sl : idx.slots) {
-    entity_keys = entity_keys && (sl.count == 0 || sl.key.tag == Tag::entity);
-    keys += sl.count != 0;
-  }
-  if (entity_keys && keys > 0) {
-    idx.referenced.assign((entities_.size() + 63) / 64, 0);
-    for (const auto& sl : idx.slots)
-      if (sl.count && static_cast<std::uint64_t>(sl.key.i) < entities_.size())
-        idx.referenced[static_cast<std::size_t>(sl.key.i) / 64] |= std::uint64_t{1} << (sl.key.i % 64);
-  }
-  if (index_at_.size() <= type) index_at_.resize(type + 1);
-  if (index_at_[type].size() <= column) index_at_[type].resize(column + 1, -1);
-  index_at_[type][column] = static_cast<std::int32_t>(indexes_.size());
-  indexes_.push_back(std::move(idx));
-}
-
-bool World::has_index(TypeId type, std::uint32_t column) const {
-  return type < index_at_.size() && column < index_at_[type].size() && index_at_[type][column] >= 0;
-}
-
-std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, const Value& v) const {
-  if (!has_index(type, column)) return std::nullopt;
-  return probe_index(index_at_[type][column], v, v);
-}
-
-World::EntityRange World::find_run(const Index& idx, const Value& v) {
-  const std::size_t mask = idx.slots.size() - 1;
-  for (std::size_t i = mix32(value_hash(v)) & mask;; i = (i + 1) & mask) {
-    const IndexSlot& sl = idx.slots[i];
-    if (sl.count == 0) return EntityRange{};
-    if (!same_key(sl.key, v)) continue;
-    if (sl.count == 1) return EntityRange{&sl.begin, 1};
-    return EntityRange{idx.entities.data() + sl.begin, sl.count};
-  }
-}
-
-namespace {
-/// The key of a pair in a composite index: 64 bits of the pair's hash, as an int value.
-Value pair_key(const Value& a, const Value& b) {
-  std::uint64_t h = value_hash(a) * 0x9e3779b97f4a7c15ull ^ value_hash(b);
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 32;
-  return Value::integer(static_cast<std::int64_t>(h));
-}
-/// The filter bit of a pair key: a slice of the pair's hash (the table's slot comes from all of
-/// it, remixed).
-std::size_t filter_bit(const Value& key, std::size_t bits) {
-  return static_cast<std::size_t>(static_cast<std::uint64_t>(key.i) >> 20) & (bits - 1);
-}
-}  // namespace
-
-void World::build_index(TypeId type, std::uint32_t column, std::uint32_t column2) {
-  if (has_index({type, column, static_cast<std::int32_t>(column2)})) return;
-  Index idx = build_index_by(of_type(type), [&](EntityId e) { return pair_key(attr(e, column), attr(e, column2)); });
-  std::size_t keys = 0;
-  for (const auto& sl : idx.slots) keys += sl.count != 0;
-  std::size_t bits = 64;
-  while (bits < keys * 4) bits *= 2;
-  idx.filter.assign(bits / 64, 0);
-  for (const auto& sl : idx.slots)
-    if (sl.count) {
-      const std::size_t b = filter_bit(sl.key, bits);
-      idx.filter[b / 64] |= std::uint64_t{1} << (b % 64);
-    }
-  composite_.push_back({type, column, column2, indexes_.size()});
-  indexes_.push_back(std::move(idx));
-}
-
-std::optional<World::EntityRange> World::probe(TypeId type, std::uint32_t column, std::uint32_t column2,
-                                               const Value& v, const Value& v2) const {
-  const std::int32_t number = index_number({type, column, static_cast<std::int32_t>(column2)});
-  if (number < 0) return std::nullopt;
-  return probe_index(number, v, v2);
-}
-
-std::int32_t World::index_number(const IndexSpec& s) const {
-  if (s.column2 < 0) return has_index(s.type, s.column) ? index_at_[s.type][s.column] : -1;
-  for (const auto& c : composite_)
-    if (c.type == s.type && c.column == s.column && static_cast<std::int32_t>(c.column2) == s.column2)
-      return static_cast<std::int32_t>(c.index);
-  return -1;
-}
-
-World::EntityRange World::probe_index(std::int32_t number, const Value& v, const Value& v2) const {
-  const Index& idx = indexes_[static_cast<std::size_t>(number)];
-  if (!idx.filter.empty()) {  // composite
-    const Value key = pair_key(v, v2);
-    const std::size_t b = filter_bit(key, idx.filter.size() * 64);
-    if (!((idx.filter[b / 64] >> (b % 64)) & 1u)) return EntityRange{};
-    return find_run(idx, key);
-  }
-  if (!idx.referenced.empty() && v.tag == Tag::entity) {
-    const auto e = static_cast<std::uint64_t>(v.i);
-    if (e >= entities_.size() || !((idx.referenced[e / 64] >> (e % 64)) & 1u)) return EntityRange{};
-  }
-  return find_run(idx, v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,6 +450,11 @@ std::string Schema::type_name(const Type& t) const {
   if (t.optional) s += (t.base == Base::entity && t.entities.size() > 1) ? " (optional)" : "?";
   return s;
 }
+
+Program::Program() : world_(std::make_unique<World>()) {}
+Program::~Program() = default;
+Program::Program(Program&&) noexcept = default;
+Program& Program::operator=(Program&&) noexcept = default;
 
 std::optional<std::uint32_t> Program::find_rule(std::string_view name) const {
   for (std::size_t i = 0; i < rules.size(); ++i)

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "treaty/data/world.hpp"
 #include "treaty/program.hpp"
 #include "treaty/runtime.hpp"
 
@@ -31,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   treaty::Engine e(std::move(p), treaty::EngineLimits{100000});
   const auto& prog = e.program();
   for (std::uint32_t a = 0; a < prog.schema.actions.size(); ++a)
-    for (treaty::EntityId x = 0; x < prog.world.size() && x < 6; ++x)
-      for (treaty::EntityId y = 0; y < prog.world.size() && y < 6; ++y) {
+    for (treaty::EntityId x = 0; x < prog.world().size() && x < 6; ++x)
+      for (treaty::EntityId y = 0; y < prog.world().size() && y < 6; ++y) {
         treaty::Request r;
         r.principal = x;
         r.resource = y;

@@ -37,7 +37,7 @@ class Evaluator {
  public:
   using Ins = Engine::Code::Ins;
   Evaluator(const Program& p, const Engine::Code& code, const Overlay* ov, std::uint64_t max_steps)
-      : p_(p), c_(code), w_(p.world), ov_(ov), max_(max_steps) {}
+      : p_(p), c_(code), w_(p.world()), ov_(ov), max_(max_steps) {}
 
   bool truth(NodeId n, Value* f) {
     const Value v = eval(n, f);
@@ -198,20 +198,21 @@ class Evaluator {
     if (n.probe_attr >= 0) key = operand(kid(n, 1), f);
     if (n.probe_attr2 >= 0) key2 = operand(kid(n, 2), f);
     for (TypeId t : types(n)) {
-      std::optional<World::EntityRange> range;
+      std::optional<EntityRange> range;
       if (key && n.index >= 0 && t == c_.types[n.types]) {
-        range = w_.probe_index(n.index, *key, key2 ? *key2 : *key);
+        range = w_.index(n.index).probe(*key, key2 ? *key2 : *key);
       } else if (key) {
+        // Another type of the `exists`: its own index on the same attributes, if built.
         const auto& et = p_.schema.entities[t];
         const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));
         const int col2 = key2 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1;
         if (col >= 0 && col2 >= 0)
-          range = w_.probe(t, static_cast<std::uint32_t>(col), static_cast<std::uint32_t>(col2), *key, *key2);
-        if (!range && col >= 0) range = w_.probe(t, static_cast<std::uint32_t>(col), *key);
+          range = w_.probe(IndexSpec::on(t, static_cast<std::uint32_t>(col), col2), *key, *key2);
+        if (!range && col >= 0) range = w_.probe(IndexSpec::on(t, static_cast<std::uint32_t>(col)), *key, *key);
       }
       if (!range) {
         const auto& all = w_.of_type(t);
-        range = World::EntityRange{all.data(), all.size()};
+        range = EntityRange{all.data(), all.size()};
       }
       // The candidates' attributes are independent loads: start the first few together.
       if (range->count > 1 && w_.sealed())
@@ -261,10 +262,12 @@ Value Overlay::make_set(std::vector<Value> items) {
   return Value::setv(sets_.back().get());
 }
 
+Overlay::Overlay(const Program& p) : p_(&p), base_(static_cast<EntityId>(p.world().size())) {}
+
 std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
   for (std::size_t i = 0; i < entities_.size(); ++i)
-    if (entities_[i].type == type && *entities_[i].id == id) return static_cast<EntityId>(p_->world.size() + i);
-  return p_->world.find(type, id);
+    if (entities_[i].type == type && *entities_[i].id == id) return static_cast<EntityId>(base_ + i);
+  return p_->world().find(type, id);
 }
 
 std::optional<EntityId> Overlay::add(TypeId type, std::string_view id, Span span) {
@@ -275,7 +278,7 @@ std::optional<EntityId> Overlay::add(TypeId type, std::string_view id, Span span
   e.attrs.assign(p_->schema.entities[type].attrs.size(), Value::none());
   e.span = span;
   entities_.push_back(std::move(e));
-  return static_cast<EntityId>(p_->world.size() + entities_.size() - 1);
+  return static_cast<EntityId>(base_ + entities_.size() - 1);
 }
 
 
@@ -303,7 +306,7 @@ class OverlayStore : public EntityStore {
 
 bool Overlay::add_facts(const std::vector<FactSpec>& facts, Diagnostics& diags) {
   const std::size_t errors = diags.count(Severity::error);
-  OverlayStore store(*this, p_->world);
+  OverlayStore store(*this, p_->world());
   EntityLoadOptions lo;
   lo.overlay = true;
   EntityLoader loader(p_->schema, nullptr, store, diags, lo);
@@ -322,7 +325,7 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
     return false;
   }
   Diagnostics d;
-  OverlayStore store(*this, p_->world);
+  OverlayStore store(*this, p_->world());
   EntityLoadOptions lo;
   lo.overlay = true;
   EntityLoader loader(p_->schema, nullptr, store, d, lo);
@@ -424,7 +427,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
   Code& code = *owned;  // filled below; the engine holds it const
   code_ = std::move(owned);
   for (const auto& spec : p_->indexes)
-    if (!p_->world.has_index(spec)) p_->world.build_index(spec);
+    p_->world().build_index(spec);
   code.ins.reserve(p_->nodes.size());
   for (const Node& n : p_->nodes) {
     Code::Ins& in = code.ins.emplace_back();
@@ -445,7 +448,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     code.types.insert(code.types.end(), n.types.begin(), n.types.end());
     if (n.op == Op::attr) {
       if (p_->nodes[n.kids[0]].op == Op::var) in.var = static_cast<std::int32_t>(p_->nodes[n.kids[0]].slot);
-      const auto ref = n.types.size() == 1 ? p_->world.column_ref(n.types[0], n.slot) : std::nullopt;
+      const auto ref = n.types.size() == 1 ? p_->world().column_ref(n.types[0], n.slot) : std::nullopt;
       if (ref) {
         in.index = static_cast<std::int32_t>(code.columns.size());
         code.columns.push_back(*ref);
@@ -456,7 +459,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
       const int col = et.column(static_cast<std::uint32_t>(n.probe_attr));
       const int col2 = n.probe_attr2 >= 0 ? et.column(static_cast<std::uint32_t>(n.probe_attr2)) : -1;
       if (col >= 0 && (n.probe_attr2 < 0 || col2 >= 0))
-        in.index = p_->world.index_number({n.types[0], static_cast<std::uint32_t>(col), col2});
+        in.index = p_->world().index_number(IndexSpec::on(n.types[0], static_cast<std::uint32_t>(col), col2));
     }
   }
   for (const auto& rule : p_->rules) {
@@ -514,9 +517,9 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     if (!et.request_supplied) continue;
     for (const auto& key : et.keys) {
       auto& v = key_hashes_[t].emplace_back();
-      for (EntityId e : p_->world.of_type(t)) {
+      for (EntityId e : p_->world().of_type(t)) {
         std::size_t h = 0;
-        for (auto c : key) h = h * 1000003u ^ value_hash(p_->world.attr(e, c));
+        for (auto c : key) h = h * 1000003u ^ value_hash(p_->world().attr(e, c));
         v.emplace_back(h, e);
       }
       std::sort(v.begin(), v.end());
@@ -548,8 +551,8 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
     }
     // Nearly every rule reads attributes of the principal and the resource: start both loads
     // now, so their cache misses overlap instead of following each other.
-    prefetch_row(p.world, r.principal, pt);
-    prefetch_row(p.world, r.resource, rt);
+    prefetch_row(p.world(), r.principal, pt);
+    prefetch_row(p.world(), r.resource, rt);
     RuleList permits, forbids;
     Frame frame;
     const auto& action = p.schema.actions[r.action];
@@ -626,7 +629,7 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
 
 std::vector<Decision> Engine::decide_all(std::span<const Request> rs, bool explain) const {
   constexpr std::size_t kAhead = 4;
-  const World& w = p_->world;
+  const World& w = p_->world();
   auto prefetch = [&](const Request& r) {
     for (EntityId e : {r.principal, r.resource})
       if (e < w.size()) prefetch_row(w, e, w.type_of(e));
@@ -660,10 +663,10 @@ namespace {
 /// to a server cannot make each cost a scan of the world.
 constexpr std::size_t kMaxIdCandidates = 10'000;
 std::string did_you_mean_id(const Program& p, const Overlay* o, TypeId t, std::string_view id) {
-  const auto& of_type = p.world.of_type(t);
+  const auto& of_type = p.world().of_type(t);
   if (of_type.size() > kMaxIdCandidates) return "";
   std::vector<std::string> ids;
-  for (EntityId e : of_type) ids.emplace_back(p.world.id(e));
+  for (EntityId e : of_type) ids.emplace_back(p.world().id(e));
   if (o)
     for (const auto& oe : o->entities())
       if (oe.type == t && oe.id) ids.push_back(*oe.id);
@@ -688,7 +691,7 @@ bool Engine::make_request(TypeId ptype, std::string_view pid, std::uint32_t acti
       error = "action `" + act.name + "` does not accept " + std::string(indefinite_article(p.schema.entities[t].name)) + " `" + p.schema.entities[t].name + "` as its " + role;
       return false;
     }
-    auto found = overlay ? overlay->find(t, id) : p.world.find(t, id);
+    auto found = overlay ? overlay->find(t, id) : p.world().find(t, id);
     if (!found) {
       error = "unknown " + std::string(role) + " `" + p.schema.entities[t].name + "::" + quote_string(id) + "`" +
               did_you_mean_id(p, overlay, t, id);
@@ -779,7 +782,7 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
 }
 
 std::string Engine::entity_name(EntityId e, const Overlay* o) const {
-  if (e < p_->world.size()) return format_value(p_->schema, p_->world, Value::entity(e));
+  if (e < p_->world().size()) return format_value(p_->schema, p_->world(), Value::entity(e));
   if (o && o->get(e)) return p_->schema.entities[o->get(e)->type].name + "::" + quote_string(*o->get(e)->id);
   return "<unknown entity>";
 }
@@ -788,9 +791,9 @@ namespace {
 /// Entities of `type` in the world and then in the overlay.
 template <typename F>
 void for_each_of_type(const Program& p, const Overlay* o, TypeId type, F&& f) {
-  for (EntityId e : p.world.of_type(type)) f(e);
+  for (EntityId e : p.world().of_type(type)) f(e);
   if (!o) return;
-  const auto base = static_cast<EntityId>(p.world.size());
+  const auto base = static_cast<EntityId>(p.world().size());
   for (std::size_t i = 0; i < o->entities().size(); ++i)
     if (o->entities()[i].type == type) f(base + static_cast<EntityId>(i));
 }
@@ -835,11 +838,11 @@ std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay
     const Value v = ev.eval(node, frame.data());
     if (v.tag == Tag::entity) {
       const auto e = static_cast<EntityId>(v.i);
-      msg += e < p.world.size() ? std::string(p.world.id(e))
+      msg += e < p.world().size() ? std::string(p.world().id(e))
              : overlay && overlay->get(e) ? *overlay->get(e)->id
                                           : entity_name(e, overlay);
     } else {
-      msg += v.tag == Tag::str ? *v.s : format_value(p.schema, p.world, v);
+      msg += v.tag == Tag::str ? *v.s : format_value(p.schema, p.world(), v);
     }
   }
   return msg;
@@ -855,9 +858,9 @@ bool Engine::validate_overlay(const Overlay& o, std::string& error) const {
 std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& o, bool first_only) const {
   const Program& p = *p_;
   std::vector<OverlayViolation> out;
-  const auto base = static_cast<EntityId>(p.world.size());
+  const auto base = static_cast<EntityId>(p.world().size());
   auto value_of = [&](EntityId e, std::uint32_t c) {
-    return e < base ? p.world.attr(e, c) : o.get(e)->attrs[c];
+    return e < base ? p.world().attr(e, c) : o.get(e)->attrs[c];
   };
   auto same_key = [&](EntityId a, EntityId b, const std::vector<std::uint32_t>& key) {
     for (auto c : key)
@@ -884,7 +887,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
              it != v.end() && it->first == h && !clash; ++it)
           if (same_key(self, it->second, key)) clash = it->second;
       } else if (!clash) {
-        for (EntityId w : p.world.of_type(t))
+        for (EntityId w : p.world().of_type(t))
           if (same_key(self, w, key)) {
             clash = w;
             break;
@@ -917,7 +920,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       };
       bool broken = !rq.forall_type && fails(std::nullopt);
       if (rq.forall_type && full)
-        for (EntityId e : p.world.of_type(*rq.forall_type))
+        for (EntityId e : p.world().of_type(*rq.forall_type))
           if ((broken = fails(e))) break;
       if (rq.forall_type)
         for (std::size_t j = 0; j < ents.size() && !broken; ++j)
@@ -961,10 +964,10 @@ void Engine::check_requirements(Diagnostics& diags) const {
       if (at.valid()) d.notes.push_back({rq.span, "required here"});
     };
     if (rq.forall_type) {
-      for (EntityId e : p.world.of_type(*rq.forall_type)) {
+      for (EntityId e : p.world().of_type(*rq.forall_type)) {
         frame[0] = Value::entity(e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) continue;
-        if (!ev.truth(rq.ensure, frame.data())) report(p.world.span(e), e);
+        if (!ev.truth(rq.ensure, frame.data())) report(p.world().span(e), e);
       }
     } else if (!ev.truth(rq.ensure, frame.data())) {
       report(Span{}, std::nullopt);

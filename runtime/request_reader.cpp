@@ -1,4 +1,5 @@
 // The request hot path: simdjson requests into Engine Requests, decisions into JSON text.
+#include "treaty/data/world.hpp"
 #include "treaty/request_reader.hpp"
 
 #include <algorithm>
@@ -128,9 +129,9 @@ struct RequestReader::Impl {
       return v.empty() || std::binary_search(v.begin(), v.end(), t);
     };
     if (!accepts(act.principals, pt) || !accepts(act.resources, rt)) return false;
-    const auto pe_id = p.world.find(pt, pid);
+    const auto pe_id = p.world().find(pt, pid);
     if (!pe_id) return false;
-    const auto re_id = p.world.find(rt, rid);
+    const auto re_id = p.world().find(rt, rid);
     if (!re_id) return false;
     out.principal = *pe_id;
     out.resource = *re_id;

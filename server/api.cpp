@@ -578,7 +578,7 @@ std::string Server::Impl::status_json() {
                    {"loaded_at", iso_time(current->loaded_at)},
                    {"generation", current->generation},
                    {"rules", p.rules.size()},
-                   {"facts", p.world.size()}};
+                   {"facts", p.world().size()}};
   }
   j["last_reload_error"] = last_reload_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_reload_error);
   j["reloads"] = {{"ok", metrics.reloads_ok.load()}, {"failed", metrics.reloads_failed.load()}};

@@ -273,7 +273,7 @@ void Server::Impl::publish(std::shared_ptr<Snapshot> s) {
     names->types.emplace(p.schema.entities[t].name, t);
     // An entity may come without an id (AuthZEN 1.0 requires one; the Todo scenario's new todo
     // has none) only when its type is request-supplied and never stored as a fact.
-    names->request_supplied.push_back(p.schema.entities[t].request_supplied && p.world.of_type(t).empty());
+    names->request_supplied.push_back(p.schema.entities[t].request_supplied && p.world().of_type(t).empty());
   }
   for (const auto& [ext, name] : opts.authzen_types)
     if (auto t = p.schema.find_entity(name)) names->types[ext] = *t;

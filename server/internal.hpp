@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "server.hpp"
+#include "treaty/data/world.hpp"
 #include "treaty/request_reader.hpp"
 
 namespace treaty::server {

@@ -96,6 +96,30 @@ TEST(Bundle, ForeignAndOldFilesAreRefused) {
   EXPECT_NE(error.find("version 99 is not supported"), std::string::npos) << error;
 }
 
+// The index specs end the payload, each with its kind in its last byte: a crafted kind that does
+// not exist, or that disagrees with the spec's columns, is refused (the engine would otherwise
+// build an index of the wrong kind).
+TEST(Bundle, IndexKindsAreValidated) {
+  auto l = engine_from_paths({"policies/4me/lib"});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  const Program& p = l->engine->program();
+  ASSERT_FALSE(p.indexes.empty());
+  const IndexSpec& last = p.indexes.back();
+  const std::string b = write_bundle(p, l->sm);
+  ASSERT_EQ(static_cast<std::uint8_t>(b.back()), static_cast<std::uint8_t>(last.kind));
+  SourceManager sm;
+  std::string error;
+  std::string unknown = b;
+  unknown.back() = 7;
+  EXPECT_FALSE(read_bundle(reseal(unknown), sm, error));
+  EXPECT_NE(error.find("unknown index kind 7"), std::string::npos) << error;
+  std::string wrong = b;
+  wrong.back() = static_cast<char>(last.kind == IndexKind::pair ? IndexKind::column : IndexKind::pair);
+  EXPECT_FALSE(read_bundle(reseal(wrong), sm, error));
+  EXPECT_NE(error.find("index kind does not match its columns"), std::string::npos) << error;
+  EXPECT_TRUE(read_bundle(reseal(b), sm, error)) << error;
+}
+
 TEST(Bundle, EveryTruncationIsRefused) {
   const std::string b = small_bundle();
   for (std::size_t n = 0; n < b.size(); n += 1 + n / 64) {
@@ -137,8 +161,8 @@ RC_GTEST_PROP(BundleProperty, CraftedBundlesNeverCrash, ()) {
   Engine e(std::move(p));
   const auto& prog = e.program();
   for (std::uint32_t a = 0; a < prog.schema.actions.size(); ++a)
-    for (EntityId x = 0; x < prog.world.size() && x < 8; ++x)
-      for (EntityId y = 0; y < prog.world.size() && y < 8; ++y) {
+    for (EntityId x = 0; x < prog.world().size() && x < 8; ++x)
+      for (EntityId y = 0; y < prog.world().size() && y < 8; ++y) {
         Request r;
         r.principal = x;
         r.resource = y;

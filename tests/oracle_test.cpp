@@ -193,8 +193,8 @@ RC_GTEST_PROP(Oracle, RuntimeAgreesWithReferenceAndBundles, ()) {
   const auto& p = e.program();
   std::size_t allowed = 0, total = 0;
   const auto person_t = p.schema.find_entity("Person").value(), doc_t = p.schema.find_entity("Doc").value();
-  for (EntityId u : p.world.of_type(person_t))
-    for (EntityId doc : p.world.of_type(doc_t))
+  for (EntityId u : p.world().of_type(person_t))
+    for (EntityId doc : p.world().of_type(doc_t))
       for (int a = 0; a < 4; ++a) {
         const bool edit = a > 0;
         const auto action = p.schema.find_action(edit ? "edit" : "read").value();

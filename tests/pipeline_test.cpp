@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/test_util.hpp"
+#include "treaty/data/world.hpp"
 #include "treaty/compile.hpp"
 #include "treaty/dump.hpp"
 
@@ -118,7 +119,7 @@ TEST(Pipeline, OptionsSayHowFarARunGoes) {
     Compiled c = compile(sm, Sources::from_texts({{"p.treaty", kPolicy}}), d, ran.opts);
     EXPECT_EQ(ran.steps.back(), "load");
     ASSERT_TRUE(c.engine);
-    EXPECT_EQ(c.engine->program().world.size(), 0u);
+    EXPECT_EQ(c.engine->program().world().size(), 0u);
     EXPECT_TRUE(d.empty());
   }
   {
@@ -129,7 +130,7 @@ TEST(Pipeline, OptionsSayHowFarARunGoes) {
     Compiled c = compile(sm, Sources::from_texts({{"p.treaty", kPolicy}}), d, ran.opts);
     EXPECT_EQ(ran.steps, (std::vector<std::string>{"parse", "collect", "schema", "world"}));
     ASSERT_TRUE(c.program);
-    EXPECT_EQ(c.program->world.size(), 3u);
+    EXPECT_EQ(c.program->world().size(), 3u);
     EXPECT_TRUE(c.program->rules.empty());
   }
 }

@@ -338,9 +338,10 @@ TEST(Runtime, ExistsEqualityUsesAnIndex) {
   const auto grantor = static_cast<std::uint32_t>(et.column(p.schema.find_attr_name("grantor").value()));
   const auto grantee = static_cast<std::int32_t>(et.column(p.schema.find_attr_name("grantee").value()));
   // `t.grantor == c and t.grantee == p`: one composite probe on the pair, not a walk of c's trusts.
-  const IndexSpec pair{trust, grantor, grantee};
+  const IndexSpec pair = IndexSpec::on(trust, grantor, grantee);
+  EXPECT_EQ(pair.kind, IndexKind::pair);
   EXPECT_NE(std::find(p.indexes.begin(), p.indexes.end(), pair), p.indexes.end());
-  EXPECT_TRUE(p.world.has_index(pair));
+  EXPECT_TRUE(p.world().has_index(pair));
 }
 
 TEST(Runtime, CompositeProbesFindEveryEntityOfAPair) {
@@ -496,7 +497,7 @@ permit r_built principal p: Person action built resource d: Doc when {p.one, d.o
       EXPECT_EQ(e->decide(request(*e, "Person", c.person, c.action, "Doc", c.doc)).allow, c.allow)
           << c.action << " " << c.person << " " << c.doc << (e == &from_bundle ? " (bundle)" : "");
   // The representation itself: a mask below 64, an array when an index reaches 64.
-  const auto& w = l->engine->program().world;
+  const auto& w = l->engine->program().world();
   const auto low = w.find(*l->engine->program().schema.find_entity("Person"), "low");
   const auto high = w.find(*l->engine->program().schema.find_entity("Person"), "high");
   ASSERT_TRUE(low && high);
@@ -536,7 +537,7 @@ X::"c" { n: -9223372036854775807, b: false, s: "", roles: {admin}, bigs: {v2}, x
   };
   for (const Engine* e : {static_cast<const Engine*>(l->engine.get()), static_cast<const Engine*>(reloaded.get())}) {
     const auto& p = e->program();
-    const auto& w = p.world;
+    const auto& w = p.world();
     EXPECT_TRUE(w.sealed());
     const TypeId x = *p.schema.find_entity("X");
     for (const auto& [id, cols] : want)
@@ -601,7 +602,7 @@ TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
                    {"two.json", R"({"entities": [{"type": "Account", "id": "b", "attrs": {"name": "B"}}]})"}},
                   d, sm);
     ASSERT_FALSE(d.has_errors()) << render_human(sm, d.all());
-    const auto& w = p->world;
+    const auto& w = p->world();
     const TypeId person = *p->schema.find_entity("Person"), account = *p->schema.find_entity("Account");
     EXPECT_EQ(w.size(), 4u);
     EXPECT_FALSE(w.find(account, "ghost"));
@@ -618,7 +619,7 @@ TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
     ASSERT_EQ(d.all().size(), 1u);
     EXPECT_EQ(d.all()[0].message.rfind("invalid JSON: syntax error while parsing value", 0), 0u) << d.all()[0].message;
     EXPECT_EQ(d.all()[0].span.begin, text.find("oops"));  // the parser stops at the first bad character
-    EXPECT_EQ(p->world.size(), 0u);
+    EXPECT_EQ(p->world().size(), 0u);
   }
   // A number with no double (found by fuzz_facts: it escaped as an exception) is an error at
   // the number, in a document that is otherwise valid and in one that is not.
@@ -633,7 +634,7 @@ TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
     EXPECT_EQ(d.all()[0].message.rfind("invalid JSON: number overflow parsing '", 0), 0u) << d.all()[0].message;
     const auto number = text.find(": 1e999") != std::string::npos ? text.find(": 1e999") + 2 : text.find('2');
     EXPECT_EQ(d.all()[0].span.begin, number) << text;
-    EXPECT_EQ(p->world.size(), 0u);
+    EXPECT_EQ(p->world().size(), 0u);
   }
 }
 
@@ -689,7 +690,7 @@ Team::"t2" { account: "a2" }
   const Engine& from_bundle = *reloaded;
   for (const Engine* e : {static_cast<const Engine*>(l->engine.get()), &from_bundle}) {
     const auto& p = e->program();
-    const auto& w = p.world;
+    const auto& w = p.world();
     EXPECT_TRUE(w.sealed());
     for (TypeId t = 0; t < p.schema.entities.size(); ++t)
       for (std::size_t i = 1; i < w.of_type(t).size(); ++i) EXPECT_EQ(w.of_type(t)[i], w.of_type(t)[i - 1] + 1);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "treaty/check.hpp"
+#include "treaty/data/world.hpp"
 #include "types.hpp"
 
 namespace treaty::detail {

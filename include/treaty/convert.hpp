@@ -108,25 +108,6 @@ class EntityStore : public ConstantResolver {
   [[nodiscard]] virtual std::string_view id_of(EntityId e) const = 0;
 };
 
-/// The world of a package as an EntityStore: entities are appended (unsealing a sealed world).
-class WorldStore : public EntityStore {
- public:
-  WorldStore(const Schema& s, World& w) : s_(s), w_(w) {}
-  std::optional<EntityId> find(TypeId type, std::string_view id) const override { return w_.find(type, id); }
-  const std::string* intern(std::string_view s) override { return w_.intern(s); }
-  Value make_set(std::vector<Value> items) override { return w_.make_set(std::move(items)); }
-  std::optional<EntityId> create(TypeId type, std::string_view id, Span span) override {
-    return w_.add(type, id, static_cast<std::uint32_t>(s_.entities[type].attrs.size()), span);
-  }
-  void set_attr(EntityId e, std::uint32_t column, Value v) override { w_.attr_mut(e, column) = v; }
-  [[nodiscard]] std::size_t size() const override { return w_.size(); }
-  [[nodiscard]] std::string_view id_of(EntityId e) const override { return w_.id(e); }
-
- private:
-  const Schema& s_;
-  World& w_;
-};
-
 struct EntityLoadOptions {
   /// Entities over a world: a request's inline entities or a test's `given` facts. Only types declared
   /// `inline entity` may come from JSON, an entity object has no other fields than "type", "id"

@@ -33,7 +33,8 @@ class Overlay {
     Span span;
   };
 
-  explicit Overlay(const Program& p) : p_(&p) {}
+  /// An overlay over the world of `p` as it is now: its entities' ids follow the world's last.
+  explicit Overlay(const Program& p);
   Overlay(const Overlay&) = delete;
   Overlay& operator=(const Overlay&) = delete;
 
@@ -46,8 +47,7 @@ class Overlay {
 
   [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
   [[nodiscard]] const Entity* get(EntityId e) const {
-    const auto base = p_->world.size();
-    return e >= base && e - base < entities_.size() ? &entities_[e - base] : nullptr;
+    return e >= base_ && e - base_ < entities_.size() ? &entities_[e - base_] : nullptr;
   }
   [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
   [[nodiscard]] bool empty() const { return entities_.empty(); }
@@ -56,7 +56,7 @@ class Overlay {
   std::optional<EntityId> add(TypeId type, std::string_view id, Span span = {});
   /// An attribute of an entity of this overlay.
   Value& attr(EntityId e, std::uint32_t column) {
-    return entities_[e - p_->world.size()].attrs[column];
+    return entities_[e - base_].attrs[column];
   }
 
   const std::string* intern(std::string_view s);
@@ -64,6 +64,7 @@ class Overlay {
 
  private:
   const Program* p_;
+  EntityId base_;  ///< the world's size: the first id of the overlay
   std::vector<Entity> entities_;
   std::deque<std::string> strings_;
   std::vector<std::unique_ptr<SetValue>> sets_;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "treaty/data/world.hpp"
 #include "treaty/program.hpp"
 #include "treaty/runtime.hpp"
 

@@ -26,6 +26,7 @@ declare -A layer_of_header=(
   [syntax.hpp]=dsl [parse.hpp]=dsl [format.hpp]=dsl
   [package.hpp]=dsl
   [program.hpp]=data [convert.hpp]=data
+  [data/world.hpp]=data [data/index.hpp]=data
   [check.hpp]=compiler [dump.hpp]=compiler
   [runtime.hpp]=runtime [test_runner.hpp]=runtime [verify.hpp]=runtime [request_reader.hpp]=runtime
   [compile.hpp]=pipeline
@@ -68,6 +69,10 @@ check_tree() {
       elif [ "$h" != "$inc" ] && [ -n "${layer_of_header[$h]+x}" ]; then layer=${layer_of_header[$h]}
       else continue
       fi
+      if [[ $rel == include/treaty/* && $inc == treaty/data/* ]]; then
+        echo "$rel: includes \"$inc\": the public API must not show the data layer's layout"
+        bad=1
+      fi
       if [[ " ${uses[$want]:-} " != *" $layer "* ]]; then
         echo "$rel: includes \"$inc\" ($layer) from $want: an arrow pointing up or sideways"
         bad=1
@@ -83,7 +88,14 @@ if [ "${1:-}" = --self-test ]; then
   t=$(mktemp -d)
   trap 'rm -rf "$t"' EXIT
   mkdir -p "$t/include/treaty" "$t/base" "$t/dsl" "$t/data" "$t/compiler" "$t/runtime" "$t/pipeline" "$t/server" "$t/cli"
-  for h in "${!layer_of_header[@]}"; do : >"$t/include/treaty/$h"; done
+  mkdir -p "$t/data/include/treaty/data"
+  for h in "${!layer_of_header[@]}"; do
+    case $h in
+      data/*) : >"$t/data/include/treaty/$h" ;;
+      *) : >"$t/include/treaty/$h" ;;
+    esac
+  done
+  printf '#include "treaty/data/world.hpp"\n' >"$t/compiler/ok.cpp"
   printf '#include "treaty/convert.hpp"\n' >"$t/runtime/ok.cpp"
   printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/cli/ok.cpp"
   printf '#include "treaty/check.hpp"\n#include "treaty/runtime.hpp"\n' >"$t/pipeline/ok.cpp"
@@ -101,6 +113,8 @@ if [ "${1:-}" = --self-test ]; then
   printf '#include "treaty/syntax.hpp"\n' >"$t/include/treaty/program.hpp"
   printf '#include "treaty/compile.hpp"\n' >"$t/runtime/up.cpp"
   printf '#include "treaty/program.hpp"\n' >"$t/include/treaty/syntax.hpp"
+  printf '#include "treaty/data/world.hpp"\n' >"$t/include/treaty/convert.hpp"
+  printf '#include "treaty/data/world.hpp"\n' >"$t/dsl/layout.cpp"
   : >"$t/include/treaty/stray.hpp"
   out=$(check_tree "$t") && { echo "self-test: planted violations were not reported"; exit 1; }
   for want in 'compiler/up.cpp: includes "treaty/runtime.hpp" (runtime) from compiler' \
@@ -113,10 +127,12 @@ if [ "${1:-}" = --self-test ]; then
               'include/treaty/program.hpp: includes "treaty/syntax.hpp" (dsl) from data' \
               'runtime/up.cpp: includes "treaty/compile.hpp" (pipeline) from runtime' \
               'include/treaty/syntax.hpp: includes "treaty/program.hpp" (data) from dsl' \
+              'include/treaty/convert.hpp: includes "treaty/data/world.hpp": the public API must not show' \
+              'dsl/layout.cpp: includes "treaty/data/world.hpp" (data) from dsl' \
               'include/treaty/stray.hpp: a public header no layer owns'; do
     grep -qF "$want" <<<"$out" || { echo "self-test: missing: $want"; echo "$out"; exit 1; }
   done
-  echo "layering self-test: 11 planted violations reported, the clean tree passed"
+  echo "layering self-test: 13 planted violations reported, the clean tree passed"
   exit 0
 fi
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "test_util.hpp"
+#include "treaty/data/world.hpp"
 #include "treaty/compile.hpp"
 #include "treaty/runtime.hpp"
 

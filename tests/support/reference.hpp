@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "treaty/data/world.hpp"
 #include "treaty/program.hpp"
 #include "treaty/syntax.hpp"
 
@@ -72,7 +73,7 @@ class Reference {
 
   bool types_match(const std::optional<syntax::Binding>& b, EntityId e) const {
     if (!b || b->types.empty()) return true;
-    const auto& name = p_.schema.entities[p_.world.entity(e).type].name;
+    const auto& name = p_.schema.entities[p_.world().entity(e).type].name;
     for (const auto& t : b->types)
       if (t.name == name) return true;
     return false;
@@ -119,10 +120,10 @@ class Reference {
 
   Value attribute(const Value& base, const std::string& name) const {
     if (base.tag != Tag::entity) return Value::none();
-    const auto& rec = p_.world.entity(static_cast<EntityId>(base.i));
+    const auto& rec = p_.world().entity(static_cast<EntityId>(base.i));
     const auto& et = p_.schema.entities[rec.type];
     for (std::size_t c = 0; c < et.attrs.size(); ++c)
-      if (et.attrs[c].name == name) return p_.world.attr(static_cast<EntityId>(base.i), static_cast<std::uint32_t>(c));
+      if (et.attrs[c].name == name) return p_.world().attr(static_cast<EntityId>(base.i), static_cast<std::uint32_t>(c));
     return Value::none();
   }
 
@@ -158,7 +159,7 @@ class Reference {
       }
       case K::entity_ref: {
         auto t = p_.schema.find_entity(e.name);
-        auto id = t ? p_.world.find(*t, e.str()) : std::nullopt;
+        auto id = t ? p_.world().find(*t, e.str()) : std::nullopt;
         return id ? Value::entity(*id) : Value::none();
       }
       case K::name: {
@@ -226,14 +227,14 @@ class Reference {
       case K::is: {
         const Value a = eval(e.kids[0], env);
         return Value::boolean(a.tag == Tag::entity &&
-                              p_.schema.entities[p_.world.entity(static_cast<EntityId>(a.i)).type].name == e.name);
+                              p_.schema.entities[p_.world().entity(static_cast<EntityId>(a.i)).type].name == e.name);
       }
       case K::exists: {
         const auto t = p_.schema.find_entity(e.name).value();
         const auto saved = env.count(e.var().name) ? std::optional<Value>(env[e.var().name]) : std::nullopt;
         bool found = false;
-        for (EntityId x = 0; x < p_.world.size() && !found; ++x) {
-          if (p_.world.entity(x).type != t) continue;
+        for (EntityId x = 0; x < p_.world().size() && !found; ++x) {
+          if (p_.world().entity(x).type != t) continue;
           env[e.var().name] = Value::entity(x);
           found = holds(e.kids[0], env);
         }
