@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <span>
 
@@ -540,25 +539,6 @@ struct ExplainOptions {
   std::string format = "text";
 };
 
-nlohmann::json where_json(const SourceManager& sm, Span s) {
-  const auto lc = sm.line_col(s.file, s.begin);
-  return {{"path", sm.file(s.file).path}, {"line", lc.line}, {"column", lc.column}};
-}
-
-std::string where_text(const SourceManager& sm, Span s) {
-  const auto lc = sm.line_col(s.file, s.begin);
-  return sm.file(s.file).path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
-}
-
-/// The declaration's text, from the start of its first line when only blanks precede it there (so
-/// continuation lines keep their indentation relative to it).
-std::string decl_text(const SourceManager& sm, Span s) {
-  const auto lc = sm.line_col(s.file, s.begin);
-  Span from{s.file, s.begin - (lc.column - 1), s.end};
-  if (!trim(sm.text(Span{s.file, from.begin, s.begin})).empty()) from.begin = s.begin;
-  return std::string(sm.text(from));
-}
-
 int run_explain(const ExplainOptions& o) {
   if (o.args.size() < 2) {
     std::cerr << "treaty: error: explain needs PATH... and a NAME, as in `treaty explain policies has_role`\n";
@@ -598,50 +578,18 @@ int run_explain(const ExplainOptions& o) {
   }
 
   static const std::vector<Use> kNoUses;
-  auto uses_of = [&](const Declared& d) -> const std::vector<Use>& {
-    auto it = ix.uses.find(d.key);
-    return it == ix.uses.end() ? kNoUses : it->second;
-  };
-  auto source_line = [&](Span s) {
-    return std::string(sm.line_text(s.file, sm.line_col(s.file, s.begin).line));
-  };
-
-  if (o.format == "json") {
-    nlohmann::json matches = nlohmann::json::array();
-    for (const auto* d : found) {
-      nlohmann::json uses = nlohmann::json::array();
-      for (const auto& u : uses_of(*d)) {
-        auto j = where_json(sm, u.span);
-        j["use"] = u.what;
-        j["in"] = u.in;
-        j["source"] = trim(source_line(u.span));
-        uses.push_back(std::move(j));
-      }
-      matches.push_back({{"kind", d->kind},
-                         {"name", d->qualified},
-                         {"doc", d->doc.empty() ? nlohmann::json(nullptr) : nlohmann::json(d->doc)},
-                         {"location", where_json(sm, d->loc)},
-                         {"declaration", decl_text(sm, d->text)},
-                         {"uses", std::move(uses)}});
-    }
-    std::cout << nlohmann::json{{"name", name}, {"matches", std::move(matches)}}.dump(2) << "\n";
-    return kOk;
-  }
-
-  if (found.size() > 1) std::cout << tick(name) << " names " << found.size() << " declarations:\n\n";
-  bool first = true;
+  std::vector<ExplainMatch> matches;
   for (const auto* d : found) {
-    if (!first) std::cout << "\n";
-    first = false;
-    std::cout << d->kind << " " << tick(d->qualified) << " at " << where_text(sm, d->loc) << "\n";
-    if (!d->doc.empty()) std::cout << "\n" << indent_lines("  /// " + d->doc, "  /// ") << "\n";
-    std::cout << "\n" << indent_lines("  " + decl_text(sm, d->text), "  ") << "\n";
-    const auto& us = uses_of(*d);
-    std::cout << "\n" << us.size() << (us.size() == 1 ? " use" : " uses") << (us.empty() ? "" : ":") << "\n";
-    for (const auto& u : us)
-      std::cout << "  " << where_text(sm, u.span) << ": " << u.what << " in " << u.in << "\n      "
-                << trim(source_line(u.span)) << "\n";
+    auto it = ix.uses.find(d->key);
+    ExplainMatch& m = matches.emplace_back();
+    m.kind = d->kind;
+    m.name = d->qualified;
+    m.doc = d->doc;
+    m.location = d->loc;
+    m.text = d->text;
+    for (const auto& u : it == ix.uses.end() ? kNoUses : it->second) m.uses.push_back({u.span, u.what, u.in});
   }
+  write_explain_report(std::cout, sm, name, matches, o.format);
   return kOk;
 }
 

@@ -150,6 +150,76 @@ void append_decision(std::string& out, const Engine& engine, const SourceManager
   }
 }
 
+namespace {
+std::string trim_blanks(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+nlohmann::json where_json(const SourceManager& sm, Span s) {
+  const auto lc = sm.line_col(s.file, s.begin);
+  return {{"path", sm.file(s.file).path}, {"line", lc.line}, {"column", lc.column}};
+}
+
+std::string where_text(const SourceManager& sm, Span s) {
+  const auto lc = sm.line_col(s.file, s.begin);
+  return sm.file(s.file).path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+}
+
+/// The declaration's text, from the start of its first line when only blanks precede it there (so
+/// continuation lines keep their indentation relative to it).
+std::string decl_text(const SourceManager& sm, Span s) {
+  const auto lc = sm.line_col(s.file, s.begin);
+  Span from{s.file, s.begin - (lc.column - 1), s.end};
+  if (!trim_blanks(sm.text(Span{s.file, from.begin, s.begin})).empty()) from.begin = s.begin;
+  return std::string(sm.text(from));
+}
+}  // namespace
+
+void write_explain_report(std::ostream& out, const SourceManager& sm, const std::string& name,
+                          const std::vector<ExplainMatch>& matches, const std::string& format) {
+  auto source_line = [&](Span s) {
+    return trim_blanks(sm.line_text(s.file, sm.line_col(s.file, s.begin).line));
+  };
+  auto tick = [](std::string_view s) { return "`" + std::string(s) + "`"; };
+  if (format == "json") {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& m : matches) {
+      nlohmann::json uses = nlohmann::json::array();
+      for (const auto& u : m.uses) {
+        auto j = where_json(sm, u.span);
+        j["use"] = u.what;
+        j["in"] = u.in;
+        j["source"] = source_line(u.span);
+        uses.push_back(std::move(j));
+      }
+      all.push_back({{"kind", m.kind},
+                     {"name", m.name},
+                     {"doc", m.doc.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.doc)},
+                     {"location", where_json(sm, m.location)},
+                     {"declaration", decl_text(sm, m.text)},
+                     {"uses", std::move(uses)}});
+    }
+    out << nlohmann::json{{"name", name}, {"matches", std::move(all)}}.dump(2) << "\n";
+    return;
+  }
+  if (matches.size() > 1) out << tick(name) << " names " << matches.size() << " declarations:\n\n";
+  bool first = true;
+  for (const auto& m : matches) {
+    if (!first) out << "\n";
+    first = false;
+    out << m.kind << " " << tick(m.name) << " at " << where_text(sm, m.location) << "\n";
+    if (!m.doc.empty()) out << "\n" << indent_lines("  /// " + m.doc, "  /// ") << "\n";
+    out << "\n" << indent_lines("  " + decl_text(sm, m.text), "  ") << "\n";
+    out << "\n" << m.uses.size() << (m.uses.size() == 1 ? " use" : " uses") << (m.uses.empty() ? "" : ":") << "\n";
+    for (const auto& u : m.uses)
+      out << "  " << where_text(sm, u.span) << ": " << u.what << " in " << u.in << "\n      " << source_line(u.span)
+          << "\n";
+  }
+}
+
 std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {

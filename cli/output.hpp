@@ -1,8 +1,7 @@
 // Every report the `treaty` command writes, in each of its formats, in one place: diagnostics
 // (text, JSON, SARIF 2.1.0), test reports (text, JSON, JUnit XML), verify reports (text, JSON)
-// and decisions (text, JSON). A verb computes its result and hands it here, so a format and its
-// `--format` option read the same in every verb. (`explain` writes its own report from the index
-// of names it builds, in cli/explain.cpp.)
+// decisions (text, JSON) and explain's declarations and uses (text, JSON). A verb computes its
+// result and hands it here, so a format and its `--format` option read the same in every verb.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -45,6 +44,25 @@ void write_verify_report(std::ostream& out, const VerifyReport& report, const So
 /// text); text is `allow`/`deny`, or the explanation when one was asked for.
 void append_decision(std::string& out, const Engine& engine, const SourceManager& sm, const DecisionWriter& w,
                      const Decision& d, const Request& r, const std::string& format, bool explain);
+
+/// A declaration `treaty explain` found for a name, and its uses.
+struct ExplainMatch {
+  struct Use {
+    Span span;
+    std::string what;  ///< "read", "call", ...
+    std::string in;    ///< the declaration it is in: "rule `x`"
+  };
+  std::string kind;  ///< "attribute", "predicate", ...
+  std::string name;  ///< qualified: "Person.account"
+  std::string doc;
+  Span location;     ///< the name
+  Span text;         ///< the whole declaration
+  std::vector<Use> uses;
+};
+
+/// `treaty explain`'s report for `name` in `format` (text or json).
+void write_explain_report(std::ostream& out, const SourceManager& sm, const std::string& name,
+                          const std::vector<ExplainMatch>& matches, const std::string& format);
 
 /// Escapes text for XML attributes and bodies (JUnit).
 std::string xml_escape(const std::string& s);
