@@ -129,8 +129,10 @@ class SmallIds {
 
   std::uint32_t size_ = 0;
   std::uint32_t cap_ = N;  ///< N: in place; more: in heap_
+  // inline_ starts zeroed: moving a SmallIds copies all N slots, and g++ -O3 (the benchmarks'
+  // Release build) refuses, under -Werror, to copy slots it can see were never written.
   union {
-    T inline_[N];
+    T inline_[N]{};
     T* heap_;
   };
 };
