@@ -3,7 +3,10 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -218,6 +221,138 @@ void write_explain_report(std::ostream& out, const SourceManager& sm, const std:
       out << "  " << where_text(sm, u.span) << ": " << u.what << " in " << u.in << "\n      " << source_line(u.span)
           << "\n";
   }
+}
+
+namespace {
+/// Per file, per line: the fewest hits of the items that start on it (a line counts as covered
+/// only when everything written on it is).
+std::map<std::string, std::map<std::uint32_t, std::size_t>> coverage_lines(const CoverageReport& c,
+                                                                          const SourceManager& sm) {
+  std::map<std::string, std::map<std::uint32_t, std::size_t>> files;
+  for (const auto& i : c.items) {
+    if (!i.span.valid()) continue;
+    const auto line = sm.line_col(i.span.file, i.span.begin).line;
+    auto& lines = files[sm.file(i.span.file).path];
+    auto [it, fresh] = lines.try_emplace(line, i.hits);
+    if (!fresh) it->second = std::min(it->second, i.hits);
+  }
+  return files;
+}
+
+std::string percent_text(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", p);
+  return buf;
+}
+
+/// What an uncovered item never did, for the text report.
+std::string never(const CoverageItem& i, const SourceManager& sm) {
+  const auto tick = [](std::string_view s) { return "`" + std::string(s) + "`"; };
+  std::string text = trim_blanks(sm.text(i.span));
+  if (auto nl = text.find('\n'); nl != std::string::npos) text = text.substr(0, nl) + " ...";
+  if (text.size() > 72) text = text.substr(0, 69) + "...";
+  switch (i.kind) {
+    case CoverageItem::Kind::rule_decides: return "rule " + tick(i.owner) + " never decided an expectation";
+    case CoverageItem::Kind::rule_fails:
+      return "rule " + tick(i.owner) + " never failed (no expectation met it without it applying)";
+    case CoverageItem::Kind::condition_fails:
+      return "a condition of " + tick(i.owner) + " was never the first to fail: " + tick(text);
+    case CoverageItem::Kind::exists_fails: return "an `exists` in " + tick(i.owner) + " never failed: " + tick(text);
+  }
+  return {};
+}
+}  // namespace
+
+void write_coverage_report(std::ostream& out, const CoverageReport& c, const SourceManager& sm,
+                           const std::string& format) {
+  using Kind = CoverageItem::Kind;
+  constexpr Kind kinds[] = {Kind::rule_decides, Kind::rule_fails, Kind::condition_fails, Kind::exists_fails};
+  if (format == "json") {
+    nlohmann::json j{{"covered", c.covered()}, {"total", c.items.size()}, {"percent", c.percent()}};
+    j["by_kind"] = nlohmann::json::object();
+    for (Kind k : kinds) {
+      std::size_t n = 0, hit = 0;
+      for (const auto& i : c.items)
+        if (i.kind == k) n += 1, hit += i.hits > 0;
+      j["by_kind"][coverage_kind_name(k)] = {{"covered", hit}, {"total", n}};
+    }
+    j["items"] = nlohmann::json::array();
+    for (const auto& i : c.items) {
+      nlohmann::json e = where_json(sm, i.span);
+      e["kind"] = coverage_kind_name(i.kind);
+      e["owner"] = i.owner;
+      e["hits"] = i.hits;
+      j["items"].push_back(std::move(e));
+    }
+    out << j.dump(2) << "\n";
+    return;
+  }
+  if (format == "lcov") {
+    const auto files = coverage_lines(c, sm);
+    for (const auto& [path, lines] : files) {
+      out << "TN:\nSF:" << path << "\n";
+      std::size_t fnf = 0, fnh = 0;
+      for (const auto& i : c.items) {
+        if (i.kind != Kind::rule_decides || !i.span.valid() || sm.file(i.span.file).path != path) continue;
+        out << "FN:" << sm.line_col(i.span.file, i.span.begin).line << "," << i.owner << "\n";
+        out << "FNDA:" << i.hits << "," << i.owner << "\n";
+        ++fnf;
+        fnh += i.hits > 0;
+      }
+      out << "FNF:" << fnf << "\nFNH:" << fnh << "\n";
+      std::size_t lh = 0;
+      for (const auto& [line, hits] : lines) {
+        out << "DA:" << line << "," << hits << "\n";
+        lh += hits > 0;
+      }
+      out << "LF:" << lines.size() << "\nLH:" << lh << "\nend_of_record\n";
+    }
+    return;
+  }
+  if (format == "cobertura") {
+    const auto files = coverage_lines(c, sm);
+    std::size_t valid = 0, covered = 0;
+    for (const auto& [path, lines] : files)
+      for (const auto& [line, hits] : lines) valid += 1, covered += hits > 0;
+    auto rate = [](std::size_t a, std::size_t b) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.4f", b ? static_cast<double>(a) / static_cast<double>(b) : 1.0);
+      return std::string(buf);
+    };
+    out << "<?xml version=\"1.0\" ?>\n"
+        << "<!DOCTYPE coverage SYSTEM \"http://cobertura.sourceforge.net/xml/coverage-04.dtd\">\n"
+        << "<coverage line-rate=\"" << rate(covered, valid) << "\" branch-rate=\"0\" lines-covered=\"" << covered
+        << "\" lines-valid=\"" << valid << "\" branches-covered=\"0\" branches-valid=\"0\" complexity=\"0\""
+        << " version=\"treaty\" timestamp=\"" << static_cast<long long>(std::time(nullptr)) * 1000 << "\">\n"
+        << "  <sources>\n    <source>.</source>\n  </sources>\n  <packages>\n"
+        << "    <package name=\"policies\" line-rate=\"" << rate(covered, valid)
+        << "\" branch-rate=\"0\" complexity=\"0\">\n      <classes>\n";
+    for (const auto& [path, lines] : files) {
+      std::size_t h = 0;
+      for (const auto& [line, hits] : lines) h += hits > 0;
+      out << "        <class name=\"" << xml_escape(path) << "\" filename=\"" << xml_escape(path) << "\" line-rate=\""
+          << rate(h, lines.size()) << "\" branch-rate=\"0\" complexity=\"0\">\n          <methods/>\n          <lines>\n";
+      for (const auto& [line, hits] : lines)
+        out << "            <line number=\"" << line << "\" hits=\"" << hits << "\" branch=\"false\"/>\n";
+      out << "          </lines>\n        </class>\n";
+    }
+    out << "      </classes>\n    </package>\n  </packages>\n</coverage>\n";
+    return;
+  }
+  out << "coverage: " << c.covered() << " of " << c.items.size() << " (" << percent_text(c.percent()) << ")\n";
+  for (Kind k : kinds) {
+    std::size_t n = 0, hit = 0;
+    for (const auto& i : c.items)
+      if (i.kind == k) n += 1, hit += i.hits > 0;
+    std::string name = coverage_kind_name(k);
+    name.resize(std::max<std::size_t>(name.size(), 22), ' ');
+    out << "  " << name << " " << hit << " of " << n << "\n";
+  }
+  const std::size_t missing = c.items.size() - c.covered();
+  if (missing == 0) return;
+  out << "not covered (" << missing << "):\n";
+  for (const auto& i : c.items)
+    if (i.hits == 0) out << "  " << where_text(sm, i.span) << ": " << never(i, sm) << "\n";
 }
 
 std::string xml_escape(const std::string& s) {

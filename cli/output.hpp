@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "treaty/coverage.hpp"
 #include "treaty/diagnostics.hpp"
 #include "treaty/request_reader.hpp"
 #include "treaty/runtime.hpp"
@@ -63,6 +64,12 @@ struct ExplainMatch {
 /// `treaty explain`'s report for `name` in `format` (text or json).
 void write_explain_report(std::ostream& out, const SourceManager& sm, const std::string& name,
                           const std::vector<ExplainMatch>& matches, const std::string& format);
+
+/// `treaty test --coverage`'s report in `format`: text (a summary and what no test covers, with
+/// locations), json, lcov (tracefile: rules as functions, a line's hits the fewest of the items
+/// it starts) or cobertura (XML, lines as in lcov).
+void write_coverage_report(std::ostream& out, const CoverageReport& c, const SourceManager& sm,
+                           const std::string& format);
 
 /// Escapes text for XML attributes and bodies (JUnit).
 std::string xml_escape(const std::string& s);

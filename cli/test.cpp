@@ -1,7 +1,13 @@
-// `treaty test`: run every `test` block; text, JSON or JUnit output.
+// `treaty test`: run every `test` block; text, JSON or JUnit output; with --coverage, what the
+// expectations exercised of the rules.
+#include <cstdio>
+#include <fstream>
+#include <optional>
 #include <iostream>
+#include <sstream>
 
 #include "common.hpp"
+#include "treaty/coverage.hpp"
 #include "treaty/log.hpp"
 #include "treaty/test_runner.hpp"
 
@@ -12,15 +18,22 @@ struct TestOptions {
   LoadOptions load;
   std::string format = "text";
   std::string filter;
+  std::optional<std::string> coverage;  ///< --coverage[=FILE]: "-" or empty is stderr
+  std::string coverage_format = "text";
+  std::optional<double> min_coverage;
 };
 
 int run_test(const TestOptions& o) {
   Loaded l;
   if (!load_or_report(l, o.load)) return exit_for(l.diags);
+  const bool coverage = o.coverage || o.min_coverage;
   TestReport report;
   {
     StageTimer t("evaluate");
-    report = run_tests(*l.engine, l.sm, o.filter);
+    RunTestsOptions ro;
+    ro.filter = o.filter;
+    ro.coverage = coverage;
+    report = run_tests(*l.engine, l.sm, ro);
     t.set_result(std::to_string(report.results.size()) + " expectations");
   }
   write_test_report(std::cout, report, *l.engine, l.sm, o.format);
@@ -28,7 +41,41 @@ int run_test(const TestOptions& o) {
     std::cerr << "treaty: error: --filter `" << o.filter << "` matches no test\n";
     return kProblems;
   }
-  return report.failed ? kProblems : kOk;
+  int rc = report.failed ? kProblems : kOk;
+  if (!coverage) return rc;
+  const CoverageReport c = coverage_of(l.engine->program(), report);
+  if (o.coverage) {
+    std::ostringstream text;
+    write_coverage_report(text, c, l.sm, o.coverage_format);
+    const std::string& file = *o.coverage;
+    if (file.empty() || file == "-") {
+      std::cerr << text.str();
+    } else {
+      // Written whole to a temporary next to it, then renamed: never a half-written report.
+      const std::string tmp = file + ".tmp";
+      {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        f << text.str();
+        f.flush();
+        if (!f) {
+          std::cerr << "treaty: error: cannot write the coverage report to " << tmp << "\n";
+          std::remove(tmp.c_str());
+          return kUsage;
+        }
+      }
+      if (std::rename(tmp.c_str(), file.c_str()) != 0) {
+        std::cerr << "treaty: error: cannot write the coverage report to " << file << "\n";
+        std::remove(tmp.c_str());
+        return kUsage;
+      }
+    }
+  }
+  if (o.min_coverage && c.percent() + 1e-9 < *o.min_coverage) {
+    std::cerr << "treaty: error: coverage " << c.covered() << " of " << c.items.size() << " is below --min-coverage "
+              << *o.min_coverage << "%\n";
+    rc = kProblems;
+  }
+  return rc;
 }
 }  // namespace
 
@@ -38,6 +85,15 @@ std::function<int()> setup_test(CLI::App& app) {
   app.add_option("--data", o->load.data, "JSON facts file (repeatable)");
   add_format_option(app, o->format, {"text", "json", "junit"});
   app.add_option("--filter", o->filter, "Run only tests whose name contains TEXT (exit 1 if none does)");
+  app.add_option("--coverage", o->coverage,
+                 "Report what the tests exercise: each rule deciding and failing, each condition and `exists` "
+                 "failing first; to FILE, or to stderr without one")
+      ->expected(0, 1)
+      ->default_str("-");
+  app.add_option("--coverage-format", o->coverage_format, "Coverage report format: text, json, lcov, cobertura")
+      ->check(CLI::IsMember({"text", "json", "lcov", "cobertura"}));
+  app.add_option("--min-coverage", o->min_coverage, "Exit 1 when coverage is below N percent (0-100)")
+      ->check(CLI::Range(0.0, 100.0));
   return [o] { return run_test(*o); };
 }
 

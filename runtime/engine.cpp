@@ -539,7 +539,14 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
   plan_offset_.push_back(static_cast<std::uint32_t>(plan_rules_.size()));
 }
 
-Decision Engine::decide(const Request& r, bool explain) const noexcept {
+Decision Engine::decide(const Request& r, bool explain) const noexcept { return decide_impl(r, explain, nullptr); }
+
+Decision Engine::decide_traced(const Request& r, std::vector<RuleOutcome>& outcomes) const noexcept {
+  outcomes.clear();
+  return decide_impl(r, true, &outcomes);
+}
+
+Decision Engine::decide_impl(const Request& r, bool explain, std::vector<RuleOutcome>* trace) const noexcept {
   Decision d;
   try {
     const Program& p = *p_;
@@ -596,11 +603,16 @@ Decision Engine::decide(const Request& r, bool explain) const noexcept {
       for (const auto& c : rule.conditions) {
         if (ev.truth(c.expr, frame.data()) != c.is_when) {
           applies = false;
-          if (!forbid && explain) d.misses.push_back(blame(ev, p, ri, c, frame));
+          if (!forbid || trace) {
+            Miss m = blame(ev, p, ri, c, frame);
+            if (trace) trace->push_back({ri, false, m});
+            if (!forbid) d.misses.push_back(std::move(m));
+          }
           break;
         }
       }
       if (!applies) continue;
+      if (trace) trace->push_back({ri, true, {}});
       (forbid ? forbids : permits).push_back(ri);
       if (!explain) break;
     }

@@ -6,6 +6,13 @@ namespace treaty {
 
 
 TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_view filter) {
+  RunTestsOptions o;
+  o.filter = std::string(filter);
+  return run_tests(engine, sm, o);
+}
+
+TestReport run_tests(const Engine& engine, const SourceManager& sm, const RunTestsOptions& options) {
+  const std::string_view filter = options.filter;
   TestReport report;
   const Program& p = engine.program();
   for (const auto& t : p.tests) {
@@ -63,7 +70,7 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_
                                         &overlay, req, error)) {
           r.failure = "invalid request: " + error;
         } else {
-          r.decision = engine.decide(req, true);
+          r.decision = options.coverage ? engine.decide_traced(req, r.outcomes) : engine.decide(req, true);
           r.explanation = engine.explain(r.decision, req, &sm);
           if (!r.decision.errors.empty()) {
             r.failure = "the decision failed with an error";

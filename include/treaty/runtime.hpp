@@ -181,6 +181,13 @@ struct Decision {
   std::vector<std::string> errors;         ///< non-empty => deny (fail closed)
 };
 
+/// How one candidate rule (its action and types match the request) of a traced decision fared.
+struct RuleOutcome {
+  std::uint32_t rule = 0;
+  bool applied = false;
+  Miss miss;  ///< when not applied: the first condition that failed, narrowed as in Decision::misses
+};
+
 struct EngineLimits {
   /// Evaluation steps (expression nodes plus `exists` iterations) allowed for one decision.
   std::uint64_t max_steps = 10'000'000;
@@ -198,6 +205,9 @@ class Engine {
   /// collected; without, evaluation stops as soon as the answer is known. Never throws: an
   /// internal error or an exceeded limit yields deny with the reason in `errors`.
   [[nodiscard]] Decision decide(const Request& r, bool explain = true) const noexcept;
+  /// decide() with `explain`, also recording in `outcomes` how every candidate rule fared,
+  /// forbids included (which the decision's misses leave out): what test coverage counts.
+  [[nodiscard]] Decision decide_traced(const Request& r, std::vector<RuleOutcome>& outcomes) const noexcept;
   /// decide() for each request, in order. While deciding one it starts loading the principal's
   /// and resource's attributes of a few requests ahead, so on a world larger than the cache
   /// their first misses overlap with work instead of following it: more decisions per second,
@@ -254,6 +264,9 @@ class Engine {
   [[nodiscard]] std::string entity_name(EntityId e, const Overlay* o) const;
 
  private:
+  /// decide() and decide_traced(): `trace`, when given, receives every candidate rule's outcome.
+  [[nodiscard]] Decision decide_impl(const Request& r, bool explain, std::vector<RuleOutcome>* trace) const noexcept;
+
   std::unique_ptr<Program> p_;
   EngineLimits limits_;
   /// The rules a request can meet, by (action, principal type, resource type): forbids first,

@@ -19,6 +19,8 @@ struct ExpectationResult {
   std::string failure;      ///< why it failed (wrong decision, missing `because` rule, bad `given`)
   std::string explanation;  ///< Engine::explain of the decision
   Span span;
+  /// With RunTestsOptions::coverage: how each candidate rule of the decision fared.
+  std::vector<RuleOutcome> outcomes;
 };
 
 struct TestReport {
@@ -28,7 +30,13 @@ struct TestReport {
   std::size_t tests = 0;  ///< `test` blocks run
 };
 
+struct RunTestsOptions {
+  std::string filter;     ///< only tests whose name contains it (all when empty)
+  bool coverage = false;  ///< record each decision's rule outcomes (ExpectationResult::outcomes)
+};
+
 /// Runs every expectation of every test whose name contains `filter` (all when empty).
 [[nodiscard]] TestReport run_tests(const Engine& engine, const SourceManager& sm, std::string_view filter = {});
+[[nodiscard]] TestReport run_tests(const Engine& engine, const SourceManager& sm, const RunTestsOptions& options);
 
 }  // namespace treaty

@@ -319,5 +319,50 @@ expect_in "$work/out" "the wrong decision:" "with its explanation"
 expect_rc 1 "verify --format json" -- "$T" verify "$work/mutant" --seed 3 --runs 500 --filter revocation --format json
 expect_in "$work/out" '"counterexample"' "json counterexample"
 
+# --- test --coverage ---
+mkdir -p "$work/cov"
+cat >"$work/cov/doc.treaty" <<'TREATY'
+entity Account { name: String }
+entity Person { account: Account }
+entity Doc { owner: Account }
+action view principal Person resource Doc;
+permit own principal p: Person action view resource d: Doc
+  when p.account == d.owner;
+permit nobody principal p: Person action view resource d: Doc
+  when p.account.name == "nobody";
+Account::"a" { name: "A" }
+Account::"c" { name: "C" }
+Person::"pa" { account: "a" }
+Person::"pc" { account: "c" }
+Doc::"d" { owner: "a" }
+test "own" {
+  expect allow principal Person::"pa" action view resource Doc::"d";
+  expect deny principal Person::"pc" action view resource Doc::"d";
+}
+TREATY
+expect_rc 0 "test --coverage (text, to stderr)" -- "$T" test "$work/cov" --coverage
+expect_in "$work/out" "2 passed, 0 failed" "the test results stay on stdout"
+expect_in "$work/err" "coverage: 5 of 6 (83.3%)" "the coverage summary on stderr"
+expect_in "$work/err" "doc.treaty:7:8: rule \`nobody\` never decided an expectation" "what no test covers, with its place"
+expect_rc 0 "test --coverage=FILE --coverage-format lcov" -- "$T" test "$work/cov" --coverage="$work/cov.info" --coverage-format lcov
+expect_in "$work/cov.info" "FN:7,nobody" "lcov names rules as functions"
+expect_in "$work/cov.info" "FNDA:0,nobody" "lcov: the untested rule has no hits"
+expect_in "$work/cov.info" "DA:7,0" "lcov: its line is uncovered"
+expect_in "$work/cov.info" "DA:6,1" "lcov: a covered condition's line"
+expect_in "$work/cov.info" "end_of_record" "lcov record ends"
+expect_rc 0 "test --format junit with cobertura coverage" -- "$T" test "$work/cov" --format junit --coverage "$work/cov.xml" --coverage-format cobertura
+expect_in "$work/out" "<testsuites" "junit on stdout"
+if python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag == "coverage" and r.get("lines-valid") == "4" and r.get("lines-covered") == "3", r.attrib' "$work/cov.xml"; then ok; else bad "cobertura XML parses with 3 of 4 lines covered"; fi
+expect_rc 0 "coverage json" -- "$T" test "$work/cov" --coverage="$work/cov.json" --coverage-format json
+if python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["covered"] == 5 and j["total"] == 6 and j["by_kind"]["rule decides"] == {"covered": 1, "total": 2}, j' "$work/cov.json"; then ok; else bad "coverage json counts"; fi
+expect_rc 1 "--min-coverage fails below the threshold" -- "$T" test "$work/cov" --min-coverage 90
+expect_in "$work/err" "coverage 5 of 6 is below --min-coverage 90%" "the threshold message"
+expect_rc 0 "--min-coverage passes at the threshold" -- "$T" test "$work/cov" --min-coverage 80
+expect_rc 2 "--min-coverage out of range" -- "$T" test "$work/cov" --min-coverage 101
+expect_rc 2 "a bad --coverage-format" -- "$T" test "$work/cov" --coverage --coverage-format html
+expect_rc 2 "an unwritable coverage file" -- "$T" test "$work/cov" --coverage="$work/no/such/dir/cov.info"
+expect_in "$work/err" "cannot write the coverage report" "unwritable file message"
+[ ! -e "$work/no/such/dir/cov.info.tmp" ] && ok || bad "no half-written coverage file"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
