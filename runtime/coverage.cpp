@@ -17,6 +17,21 @@ bool inside(const Span& inner, const Span& outer) {
 using SpanKey = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>;
 SpanKey key(const Span& s) { return {s.file, s.begin, s.end}; }
 
+/// Visits each node under `root` once, depth first; visit(node, stack) may push more roots and
+/// returns whether to go into the node's children.
+template <typename Visit>
+void walk(const Program& p, NodeId root, Visit&& visit) {
+  std::vector<NodeId> stack{root};
+  std::set<NodeId> visited;
+  while (!stack.empty()) {
+    const NodeId n = stack.back();
+    stack.pop_back();
+    if (n >= p.nodes.size() || !visited.insert(n).second) continue;
+    if (visit(p.nodes[n], stack))
+      for (NodeId k : p.nodes[n].kids) stack.push_back(k);
+  }
+}
+
 /// The `exists` written in the source reachable from the rules, and how the IR's copies map back
 /// to them.
 struct ExistsIndex {
@@ -29,16 +44,8 @@ struct ExistsIndex {
 
   /// Marks the predicates `root` calls or inlines, and maps inlined calls to the bodies.
   void mark(const Program& p, NodeId root) {
-    std::vector<NodeId> stack{root};
-    std::set<NodeId> visited;
-    while (!stack.empty()) {
-      const NodeId n = stack.back();
-      stack.pop_back();
-      if (n >= p.nodes.size() || !visited.insert(n).second) continue;
-      const Node& nd = p.nodes[n];
-      std::uint32_t called = kNone32;
-      if (nd.inlined != kNone32) called = nd.inlined;
-      else if (nd.op == Op::call) called = nd.a;
+    walk(p, root, [&](const Node& nd, std::vector<NodeId>& stack) {
+      const std::uint32_t called = nd.inlined != kNone32 ? nd.inlined : nd.op == Op::call ? nd.a : kNone32;
       if (called < p.predicates.size()) {
         if (nd.inlined != kNone32 && p.predicates[called].body < p.nodes.size())
           alias.emplace(key(nd.span), key(p.nodes[p.predicates[called].body].span));
@@ -47,26 +54,20 @@ struct ExistsIndex {
           stack.push_back(p.predicates[called].body);
         }
       }
-      for (NodeId k : nd.kids) stack.push_back(k);
-    }
+      return true;
+    });
   }
 
   /// Lists every `exists` under `root` once, skipping inlined copies (their nodes have the
   /// predicate's spans, listed with the predicate; their root has the call's).
   void collect(const Program& p, NodeId root, const std::string& owner) {
-    std::vector<NodeId> stack{root};
-    std::set<NodeId> visited;
-    while (!stack.empty()) {
-      const NodeId n = stack.back();
-      stack.pop_back();
-      if (n >= p.nodes.size() || !visited.insert(n).second) continue;
-      const Node& nd = p.nodes[n];
-      if (nd.inlined != kNone32) continue;
+    walk(p, root, [&](const Node& nd, std::vector<NodeId>&) {
+      if (nd.inlined != kNone32) return false;
       if ((nd.op == Op::exists_type || nd.op == Op::exists_set) && nd.span.end > nd.span.begin &&
           seen.insert(key(nd.span)).second)
         items.push_back({CoverageItem::Kind::exists_fails, owner, nd.span, 0});
-      for (NodeId k : nd.kids) stack.push_back(k);
-    }
+      return true;
+    });
   }
 
   /// `k` and what it stands for through inlined calls.
