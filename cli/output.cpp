@@ -111,7 +111,8 @@ void write_verify_report(std::ostream& out, const VerifyReport& report, const So
   for (const auto& p : report.properties) failed += !p.passed;
   if (format == "json") {
     nlohmann::json j;
-    j["seed"] = report.seed;
+    if (report.facts) j["over"] = "facts";
+    else j["seed"] = report.seed;
     j["properties"] = nlohmann::json::array();
     for (const auto& p : report.properties) {
       nlohmann::json r{{"name", p.name},     {"location", where(p.span)}, {"passed", p.passed},
@@ -127,17 +128,21 @@ void write_verify_report(std::ostream& out, const VerifyReport& report, const So
     out << j.dump(2) << "\n";
   } else {
     for (const auto& p : report.properties) {
-      out << (p.passed ? "passed " : "FAILED ") << p.name << " (" << where(p.span) << "): " << p.worlds
-          << " worlds, " << p.requests << " requests\n";
+      out << (p.passed ? "passed " : "FAILED ") << p.name << " (" << where(p.span) << "): ";
+      if (report.facts) out << p.requests << " requests over the package's facts\n";
+      else out << p.worlds << " worlds, " << p.requests << " requests\n";
       if (!p.warning.empty()) out << "  warning: " << p.warning << "\n";
       if (p.counterexample) {
-        out << "  counterexample, shrunk to " << p.counterexample->entities << " entities; paste this test:\n\n"
+        if (report.facts) out << "  counterexample in the package's facts; paste this test:\n\n";
+        else out << "  counterexample, shrunk to " << p.counterexample->entities << " entities; paste this test:\n\n";
+        out
             << p.counterexample->test_block << "\n  the wrong decision:\n";
         out << "    " << indent_lines(p.counterexample->explanation, "    ") << "\n";
       }
     }
-    out << report.properties.size() - failed << " passed, " << failed << " failed (seed " << report.seed
-        << "; rerun with --seed " << report.seed << ")\n";
+    out << report.properties.size() - failed << " passed, " << failed << " failed";
+    if (report.facts) out << " (over the package's facts)\n";
+    else out << " (seed " << report.seed << "; rerun with --seed " << report.seed << ")\n";
   }
 }
 

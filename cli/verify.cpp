@@ -17,17 +17,22 @@ struct VerifyCliOptions {
   std::uint32_t max_size = 20;
   std::string format = "text";
   std::string filter;
+  bool facts = false;
+  std::vector<std::string> data;
+  std::uint64_t max_requests = 10'000'000;
 };
 
 int run_verify(const VerifyCliOptions& o) {
   Loaded l;
   LoadOptions lo;
   lo.paths = o.paths;
-  lo.facts = false;
+  lo.facts = o.facts;
+  lo.data = o.data;
   load(l, lo);
   if (l.diags.has_errors()) {
     print_errors(l.sm, l.diags);
-    std::cerr << "treaty: the policy has errors (verify checks it without its facts: rules may not name facts)\n";
+    if (o.facts) std::cerr << "treaty: the policy has errors; run `treaty check`\n";
+    else std::cerr << "treaty: the policy has errors (verify checks it without its facts: rules may not name facts)\n";
     return exit_for(l.diags);
   }
   VerifyOptions opts;
@@ -35,8 +40,10 @@ int run_verify(const VerifyCliOptions& o) {
   opts.seed = o.seed;
   opts.max_size = o.max_size;
   opts.filter = o.filter;
+  opts.facts = o.facts;
+  opts.max_requests = o.max_requests;
   const auto& props = l.engine->program().properties;
-  const bool tty = isatty(2) != 0 && o.format == "text";
+  const bool tty = isatty(2) != 0 && o.format == "text" && !o.facts;
   if (tty)
     opts.progress = [&](std::size_t i, std::uint64_t n) {
       if (n % 10 == 0 || n == o.runs)
@@ -76,6 +83,13 @@ std::function<int()> setup_verify(CLI::App& app) {
       ->check(CLI::Range(1, 1000));
   add_format_option(app, o->format, {"text", "json"});
   app.add_option("--filter", o->filter, "Verify only properties whose name contains TEXT (exit 1 if none does)");
+  app.add_flag("--facts", o->facts,
+               "Check each property against the package's own facts (and --data), on every request it ranges "
+               "over, instead of random worlds");
+  app.add_option("--data", o->data, "JSON facts file (repeatable; with --facts)");
+  app.add_option("--max-requests", o->max_requests,
+                 "With --facts: most requests formed per property before stopping with a warning (default 10000000)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   return [o] { return run_verify(*o); };
 }
 

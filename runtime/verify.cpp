@@ -1,6 +1,8 @@
 // treaty verify: random worlds and requests against each property, with shrinking.
 #include "treaty/verify.hpp"
 
+#include "treaty/data/world.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -140,7 +142,122 @@ class Verifier {
     return res;
   }
 
+  /// The property over the program's own world: every principal, resource and argument it
+  /// ranges over, for each of its actions. Arguments of a type that cannot be listed (Int,
+  /// String, sets) leave their action unchecked, with a warning.
+  PropertyResult run_on_facts(const PropertyInfo& prop) {
+    PropertyResult res;
+    res.name = prop.name;
+    res.span = prop.span;
+    res.worlds = 1;
+    const World& w = p_.world();
+    auto entities_of = [&](const std::vector<TypeId>& types) {
+      std::vector<EntityId> out;
+      for (TypeId t : types)
+        for (EntityId e : w.of_type(t)) out.push_back(e);
+      return out;
+    };
+    std::vector<std::string> skipped;
+    std::uint64_t tried = 0;  // requests formed, in the property's scope or not
+    for (std::uint32_t a : prop.actions) {
+      const auto& act = p_.schema.actions[a];
+      const auto ps = entities_of(endpoint_types(prop.principals, act.principals));
+      const auto rs = entities_of(endpoint_types(prop.resources, act.resources));
+      // The values each parameter takes.
+      std::vector<std::vector<Value>> domains;
+      std::string unlisted;
+      for (const auto& prm : act.params) {
+        std::vector<Value> d;
+        const Type& t = prm.type;
+        if (t.optional) d.push_back(Value::none());
+        if (t.set) unlisted = prm.name;
+        else if (t.base == Base::bool_) d.insert(d.end(), {Value::boolean(false), Value::boolean(true)});
+        else if (t.base == Base::enum_)
+          for (std::uint32_t i = 0; i < p_.schema.enums[t.enum_id].values.size(); ++i) d.push_back(Value::enumv(t.enum_id, i));
+        else if (t.base == Base::entity)
+          for (EntityId e : entities_of(t.entities)) d.push_back(Value::entity(e));
+        else unlisted = prm.name;
+        if (!unlisted.empty()) break;
+        domains.push_back(std::move(d));
+      }
+      if (!unlisted.empty()) {
+        skipped.push_back("`" + act.name + "` (its parameter `" + unlisted + "` has values that cannot be listed)");
+        continue;
+      }
+      std::vector<std::size_t> at(domains.size(), 0);
+      bool empty_domain = false;
+      for (const auto& d : domains) empty_domain = empty_domain || d.empty();
+      if (empty_domain) continue;
+      for (EntityId pe : ps)
+        for (EntityId re : rs) {
+          std::fill(at.begin(), at.end(), 0);
+          for (bool more = true; more;) {
+            Request r;
+            r.principal = pe;
+            r.resource = re;
+            r.action = a;
+            for (std::size_t i = 0; i < domains.size(); ++i) r.args.push_back(domains[i][at[i]]);
+            if (++tried > o_.max_requests) {
+              res.warning = "stopped after " + std::to_string(o_.max_requests) +
+                            " requests: the check is not exhaustive (--max-requests)";
+              return res;
+            }
+            if (e_.property_applies(prop, r)) {
+              ++res.requests;
+              const Decision d = e_.decide(r, false);
+              if (d.allow != prop.expect_allow) {
+                res.passed = false;
+                Counterexample cx;
+                cx.test_block = render_fact_test(r, prop);
+                cx.explanation = e_.explain(e_.decide(r, true), r, &sm_);
+                cx.entities = w.size();
+                res.counterexample = std::move(cx);
+                return res;
+              }
+            }
+            // The next combination of arguments.
+            more = false;
+            for (std::size_t i = 0; i < at.size(); ++i) {
+              if (++at[i] < domains[i].size()) {
+                more = true;
+                break;
+              }
+              at[i] = 0;
+            }
+          }
+        }
+    }
+    if (!skipped.empty()) {
+      res.warning = "not checked for ";
+      for (std::size_t i = 0; i < skipped.size(); ++i) res.warning += (i ? ", " : "") + skipped[i];
+    }
+    if (res.requests == 0 && res.warning.empty())
+      res.warning = "no request over the package's facts satisfies the property's `forall ... where`; nothing was checked";
+    return res;
+  }
+
  private:
+  /// A counterexample over the package's facts: the expectation alone, no `given`.
+  std::string render_fact_test(const Request& r, const PropertyInfo& prop) const {
+    const World& w = p_.world();
+    auto ref = [&](EntityId e) { return p_.schema.entities[w.entity(e).type].name + "::" + quote_string(w.id(e)); };
+    const auto& act = p_.schema.actions[r.action];
+    std::string action = act.name;
+    if (!act.params.empty()) {
+      std::string args;
+      for (std::size_t i = 0; i < act.params.size() && i < r.args.size(); ++i) {
+        const Value& v = r.args[i];
+        if (v.is_none()) continue;
+        args += (args.empty() ? "" : ", ") + act.params[i].name + ": " +
+                (v.tag == Tag::entity ? quote_string(w.id(static_cast<EntityId>(v.i))) : format_value(p_.schema, w, v));
+      }
+      action += "(" + args + ")";
+    }
+    return "test \"counterexample to " + prop.name + " (over the package's facts)\" {\n  expect " +
+           (prop.expect_allow ? "allow" : "deny") + " principal " + ref(r.principal) + " action " + action +
+           " resource " + ref(r.resource) + ";\n}\n";
+  }
+
   std::uint64_t uniform(std::uint64_t lo, std::uint64_t hi) {  // inclusive
     return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng_);
   }
@@ -597,6 +714,7 @@ class Verifier {
 
 VerifyReport verify(const Engine& engine, const SourceManager& sm, const VerifyOptions& opts) {
   VerifyReport report;
+  report.facts = opts.facts;
   report.seed = opts.seed ? opts.seed
                           : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1;
   VerifyOptions o = opts;
@@ -605,7 +723,7 @@ VerifyReport verify(const Engine& engine, const SourceManager& sm, const VerifyO
   const auto& props = engine.program().properties;
   for (std::size_t i = 0; i < props.size(); ++i) {
     if (!o.filter.empty() && props[i].name.find(o.filter) == std::string::npos) continue;
-    report.properties.push_back(v.run(props[i], report.seed, i));
+    report.properties.push_back(o.facts ? v.run_on_facts(props[i]) : v.run(props[i], report.seed, i));
   }
   return report;
 }

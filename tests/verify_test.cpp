@@ -159,3 +159,83 @@ property p forall principal a: P, action see, resource b: P expect allow;
 }
 
 }  // namespace
+
+namespace {
+
+// `verify --facts`: a property checked against the package's own world, on every request it
+// ranges over. The rule below is wrong only on these facts (it trusts account "b" by name), so
+// random worlds, whose ids are generated, would not meet it.
+const char* kFactsPackage = R"(
+entity Account { name: String }
+entity Trust { grantor: Account, grantee: Account }
+entity Person { account: Account }
+entity Doc { owner: Account }
+enum Level { low, high }
+action view(level: Level) principal Person resource Doc;
+action stamp(note: String) principal Person resource Doc;
+permit own principal p: Person action view resource d: Doc when p.account == d.owner;
+permit trusted principal p: Person action view resource d: Doc
+  when exists t: Trust where t.grantor == d.owner and t.grantee == p.account;
+permit favourite principal p: Person action view(level == low) resource d: Doc
+  when p.account.name == "B";
+permit stamp principal p: Person action stamp resource d: Doc when p.account == d.owner;
+Account::"a" { name: "A" }
+Account::"b" { name: "B" }
+Account::"c" { name: "C" }
+Trust::"ac" { grantor: "a", grantee: "c" }
+Person::"pa" { account: "a" }
+Person::"pb" { account: "b" }
+Person::"pc" { account: "c" }
+Doc::"d" { owner: "a" }
+property no_view_without_trust
+  forall principal p: Person, action view, resource d: Doc
+  where p.account != d.owner and not exists t: Trust where t.grantor == d.owner and t.grantee == p.account
+  expect deny;
+property owners_view
+  forall principal p: Person, action view, resource d: Doc where p.account == d.owner
+  expect allow;
+property owners_stamp
+  forall principal p: Person, action stamp, resource d: Doc where p.account == d.owner
+  expect allow;
+)";
+
+TEST(VerifyFacts, FindsTheCounterexampleInThePackagesOwnFacts) {
+  auto l = engine_from_texts({kFactsPackage});
+  ASSERT_TRUE(l->engine) << render_human(l->sm, l->diags.all());
+  VerifyOptions o;
+  o.facts = true;
+  const auto report = verify(*l->engine, l->sm, o);
+  ASSERT_EQ(report.properties.size(), 3u);
+  EXPECT_TRUE(report.facts);
+  const auto& bad = report.properties[0];
+  EXPECT_FALSE(bad.passed);
+  ASSERT_TRUE(bad.counterexample);
+  // pb on d, at level low: the only request of the property the `favourite` rule allows. Levels
+  // are tried in order, so `low` comes first.
+  EXPECT_EQ(bad.counterexample->test_block,
+            "test \"counterexample to no_view_without_trust (over the package's facts)\" {\n"
+            "  expect deny principal Person::\"pb\" action view(level: low) resource Doc::\"d\";\n}\n");
+  EXPECT_NE(bad.counterexample->explanation.find("favourite"), std::string::npos) << bad.counterexample->explanation;
+  // Owners: pa on d, both levels.
+  EXPECT_TRUE(report.properties[1].passed);
+  EXPECT_EQ(report.properties[1].requests, 2u);
+  // A String parameter cannot be listed: the action is left unchecked, and said so.
+  EXPECT_TRUE(report.properties[2].passed);
+  EXPECT_EQ(report.properties[2].requests, 0u);
+  EXPECT_NE(report.properties[2].warning.find("`stamp` (its parameter `note`"), std::string::npos)
+      << report.properties[2].warning;
+}
+
+TEST(VerifyFacts, StopsAtTheRequestLimitAndSaysSo) {
+  auto l = engine_from_texts({kFactsPackage});
+  ASSERT_TRUE(l->engine);
+  VerifyOptions o;
+  o.facts = true;
+  o.max_requests = 2;
+  o.filter = "owners_view";
+  const auto report = verify(*l->engine, l->sm, o);
+  ASSERT_EQ(report.properties.size(), 1u);
+  EXPECT_NE(report.properties[0].warning.find("not exhaustive"), std::string::npos) << report.properties[0].warning;
+}
+
+}  // namespace

@@ -5,7 +5,9 @@
 // satisfied), then random requests satisfying the property's `forall ... where`, biased toward
 // entities related through the facts. A wrong decision is shrunk to a minimal world and request
 // and printed as a ready-to-paste `test` block. The program must be checked without its facts
-// (CheckOptions::facts = false): properties hold over every world, not only the package's.
+// (CheckOptions::facts = false): properties hold over every world, not only the package's. With
+// VerifyOptions::facts, each property is instead checked against the package's own world, on
+// every request it ranges over.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,13 @@ struct VerifyOptions {
   std::uint32_t max_size = 20;   ///< largest number of entities of one type
   std::uint32_t requests_per_world = 32;
   std::string filter;            ///< only properties whose name contains this
+  /// Check each property against the program's own world (its facts and data) instead of random
+  /// worlds: every request the property ranges over, exhaustively (the program must then be
+  /// checked with its facts). Runs, seed and sizes do not apply.
+  bool facts = false;
+  /// With `facts`: most requests formed per property (in its scope or not); beyond it the check
+  /// stops with a warning.
+  std::uint64_t max_requests = 10'000'000;
   /// Called after each world (property index, worlds tried so far); for progress displays.
   std::function<void(std::size_t, std::uint64_t)> progress;
 };
@@ -48,6 +57,7 @@ struct PropertyResult {
 
 struct VerifyReport {
   std::uint64_t seed = 0;
+  bool facts = false;  ///< checked against the package's own facts (VerifyOptions::facts)
   std::vector<PropertyResult> properties;
   [[nodiscard]] bool passed() const {
     for (const auto& p : properties)

@@ -318,6 +318,13 @@ expect_in "$work/out" 'test "counterexample to revocation_always_wins"' "a ready
 expect_in "$work/out" "the wrong decision:" "with its explanation"
 expect_rc 1 "verify --format json" -- "$T" verify "$work/mutant" --seed 3 --runs 500 --filter revocation --format json
 expect_in "$work/out" '"counterexample"' "json counterexample"
+cp -r "$src/policies/bm365/tests" "$work/mutant/"
+expect_rc 1 "verify --facts finds the planted bug in the package's own facts" -- "$T" verify "$work/mutant" --facts --filter revocation
+expect_in "$work/out" 'expect deny principal Employee::"b_revoked" action perform(permission: ticket_open) resource Client::"b_acme";' "the counterexample is a request over the real facts"
+expect_in "$work/out" "0 passed, 1 failed (over the package's facts)" "verify --facts summary"
+expect_rc 0 "verify --facts on the correct library" -- "$T" verify "$src/policies/bm365" --facts --format json
+expect_in "$work/out" '"over": "facts"' "verify --facts json"
+expect_rc 2 "verify --max-requests 0" -- "$T" verify "$src/policies/bm365" --facts --max-requests 0
 
 # --- test --coverage ---
 mkdir -p "$work/cov"
