@@ -539,14 +539,10 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
   plan_offset_.push_back(static_cast<std::uint32_t>(plan_rules_.size()));
 }
 
-Decision Engine::decide(const Request& r, bool explain) const noexcept { return decide_impl(r, explain, nullptr); }
-
-Decision Engine::decide_traced(const Request& r, std::vector<RuleOutcome>& outcomes) const noexcept {
-  outcomes.clear();
-  return decide_impl(r, true, &outcomes);
-}
-
-Decision Engine::decide_impl(const Request& r, bool explain, std::vector<RuleOutcome>* trace) const noexcept {
+// Inlined into decide() and decide_traced(), so decide()'s copy has no trace to test: tracing
+// costs the hot path nothing.
+[[gnu::always_inline]] inline Decision Engine::decide_impl(const Request& r, bool explain,
+                                                           std::vector<RuleOutcome>* trace) const noexcept {
   Decision d;
   try {
     const Program& p = *p_;
@@ -637,6 +633,13 @@ Decision Engine::decide_impl(const Request& r, bool explain, std::vector<RuleOut
     d.errors.push_back("internal error while deciding; denied");
   }
   return d;
+}
+
+Decision Engine::decide(const Request& r, bool explain) const noexcept { return decide_impl(r, explain, nullptr); }
+
+Decision Engine::decide_traced(const Request& r, std::vector<RuleOutcome>& outcomes) const noexcept {
+  outcomes.clear();
+  return decide_impl(r, true, &outcomes);
 }
 
 std::vector<Decision> Engine::decide_all(std::span<const Request> rs, bool explain) const {
