@@ -379,8 +379,9 @@ bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v,
   return false;
 }
 
-/// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text.
-void native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& action) {
+/// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text. False when
+/// the text is not JSON at all (the decision log must not copy it in as JSON).
+bool native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& action) {
   action = ~0u;
   const Engine& eng = *c.w.snap->engine;
   const Program& p = eng.program();
@@ -389,14 +390,17 @@ void native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
     action = c.w.request.action;
     o.d = eng.decide(c.w.request, c.explain);
     o.allow = o.d.allow && o.d.errors.empty();
-    return;
+    return true;
   }
   simdjson::dom::element doc;
   simdjson::dom::object root;
   if (c.w.parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(root)) {
-    if (auto e = json_error(line)) o.error = "not a JSON object: " + e->message;
-    else o.error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
-    return;
+    if (auto e = json_error(line)) {
+      o.error = "not a JSON object: " + e->message;
+      return false;
+    }
+    o.error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
+    return true;
   }
   // Fast path: principal, action (without args) and resource only, no inline entities.
   // Arguments of enum, Bool and Int parameters are read here too; anything else (strings, sets,
@@ -441,7 +445,7 @@ void native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
       } else {
         action = ~0u;  // not a request: the client's error
       }
-      return;
+      return true;
     }
   }
   // Everything else through the engine's own reader.
@@ -450,14 +454,15 @@ void native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
     j = nlohmann::json::parse(line);
   } catch (const std::exception& e) {
     o.error = e.what();
-    return;
+    return false;
   }
   Overlay overlay(p);
   Request r;
-  if (!eng.request_from_json(j, overlay, r, o.error)) return;
+  if (!eng.request_from_json(j, overlay, r, o.error)) return true;
   action = r.action;
   o.d = eng.decide(r, c.explain);
   o.allow = o.d.allow && o.d.errors.empty();
+  return true;
 }
 
 /// A native decision as LANGUAGE.md section 10 writes it (Engine::to_json's text, through the
@@ -592,8 +597,9 @@ class NativeBatch final : public BatchStream {
     Outcome o;
     std::uint32_t action = ~0u;
     if (srv_.log.enabled()) d.t0 = std::chrono::steady_clock::now();  // a line's own time
+    bool is_json = true;
     try {
-      native_one(d, line, o, action);
+      is_json = native_one(d, line, o, action);
     } catch (const std::exception& e) {  // fail closed
       o = {};
       o.error = std::string("internal error: ") + e.what();
@@ -605,7 +611,11 @@ class NativeBatch final : public BatchStream {
     if (action < counts_.size()) ++counts_[action][o.error.empty() ? (o.allow ? 0 : 1) : 2];
     write_native(d, o, out_);
     out_.push_back('\n');
-    log_decision(d, line, o);
+    if (!srv_.log.enabled()) return;
+    if (is_json) return log_decision(d, line, o);
+    std::string quoted;  // not JSON: logged as a string, so that the log line stays JSON
+    json_string(quoted, line);
+    log_decision(d, quoted, o);
   }
   void too_long(Decider& d, std::size_t limit) {
     Outcome o;

@@ -1143,7 +1143,7 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
   for (std::size_t i = 1; i <= 3000; ++i) body += batch_line(i) + "\n";
   {
     ServerProcess s({kSrc + "/policies/bm365", "--auth-tokens", (dir / "tokens").string(), "--decision-log",
-                     log.string()});
+                     log.string(), "--max-body", "1024"});
     ASSERT_NE(s.port(), 0) << s.log();
     {
       Streamed c(s.port());
@@ -1161,14 +1161,22 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
     EXPECT_EQ(c.header("x-request-id"), "batch-7");
     ASSERT_EQ(c.lines().size(), 3000u);
     for (std::size_t i = 1; i <= 3000; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
+    // Lines that are no request: not JSON, and over the line limit (not kept).
+    c.next();
+    const std::string odd = "not \"json\n" + std::string(2000, 'x') + "\n";
+    c.send(batch_head("Content-Length: " + std::to_string(odd.size()),
+                      "Authorization: Bearer decider-0123456789abcdef\r\nX-Request-ID: batch-8\r\n") +
+           odd);
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.lines().size(), 2u) << c.body();
     const auto m = Client(s.port()).get("/metrics").body;
     EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"4xx\"} 1"), std::string::npos);
-    EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"2xx\"} 1"), std::string::npos);
+    EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"2xx\"} 2"), std::string::npos);
     EXPECT_EQ(s.terminate(), 0);
   }
   std::ifstream in(log);
   std::size_t n = 0;
-  for (std::string line; std::getline(in, line); ++n) {
+  for (std::string line; n < 3000 && std::getline(in, line); ++n) {
     const auto j = json::parse(line);
     EXPECT_EQ(j["request_id"], "batch-7");
     EXPECT_EQ(j["request"], json::parse(batch_line(n + 1))) << line;
@@ -1178,6 +1186,18 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
     }
   }
   EXPECT_EQ(n, 3000u);
+  // Every log line is JSON: a line that was not is logged as a string, one not kept as null.
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  auto j = json::parse(line);
+  EXPECT_EQ(j["request_id"], "batch-8");
+  EXPECT_EQ(j["request"], "not \"json");
+  EXPECT_TRUE(j["error"].get<std::string>().starts_with("line 1: not a JSON object")) << line;
+  ASSERT_TRUE(std::getline(in, line));
+  j = json::parse(line);
+  EXPECT_TRUE(j["request"].is_null()) << line;
+  EXPECT_TRUE(j["error"].get<std::string>().starts_with("line 2: the line is longer than 1024 bytes")) << line;
+  EXPECT_FALSE(std::getline(in, line)) << line;
   fs::remove_all(dir);
 }
 
