@@ -505,7 +505,10 @@ class NativeBatch final : public BatchStream {
     in_.resize(2 * kRead);
     out_.reserve(kFlush + 4096);
   }
-  ~NativeBatch() override {
+  ~NativeBatch() override { finish(); }
+  void finish() override {
+    if (finished_) return;
+    finished_ = true;
     add_counts();
     srv_.record(Endpoint::batch, status, t0_);
   }
@@ -647,6 +650,7 @@ class NativeBatch final : public BatchStream {
   std::string in_;  ///< [begin_, end_): received, not yet answered; no newline in [begin_, scan_)
   std::size_t begin_ = 0, end_ = 0, scan_ = 0;
   bool skipping_ = false;  ///< inside a line over the limit
+  bool finished_ = false;
   std::size_t n_ = 0;      ///< non-blank lines so far
   std::string out_;
 };

@@ -202,8 +202,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bparser_.emplace(std::move(*parser_));
     bparser_->body_limit(srv_.opts.max_batch_body);
     buffer_.reserve(BatchStream::kRead);  // reads of up to 64 KiB (Beast reads what the buffer holds)
-    const auto now = std::chrono::steady_clock::now();
-    read_left_ = deadline_ - now;  // what is left of the request timeout
+    read_left_ = deadline_ - std::chrono::steady_clock::now();  // what is left of the request timeout
     write_left_ = srv_.opts.request_timeout;
     phase_ = Phase::none;
     reading_ = false;
@@ -311,6 +310,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (last) bufs[k++] = asio::buffer("0\r\n\r\n", 5);
     }
     head_sent_ = true;
+    if (last) batch_->finish();
     started_ = std::chrono::steady_clock::now();
     set_deadline(Phase::writing, std::chrono::ceil<std::chrono::milliseconds>(write_left_));
     asio::async_write(stream_, bufs, [self = shared_from_this(), last](beast::error_code ec, std::size_t) {
@@ -324,7 +324,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return shutdown();
     batch_->out().clear();
     if (!last) return batch_step();
-    batch_.reset();  // counted in the metrics now
+    batch_.reset();
     bparser_.reset();
     buffer_.shrink_to_fit();  // keeps what a pipelined request has sent
     if (close_after_ || !keep_ || srv_.draining.load()) return shutdown();

@@ -159,7 +159,7 @@ class BatchStream {
     full,     ///< kFlush bytes of answers are waiting: write them, then run again
     too_many  ///< a line beyond `max_batch`: the batch ends there
   };
-  virtual ~BatchStream() = default;  ///< adds the batch's counts and its request to the metrics
+  virtual ~BatchStream() = default;
   /// Room for the next piece of the body (at least kRead bytes); commit() says how much came.
   virtual std::pair<char*, std::size_t> space() = 0;
   virtual void commit(std::size_t n) = 0;
@@ -170,6 +170,9 @@ class BatchStream {
   virtual std::string& out() = 0;
   /// Appends the line that ends a batch cut short: `{"error": message}`.
   virtual void fail(std::string_view message) = 0;
+  /// Counts the batch and its response in the metrics, once: before its last chunk is written
+  /// (a client that has read the whole answer finds it counted), else when destroyed.
+  virtual void finish() = 0;
   /// The status the response was sent with (for the metrics); 200 unless refused before it began.
   unsigned status = 200;
 };

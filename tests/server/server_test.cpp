@@ -953,7 +953,7 @@ TEST(Streaming, AHugeBatchIsAnsweredWholeInOrderInBoundedMemory) {
             std::string::npos);
   EXPECT_NE(m.find("treaty_http_request_duration_seconds_count{endpoint=\"/v1/decide/batch\"} 2"), std::string::npos);
   EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"2xx\"} 2"), std::string::npos);
-  EXPECT_EQ(s.terminate(), 0);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
 // The first answers leave before the rest of the batch was sent: a client that sends half a
@@ -998,7 +998,7 @@ TEST(Streaming, HalfABatchIsAnsweredAtOnceAndAStalledClientIsCutOff) {
   const auto lines = stall.lines();
   ASSERT_EQ(lines.size(), 7u) << stall.body();
   EXPECT_EQ(lines.back(), R"({"error":"the request was not received in time"})");
-  EXPECT_EQ(s.terminate(), 0);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
 // A chunked request body is undone (chunks that split lines anywhere), and --max-batch-body
@@ -1058,7 +1058,7 @@ TEST(Streaming, AChunkedBodyIsReadAndItsSizeLimited) {
     ASSERT_EQ(c.lines().size(), 30u) << c.body();
     for (std::size_t i = 1; i <= 30; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
   }
-  EXPECT_EQ(s.terminate(), 0);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
 // A malformed line in the middle, and lines over the line limit (--max-body), are error lines
@@ -1084,7 +1084,7 @@ TEST(Streaming, BadAndOverlongLinesAreErrorLinesAndTheBatchGoesOn) {
   EXPECT_TRUE(lines[3].starts_with(R"({"decision":"deny","determining":[],"errors":["line 4: not a JSON object)")) << lines[3];
   EXPECT_EQ(lines[4], R"j({"decision":"deny","determining":[],"errors":["line 5: the line is longer than 4096 bytes (--max-body)"],"misses":[]})j");
   EXPECT_TRUE(lines[5].starts_with(R"({"decision":"allow")")) << lines[5];
-  EXPECT_EQ(s.terminate(), 0);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
 // --max-batch: a batch whose lines over the limit arrive before any answer has gone is refused
@@ -1129,7 +1129,7 @@ TEST(Streaming, MoreLinesThanMaxBatch) {
     EXPECT_EQ(c.status(), 200u);
     EXPECT_EQ(c.lines().size(), 10u);
   }
-  EXPECT_EQ(s.terminate(), 0);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
 // Tokens are checked before the body is read (refused and closed); the request id is echoed on
@@ -1172,7 +1172,7 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
     const auto m = Client(s.port()).get("/metrics").body;
     EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"4xx\"} 1"), std::string::npos);
     EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"2xx\"} 2"), std::string::npos);
-    EXPECT_EQ(s.terminate(), 0);
+    EXPECT_EQ(s.terminate(), 0) << s.log();
   }
   std::ifstream in(log);
   std::size_t n = 0;
