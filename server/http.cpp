@@ -113,8 +113,25 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto limit = batch ? srv_.opts.max_batch_body : srv_.opts.max_body;
     if (parser_->content_length() && *parser_->content_length() > limit) return on_error(http::error::body_limit);
     parser_->body_limit(limit);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+    continue_then([](Session& s) {
+      http::async_read(s.stream_, s.buffer_, *s.parser_,
+                       [self = s.shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+    });
+  }
+
+  /// Runs `next` once the client has been told to send its body, if it waits to be told
+  /// (`Expect: 100-continue`, which curl sends for a body over 1 MiB and then waits a second for):
+  /// called when the header is accepted, so a refused request is answered instead.
+  template <class F>
+  void continue_then(F next) {
+    const auto& req = parser_->get();
+    if (req.version() < 11 || !beast::iequals(req[http::field::expect], "100-continue")) return next(*this);
+    static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(k100.data(), k100.size()),
+                      [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+                        if (ec) return self->shutdown();
+                        next(*self);
+                      });
   }
 
   void on_error(beast::error_code ec) {
@@ -199,14 +216,16 @@ class Session : public std::enable_shared_from_this<Session> {
     os << head.base();
     head_ = os.str();
     head_sent_ = close_after_ = room_filled_ = false;
-    bparser_.emplace(std::move(*parser_));
-    bparser_->body_limit(srv_.opts.max_batch_body);
-    buffer_.reserve(BatchStream::kRead);  // reads of up to 64 KiB (Beast reads what the buffer holds)
     read_left_ = deadline_ - std::chrono::steady_clock::now();  // what is left of the request timeout
     write_left_ = srv_.opts.request_timeout;
-    phase_ = Phase::none;
-    reading_ = false;
-    batch_step();
+    continue_then([](Session& s) {
+      s.bparser_.emplace(std::move(*s.parser_));
+      s.bparser_->body_limit(s.srv_.opts.max_batch_body);
+      s.buffer_.reserve(BatchStream::kRead);  // reads of up to 64 KiB (Beast reads what the buffer holds)
+      s.phase_ = Phase::none;
+      s.reading_ = false;
+      s.batch_step();
+    });
   }
 
   /// Answers what has arrived, then writes, reads more, or ends the response.

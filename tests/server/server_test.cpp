@@ -1201,6 +1201,41 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
   fs::remove_all(dir);
 }
 
+// A client that asks to be told before it sends its body (`Expect: 100-continue`, as curl does
+// for a body over 1 MiB) is told at once, on a batch and on a single request; one whose body is
+// over the limit is refused instead.
+TEST(Streaming, ExpectContinueIsAnsweredBeforeTheBody) {
+  ServerProcess s({kSrc + "/policies/bm365", "--max-body", "4096"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  const std::string body = kAllowLine + "\n" + kDenyLine + "\n" + kErrorLine + "\n";
+  Streamed c(s.port());
+  c.send(batch_head("Content-Length: " + std::to_string(body.size()), "Expect: 100-continue\r\n"));
+  ASSERT_TRUE(c.wait([&] { return c.status() != 0; }, 5000)) << "no 100 Continue";
+  EXPECT_EQ(c.status(), 100u);
+  c.next();
+  c.send(body);
+  ASSERT_TRUE(c.wait_complete());
+  EXPECT_EQ(c.status(), 200u);
+  ASSERT_EQ(c.lines().size(), 3u) << c.body();
+  for (std::size_t i = 1; i <= 3; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
+  c.next();
+  c.send("POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+         "Content-Length: " + std::to_string(kAllowLine.size()) + "\r\n\r\n");
+  ASSERT_TRUE(c.wait([&] { return c.status() != 0; }, 5000)) << "no 100 Continue";
+  EXPECT_EQ(c.status(), 100u);
+  c.next();
+  c.send(kAllowLine);
+  ASSERT_TRUE(c.wait_complete());
+  EXPECT_EQ(c.status(), 200u);
+  EXPECT_TRUE(answers_line(c.body(), 1)) << c.body();
+  Streamed big(s.port());
+  big.send("POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+           "Content-Length: 10000\r\n\r\n");
+  ASSERT_TRUE(big.wait_complete(5000));
+  EXPECT_EQ(big.status(), 413u);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Metrics, parsed as Prometheus text
 // ---------------------------------------------------------------------------------------------
