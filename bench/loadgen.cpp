@@ -2,19 +2,26 @@
 //
 //   loadgen --port P --path /access/v1/evaluation --bodies FILE [--connections C]
 //           [--seconds S] [--max-requests N] [--content-type T] [--decisions-per-request K]
+//           [--whole-file] [--check-lines]
 //
 // Each connection (one thread each) sends one request, waits for the whole answer, and sends the
 // next (keep-alive), cycling through the bodies of FILE (one request body a line, or the whole
-// file as one body with --whole-file). It stops after S seconds or N requests, whichever is first,
-// and prints one JSON line: requests, seconds, requests/s, decisions/s and latency percentiles.
+// file as one body with --whole-file). It reads the answer while it sends: a streamed answer
+// (chunked, or with a Content-Length) begins before the request is all sent. --check-lines counts
+// each answer's lines and fails unless there are --decisions-per-request. It stops after S
+// seconds or N requests, whichever is first, and prints one JSON line: requests, seconds,
+// requests/s, decisions/s and latency percentiles.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -32,28 +39,86 @@ struct Args {
   long max_requests = 10'000'000, decisions_per_request = 1;
   std::string path = "/", bodies, content_type = "application/json";
   bool whole_file = false;
+  bool check_lines = false;  ///< each answer must hold --decisions-per-request lines
 };
 
-bool read_answer(int fd, std::string& buf) {
-  // Reads one response (Content-Length framing) into buf; false on error.
-  buf.clear();
+/// Reads a response as it arrives: its framing (Content-Length or chunked), status and how many
+/// answer lines its body held. The body is dropped as it is read.
+struct Answer {
+  std::string buf;  ///< received, not yet consumed
+  bool have_head = false, chunked = false, done = false;
+  unsigned status = 0;
+  std::size_t left = 0;   ///< body bytes (Content-Length) or bytes of the current chunk
+  bool in_chunk = false;  ///< chunked: inside a chunk's data
+  long lines = 0;
+  void reset() { *this = {}; }
+  /// False on a response it cannot read.
+  bool feed() {
+    if (!have_head) {
+      const auto end = buf.find("\r\n\r\n");
+      if (end == std::string::npos) return true;
+      if (buf.compare(0, 5, "HTTP/") != 0 || buf.size() < 12) return false;
+      status = static_cast<unsigned>(std::stoul(buf.substr(9, 3)));
+      std::string head = buf.substr(0, end + 2);
+      for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto cl = head.find("\r\ncontent-length:");
+      chunked = head.find("\r\ntransfer-encoding: chunked\r\n") != std::string::npos;
+      if (!chunked && cl == std::string::npos) return false;
+      if (!chunked) left = std::stoul(head.substr(cl + 17));
+      buf.erase(0, end + 4);
+      have_head = true;
+    }
+    for (;;) {
+      if (!chunked || in_chunk) {
+        const auto n = std::min(left, buf.size());
+        lines += std::count(buf.begin(), buf.begin() + static_cast<long>(n), '\n');
+        buf.erase(0, n);
+        left -= n;
+        if (left > 0) return true;
+        if (!chunked) return done = true;
+        if (buf.size() < 2) return true;
+        if (buf.compare(0, 2, "\r\n") != 0) return false;
+        buf.erase(0, 2);
+        in_chunk = false;
+      }
+      const auto eol = buf.find("\r\n");
+      if (eol == std::string::npos) return true;
+      const auto size = std::stoul(buf.substr(0, eol), nullptr, 16);
+      if (size == 0) {  // the last chunk, no trailers
+        if (buf.size() < eol + 4) return true;
+        return done = buf.compare(eol, 4, "\r\n\r\n") == 0;
+      }
+      buf.erase(0, eol + 2);
+      left = size;
+      in_chunk = true;
+    }
+  }
+};
+
+/// Sends one request while reading its answer (a streamed answer begins before the request is
+/// all sent, and a server may stop reading until its answers are read); false on error.
+bool exchange(int fd, const std::string& req, Answer& a) {
+  a.reset();
+  std::size_t sent = 0;
   char tmp[65536];
-  std::size_t header_end = std::string::npos, need = 0;
-  for (;;) {
-    if (header_end == std::string::npos) {
-      header_end = buf.find("\r\n\r\n");
-      if (header_end != std::string::npos) {
-        auto cl = buf.find("Content-Length: ");
-        if (cl == std::string::npos || cl > header_end) cl = buf.find("content-length: ");
-        if (cl == std::string::npos || cl > header_end) return false;
-        need = header_end + 4 + std::stoul(buf.substr(cl + 16));
+  while (!a.done) {
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < req.size() ? POLLOUT : 0)), 0};
+    if (poll(&p, 1, -1) < 0) return false;
+    if (p.revents & POLLOUT) {
+      const auto n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN) return false;
+      if (n > 0) sent += static_cast<std::size_t>(n);
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      const auto n = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN)) return false;
+      if (n > 0) {
+        a.buf.append(tmp, static_cast<std::size_t>(n));
+        if (!a.feed()) return false;
       }
     }
-    if (header_end != std::string::npos && buf.size() >= need) return buf.compare(9, 3, "200") == 0;
-    const auto n = recv(fd, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf.append(tmp, static_cast<std::size_t>(n));
   }
+  return a.status == 200 && sent == req.size();
 }
 }  // namespace
 
@@ -77,6 +142,7 @@ int main(int argc, char** argv) {
     else if (k == "--content-type") a.content_type = next();
     else if (k == "--decisions-per-request") a.decisions_per_request = std::stol(next());
     else if (k == "--whole-file") a.whole_file = true;
+    else if (k == "--check-lines") a.check_lines = true;
     else {
       std::cerr << "loadgen: unknown option " << k << "\n";
       return 2;
@@ -120,13 +186,14 @@ int main(int argc, char** argv) {
         failed++;
         return;
       }
-      std::string buf;
+      Answer answer;
       auto& mine = lat[static_cast<std::size_t>(c)];
       for (std::size_t k = static_cast<std::size_t>(c);; k += static_cast<std::size_t>(a.connections)) {
         if (issued.fetch_add(1) >= a.max_requests || std::chrono::steady_clock::now() >= deadline) break;
         const auto& req = requests[k % requests.size()];
         const auto s = std::chrono::steady_clock::now();
-        if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()) || !read_answer(fd, buf)) {
+        if (!exchange(fd, req, answer) || (a.check_lines && answer.lines != a.decisions_per_request)) {
+          if (answer.done) std::cerr << "loadgen: status " << answer.status << ", " << answer.lines << " lines\n";
           failed++;
           break;
         }

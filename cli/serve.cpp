@@ -76,7 +76,7 @@ std::function<int()> setup_serve(CLI::App& app) {
   app.add_option("--auth-tokens", o->tokens, "Bearer tokens, one a line: TOKEN SCOPE[,SCOPE] (decide, admin)");
   app.add_option("--decision-log", o->decision_log, "Write decisions as JSON Lines to FILE, or - for stdout");
   app.add_option("--decision-log-buffer", o->log_buffer, "Log lines held before dropping (default 65536)");
-  app.add_option("--max-body", o->max_body, "Largest body of a single request, bytes (default 1 MiB)");
+  app.add_option("--max-body", o->max_body, "Largest single body, and batch line, bytes (default 1 MiB)");
   app.add_option("--max-batch-body", o->max_batch_body, "Largest body of a batch, bytes (default 64 MiB)");
   app.add_option("--max-header", o->max_header, "Largest request line and headers, bytes (default 8 KiB)");
   app.add_option("--max-batch", o->max_batch, "Most items of one batch (default 100000)");

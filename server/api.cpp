@@ -1,5 +1,6 @@
 // The endpoints: AuthZEN 1.0, the native API, health, status, metrics and admin.
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "authzen.hpp"
@@ -135,17 +136,25 @@ bool Server::Impl::authorize(const HttpRequest& req, bool admin, Response& out) 
 
 namespace {
 
-struct Ctx {
+/// What deciding needs: the server, this thread's worker and the request's options.
+struct Decider {
   Server::Impl& srv;
-  const HttpRequest& req;
   Worker& w;
   bool explain;
   std::string_view request_id;
-  std::chrono::steady_clock::time_point t0;
+  std::chrono::steady_clock::time_point t0;  ///< the decision log's duration is counted from it
+};
+
+/// A request read whole, and its endpoint's context.
+struct Ctx : Decider {
+  const HttpRequest& req;
+  Ctx(Server::Impl& s, const HttpRequest& r, Worker& worker, bool explain_asked, std::string_view id,
+      std::chrono::steady_clock::time_point start)
+      : Decider{s, worker, explain_asked, id, start}, req(r) {}
 };
 
 /// One decision-log line (only built when the log is on).
-void log_decision(Ctx& c, std::string_view request_json, const Outcome& o) {
+void log_decision(Decider& c, std::string_view request_json, const Outcome& o) {
   if (!c.srv.log.enabled()) return;
   const auto& snap = *c.w.snap;
   std::string line = "{\"decision_id\":\"";
@@ -370,8 +379,9 @@ bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v,
   return false;
 }
 
-/// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text.
-void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action) {
+/// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text. False when
+/// the text is not JSON at all (the decision log must not copy it in as JSON).
+bool native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& action) {
   action = ~0u;
   const Engine& eng = *c.w.snap->engine;
   const Program& p = eng.program();
@@ -380,14 +390,17 @@ void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action
     action = c.w.request.action;
     o.d = eng.decide(c.w.request, c.explain);
     o.allow = o.d.allow && o.d.errors.empty();
-    return;
+    return true;
   }
   simdjson::dom::element doc;
   simdjson::dom::object root;
   if (c.w.parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(root)) {
-    if (auto e = json_error(line)) o.error = "not a JSON object: " + e->message;
-    else o.error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
-    return;
+    if (auto e = json_error(line)) {
+      o.error = "not a JSON object: " + e->message;
+      return false;
+    }
+    o.error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
+    return true;
   }
   // Fast path: principal, action (without args) and resource only, no inline entities.
   // Arguments of enum, Bool and Int parameters are read here too; anything else (strings, sets,
@@ -432,7 +445,7 @@ void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action
       } else {
         action = ~0u;  // not a request: the client's error
       }
-      return;
+      return true;
     }
   }
   // Everything else through the engine's own reader.
@@ -441,19 +454,20 @@ void native_one(Ctx& c, std::string_view line, Outcome& o, std::uint32_t& action
     j = nlohmann::json::parse(line);
   } catch (const std::exception& e) {
     o.error = e.what();
-    return;
+    return false;
   }
   Overlay overlay(p);
   Request r;
-  if (!eng.request_from_json(j, overlay, r, o.error)) return;
+  if (!eng.request_from_json(j, overlay, r, o.error)) return true;
   action = r.action;
   o.d = eng.decide(r, c.explain);
   o.allow = o.d.allow && o.d.errors.empty();
+  return true;
 }
 
 /// A native decision as LANGUAGE.md section 10 writes it (Engine::to_json's text, through the
 /// shared DecisionWriter); "misses" is filled only with ?explain=true.
-void write_native(Ctx& c, const Outcome& o, std::string& out) {
+void write_native(Decider& c, const Outcome& o, std::string& out) {
   if (o.error.empty()) return c.w.writer->write(o.d, out);
   out += R"({"decision":"deny","determining":[],"errors":[)";
   append_json_string(out, o.error);
@@ -478,49 +492,168 @@ void native_decide(Ctx& c, Response& out) {
   log_decision(c, c.req.body(), o);
 }
 
-void native_batch(Ctx& c, Response& out) {
-  const std::string_view body = c.req.body();
-  std::size_t lines = 0;
-  for (std::size_t pos = 0; pos < body.size();) {
-    auto nl = body.find('\n', pos);
-    if (nl == std::string_view::npos) nl = body.size();
-    if (body.find_first_not_of(" \t\r", pos) < nl) ++lines;
-    pos = nl + 1;
+/// `POST /v1/decide/batch`, streamed (BatchStream): lines are answered as they arrive. Each
+/// run() decides on the worker of the thread it runs on while that worker still has the batch's
+/// snapshot (the usual case), else on a worker of its own: a batch is decided by the engine it
+/// began with, even across a reload.
+class NativeBatch final : public BatchStream {
+ public:
+  NativeBatch(Server::Impl& srv, std::shared_ptr<const Snapshot> snap, std::shared_ptr<const Names> names,
+              bool explain, std::string request_id, std::chrono::steady_clock::time_point t0)
+      : srv_(srv), snap_(std::move(snap)), names_(std::move(names)), explain_(explain),
+        request_id_(std::move(request_id)), t0_(t0), counts_(snap_->action_counters.size()) {
+    in_.resize(2 * kRead);
+    out_.reserve(kFlush + 4096);
   }
-  if (lines > c.srv.opts.max_batch) {
-    out = error(413, "a batch may hold at most " + std::to_string(c.srv.opts.max_batch) + " requests");
-    return;
+  ~NativeBatch() override { finish(); }
+  void finish() override {
+    if (finished_) return;
+    finished_ = true;
+    add_counts();
+    srv_.record(Endpoint::batch, status, t0_);
   }
-  out.content_type = "application/x-ndjson";
-  out.body.reserve(lines * 64);
-  std::size_t n = 0;
-  Tally tally(*c.w.snap);
-  for (std::size_t pos = 0; pos < body.size();) {
-    auto nl = body.find('\n', pos);
-    if (nl == std::string_view::npos) nl = body.size();
-    std::string_view line = body.substr(pos, nl - pos);
-    pos = nl + 1;
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    ++n;
+
+  std::pair<char*, std::size_t> space() override {
+    if (begin_ == end_) {
+      begin_ = end_ = scan_ = 0;
+    } else if (begin_ > 0 && in_.size() - end_ < kRead) {  // keep the partial line, at the front
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      scan_ -= begin_;
+      begin_ = 0;
+    }
+    // Grows only while one line is being received: to at most its limit and one read.
+    if (in_.size() - end_ < kRead) in_.resize(end_ + kRead);
+    return {in_.data() + end_, in_.size() - end_};
+  }
+  void commit(std::size_t n) override { end_ += n; }
+
+  State run(bool end) override {
+    Worker& w = worker();
+    Decider d{srv_, w, explain_, request_id_, t0_};
+    const std::size_t limit = srv_.opts.max_body;
+    State st = State::more;
+    while (out_.size() < kFlush) {
+      const char* base = in_.data();
+      const auto* nl = static_cast<const char*>(std::memchr(base + scan_, '\n', end_ - scan_));
+      if (skipping_) {  // the rest of a line over the limit: dropped as it comes
+        begin_ = scan_ = nl ? static_cast<std::size_t>(nl - base) + 1 : end_;
+        skipping_ = !nl;
+        if (!nl) break;
+        continue;
+      }
+      std::size_t stop = 0;
+      if (nl) {
+        stop = static_cast<std::size_t>(nl - base);
+      } else if (end_ - begin_ > limit) {  // a line already over the limit: answered, not held
+        if (++n_ > srv_.opts.max_batch) {
+          st = State::too_many;
+          break;
+        }
+        too_long(d, limit);
+        begin_ = scan_ = end_;
+        skipping_ = true;
+        continue;
+      } else {
+        scan_ = end_;
+        if (!end || begin_ == end_) break;
+        stop = end_;  // the last line, without a newline
+      }
+      std::string_view line(base + begin_, stop - begin_);
+      begin_ = scan_ = std::min(stop + 1, end_);
+      const bool over = line.size() > limit;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      if (++n_ > srv_.opts.max_batch) {
+        st = State::too_many;
+        break;
+      }
+      if (over) too_long(d, limit);
+      else answer(d, line);
+    }
+    if (st == State::more && out_.size() >= kFlush) st = State::full;
+    add_counts();
+    return st;
+  }
+  std::string& out() override { return out_; }
+  void fail(std::string_view message) override {
+    out_ += "{\"error\":";
+    json_string(out_, message);
+    out_ += "}\n";
+  }
+
+ private:
+  Worker& worker() {
+    Worker& t = srv_.worker();
+    if (t.snap == snap_) return t;
+    if (!own_) {  // a reload happened since the batch began
+      own_ = std::make_unique<Worker>();
+      own_->snap = snap_;
+      own_->names = names_;
+      own_->generation = snap_->generation;
+      own_->reader = std::make_unique<RequestReader>(*snap_->engine);
+      own_->writer = std::make_unique<DecisionWriter>(*snap_->engine, snap_->sm);
+    }
+    return *own_;
+  }
+  void answer(Decider& d, std::string_view line) {
     Outcome o;
     std::uint32_t action = ~0u;
+    if (srv_.log.enabled()) d.t0 = std::chrono::steady_clock::now();  // a line's own time
+    bool is_json = true;
     try {
-      native_one(c, line, o, action);
-    } catch (const std::exception& e) {
+      is_json = native_one(d, line, o, action);
+    } catch (const std::exception& e) {  // fail closed
       o = {};
       o.error = std::string("internal error: ") + e.what();
     }
     if (!o.error.empty()) {
       o.allow = false;
-      o.error = "line " + std::to_string(n) + ": " + o.error;
+      o.error = "line " + std::to_string(n_) + ": " + o.error;
     }
-    tally.add(action, o);
-    write_native(c, o, out.body);
-    out.body.push_back('\n');
-    log_decision(c, line, o);
+    if (action < counts_.size()) ++counts_[action][o.error.empty() ? (o.allow ? 0 : 1) : 2];
+    write_native(d, o, out_);
+    out_.push_back('\n');
+    if (!srv_.log.enabled()) return;
+    if (is_json) return log_decision(d, line, o);
+    std::string quoted;  // not JSON: logged as a string, so that the log line stays JSON
+    json_string(quoted, line);
+    log_decision(d, quoted, o);
   }
-}
+  void too_long(Decider& d, std::size_t limit) {
+    Outcome o;
+    o.error = "line " + std::to_string(n_) + ": the line is longer than " + std::to_string(limit) +
+              " bytes (--max-body)";
+    write_native(d, o, out_);
+    out_.push_back('\n');
+    log_decision(d, "null", o);  // the request was not kept
+  }
+  /// The counts so far, added to the shared counters once a run: a decision then touches no
+  /// cache line another thread writes.
+  void add_counts() {
+    for (std::size_t a = 0; a < counts_.size(); ++a)
+      for (std::size_t k = 0; k < 3; ++k)
+        if (counts_[a][k]) {
+          snap_->action_counters[a][k].fetch_add(counts_[a][k], std::memory_order_relaxed);
+          counts_[a][k] = 0;
+        }
+  }
+
+  Server::Impl& srv_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::shared_ptr<const Names> names_;
+  std::unique_ptr<Worker> own_;
+  bool explain_;
+  std::string request_id_;
+  std::chrono::steady_clock::time_point t0_;
+  std::vector<std::array<std::uint64_t, 3>> counts_;
+  std::string in_;  ///< [begin_, end_): received, not yet answered; no newline in [begin_, scan_)
+  std::size_t begin_ = 0, end_ = 0, scan_ = 0;
+  bool skipping_ = false;  ///< inside a line over the limit
+  bool finished_ = false;
+  std::size_t n_ = 0;      ///< non-blank lines so far
+  std::string out_;
+};
 
 void native_mask(Ctx& c, Response& out) {
   const Engine& eng = *c.w.snap->engine;
@@ -653,7 +786,7 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
             case Endpoint::evaluations: authzen_evaluations(c, out); break;
             case Endpoint::metadata: authzen_metadata(c, out); break;
             case Endpoint::decide: native_decide(c, out); break;
-            case Endpoint::batch: native_batch(c, out); break;
+            case Endpoint::batch: out = error(500, "internal error: a batch is streamed"); break;  // see streamed()
             case Endpoint::mask: native_mask(c, out); break;
             default: out = error(404, "no such endpoint");
           }
@@ -664,12 +797,34 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
       if (decides) out.body = R"({"decision":false,"context":{"error":"internal error"}})";
     }
   }
+  if (!out.deferred) record(ep, out.status, t0);
+}
+
+void Server::Impl::record(Endpoint ep, unsigned status, std::chrono::steady_clock::time_point t0) {
   const auto i = static_cast<unsigned>(ep);
-  if (!out.deferred) {
-    metrics.latency[i].observe(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
-    metrics.responses[i][out.status < 300 ? 0 : out.status < 500 ? 1 : 2].fetch_add(1, std::memory_order_relaxed);
+  metrics.latency[i].observe(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+  metrics.responses[i][status < 300 ? 0 : status < 500 ? 1 : 2].fetch_add(1, std::memory_order_relaxed);
+}
+
+bool Server::Impl::streamed(const HttpRequest& req) {
+  const auto target = req.target();
+  const auto q = target.find('?');
+  return req.method() == http::verb::post &&
+         std::string_view(target.data(), q == std::string_view::npos ? target.size() : q) == "/v1/decide/batch";
+}
+
+std::unique_ptr<BatchStream> Server::Impl::open_batch(const HttpRequest& req, Response& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (authorize(req, false, out)) {
+    Worker& w = worker();
+    if (w.snap)
+      return std::make_unique<NativeBatch>(*this, w.snap, w.names, query_flag(sv(req.target()), "explain"),
+                                           std::string(sv(req["X-Request-ID"])), t0);
+    out = error(503, "no policy is loaded");
   }
+  record(Endpoint::batch, out.status, t0);
+  return nullptr;
 }
 
 }  // namespace treaty::server

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "internal.hpp"
@@ -106,13 +107,31 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     if (ec || timed_out_) return on_error(ec);
+    if (Server::Impl::streamed(parser_->get())) return start_batch();
     const auto target = parser_->get().target();
     const bool batch = target.starts_with("/v1/decide/batch") || target.starts_with("/access/v1/evaluations");
     const auto limit = batch ? srv_.opts.max_batch_body : srv_.opts.max_body;
     if (parser_->content_length() && *parser_->content_length() > limit) return on_error(http::error::body_limit);
     parser_->body_limit(limit);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+    continue_then([](Session& s) {
+      http::async_read(s.stream_, s.buffer_, *s.parser_,
+                       [self = s.shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+    });
+  }
+
+  /// Runs `next` once the client has been told to send its body, if it waits to be told
+  /// (`Expect: 100-continue`, which curl sends for a body over 1 MiB and then waits a second for):
+  /// called when the header is accepted, so a refused request is answered instead.
+  template <class F>
+  void continue_then(F next) {
+    const auto& req = parser_->get();
+    if (req.version() < 11 || !beast::iequals(req[http::field::expect], "100-continue")) return next(*this);
+    static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(k100.data(), k100.size()),
+                      [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+                        if (ec) return self->shutdown();
+                        next(*self);
+                      });
   }
 
   void on_error(beast::error_code ec) {
@@ -160,6 +179,177 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!out.deferred) send(std::move(out), version, keep, request_id);
   }
 
+  // A streamed batch (POST /v1/decide/batch; BatchStream). The body is read in pieces into the
+  // stream's buffer through a buffer_body parser (which also undoes a chunked body and counts
+  // --max-batch-body), each piece's complete lines are answered at once, and the answers leave
+  // in chunks of the chunked response: when kFlush bytes are waiting, or when the input at hand
+  // is used up and the client must send more. The status line goes with the first chunk, so a
+  // batch that fails before (too large, too many lines, too slow) is still answered with its
+  // status; after that it ends with an `{"error": ...}` line, the last chunk, and a close. One
+  // operation at a time: read, answer, write, read. The request timeout counts the time spent
+  // waiting for the body (as for any request), and a second one the time spent writing: a client
+  // that stalls either way is dropped, and the time spent deciding is not the client's.
+  void start_batch() {
+    const auto& req = parser_->get();
+    if (parser_->content_length() && *parser_->content_length() > srv_.opts.max_batch_body)
+      return on_error(http::error::body_limit);
+    version_ = req.version();
+    keep_ = req.keep_alive();
+    request_id_ = std::string(req["X-Request-ID"]);
+    Response refusal;
+    batch_ = srv_.open_batch(req, refusal);
+    if (!batch_) {  // refused before the body: answered without reading it, and closed
+      reading_ = false;
+      phase_ = Phase::none;
+      refusal.close = true;
+      return send(std::move(refusal), version_, false, request_id_);
+    }
+    chunked_ = version_ >= 11;  // an HTTP/1.0 client gets the answers until the close
+    http::response<http::empty_body> head{http::status::ok, version_};
+    head.set(http::field::server, "treaty");
+    head.set(http::field::content_type, "application/x-ndjson");
+    if (!request_id_.empty()) head.set("X-Request-ID", request_id_);
+    head.keep_alive(keep_ && chunked_ && !srv_.draining.load());
+    keep_ = head.keep_alive();
+    if (chunked_) head.chunked(true);
+    std::ostringstream os;
+    os << head.base();
+    head_ = os.str();
+    head_sent_ = close_after_ = room_filled_ = false;
+    read_left_ = deadline_ - std::chrono::steady_clock::now();  // what is left of the request timeout
+    write_left_ = srv_.opts.request_timeout;
+    continue_then([](Session& s) {
+      s.bparser_.emplace(std::move(*s.parser_));
+      s.bparser_->body_limit(s.srv_.opts.max_batch_body);
+      s.buffer_.reserve(BatchStream::kRead);  // reads of up to 64 KiB (Beast reads what the buffer holds)
+      s.phase_ = Phase::none;
+      s.reading_ = false;
+      s.batch_step();
+    });
+  }
+
+  /// Answers what has arrived, then writes, reads more, or ends the response.
+  void batch_step() {
+    BatchStream::State st;
+    try {
+      st = batch_->run(bparser_->is_done());
+    } catch (const std::exception& e) {  // fails closed: no answer is made up
+      return batch_fail(500, std::string("internal error: ") + e.what());
+    }
+    if (st == BatchStream::State::too_many)
+      return batch_fail(413, "a batch may hold at most " + std::to_string(srv_.opts.max_batch) + " requests");
+    if (st == BatchStream::State::full) return batch_write(false);
+    if (bparser_->is_done()) return batch_write(true);
+    // Answers waiting and nothing more at hand (the last read had room to spare, so all that is
+    // buffered is at most a piece of chunk framing, and the socket has nothing): send them
+    // before waiting for the client.
+    beast::error_code ec;
+    if (!batch_->out().empty() && !room_filled_ && stream_.socket().available(ec) == 0) return batch_write(false);
+    batch_read();
+  }
+
+  void batch_read() {
+    const auto [data, size] = batch_->space();
+    auto& body = bparser_->get().body();
+    body.data = data;
+    body.size = size;
+    body.more = true;
+    offered_ = size;
+    reading_ = true;
+    started_ = std::chrono::steady_clock::now();
+    set_deadline(Phase::reading, std::chrono::ceil<std::chrono::milliseconds>(read_left_));
+    http::async_read_some(stream_, buffer_, *bparser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_batch_read(ec); });
+  }
+
+  void on_batch_read(beast::error_code ec) {
+    reading_ = false;
+    phase_ = Phase::none;
+    read_left_ -= std::chrono::steady_clock::now() - started_;
+    auto& body = bparser_->get().body();
+    if (ec == http::error::need_buffer) ec = {};  // the offered room is full: not an error
+    // A read parses one piece (a chunk, the body at hand): parse the rest of what is buffered
+    // too, so that what is left there is at most a piece of chunk framing, which gives nothing
+    // until more arrives.
+    while (!ec && !timed_out_ && !bparser_->is_done() && buffer_.size() > 0 && body.size > 0) {
+      const auto used = bparser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (used == 0) break;
+    }
+    if (ec == http::error::need_buffer) ec = {};
+    batch_->commit(offered_ - body.size);
+    room_filled_ = body.size == 0;
+    if (timed_out_ || ec == beast::error::timeout)
+      return batch_fail(408, "the request was not received in time");
+    if (ec == http::error::body_limit) return batch_fail(413, "the request body is too large");
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted)
+      return shutdown();  // the client is gone
+    if (ec) return batch_fail(400, "malformed HTTP request");
+    batch_step();
+  }
+
+  /// Ends a batch cut short: with the status when nothing was sent yet, else with an error line.
+  void batch_fail(unsigned status, std::string message) {
+    close_after_ = true;
+    if (!head_sent_) {
+      batch_->status = status;
+      batch_.reset();
+      bparser_.reset();
+      Response r;
+      r.status = status;
+      r.body = "{\"error\":" + nlohmann::json(message).dump() + "}";
+      r.close = true;
+      return send(std::move(r), version_, false, request_id_);
+    }
+    batch_->fail(message);
+    batch_write(true);
+  }
+
+  /// Writes the answers waiting (with the status line and headers the first time) as one chunk;
+  /// `last` adds the last chunk.
+  void batch_write(bool last) {
+    const std::string& out = batch_->out();
+    std::array<asio::const_buffer, 5> bufs;
+    std::size_t k = 0;
+    if (!head_sent_) bufs[k++] = asio::buffer(head_);
+    if (!chunked_) {
+      bufs[k++] = asio::buffer(out);
+    } else {
+      if (!out.empty()) {
+        const int n = std::snprintf(chunk_head_.data(), chunk_head_.size(), "%zx\r\n", out.size());
+        bufs[k++] = asio::buffer(chunk_head_.data(), static_cast<std::size_t>(n));
+        bufs[k++] = asio::buffer(out);
+        bufs[k++] = asio::buffer("\r\n", 2);
+      }
+      if (last) bufs[k++] = asio::buffer("0\r\n\r\n", 5);
+    }
+    head_sent_ = true;
+    if (last) batch_->finish();
+    started_ = std::chrono::steady_clock::now();
+    set_deadline(Phase::writing, std::chrono::ceil<std::chrono::milliseconds>(write_left_));
+    asio::async_write(stream_, bufs, [self = shared_from_this(), last](beast::error_code ec, std::size_t) {
+      self->on_batch_write(ec, last);
+    });
+  }
+
+  void on_batch_write(beast::error_code ec, bool last) {
+    phase_ = Phase::none;
+    write_left_ -= std::chrono::steady_clock::now() - started_;
+    if (ec) return shutdown();
+    batch_->out().clear();
+    if (!last) return batch_step();
+    batch_.reset();
+    bparser_.reset();
+    buffer_.shrink_to_fit();  // keeps what a pipelined request has sent
+    if (close_after_ || !keep_ || srv_.draining.load()) return shutdown();
+    wait_request();
+  }
+
   void send(Response r, unsigned version, bool keep, std::string_view request_id) {
     res_ = {};
     res_.version(version);
@@ -179,6 +369,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void shutdown() {
+    if (closed_) return;  // a write that fails after a timeout closed the connection
     idle_ = false;
     reading_ = false;
     closed_ = true;
@@ -210,6 +401,16 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // A streamed batch.
+  std::unique_ptr<BatchStream> batch_;
+  std::optional<http::request_parser<http::buffer_body>> bparser_;
+  std::string head_, request_id_;  ///< the response's status line and headers; X-Request-ID
+  unsigned version_ = 11;
+  bool keep_ = false, chunked_ = true, head_sent_ = false, close_after_ = false, room_filled_ = false;
+  std::size_t offered_ = 0;  ///< room given to the read in progress
+  std::chrono::steady_clock::duration read_left_{}, write_left_{};  ///< of the two timeouts
+  std::chrono::steady_clock::time_point started_;                   ///< of the read or write
+  std::array<char, 24> chunk_head_{};
   http::response<http::string_body> res_;
   asio::steady_timer timer_{stream_.get_executor()};
   Phase phase_ = Phase::none;

@@ -146,6 +146,38 @@ struct Names {
   std::vector<bool> request_supplied;  ///< by type: `inline entity` with no facts: may omit its id
 };
 
+/// A streamed `POST /v1/decide/batch`: the transport hands it the body as it arrives and writes
+/// out what it answers, so neither the body nor the answers are ever held whole. Lines are
+/// answered in order as soon as they are complete; memory is one read, one line (at most
+/// `max_body` bytes; a longer line is answered as an error and skipped, not held) and about
+/// kFlush bytes of answers.
+class BatchStream {
+ public:
+  static constexpr std::size_t kRead = 64 << 10;   ///< room offered to each read of the body
+  static constexpr std::size_t kFlush = 64 << 10;  ///< answers held before they are written
+  enum class State {
+    more,     ///< every complete line is answered: give it more of the body
+    full,     ///< kFlush bytes of answers are waiting: write them, then run again
+    too_many  ///< a line beyond `max_batch`: the batch ends there
+  };
+  virtual ~BatchStream() = default;
+  /// Room for the next piece of the body (at least kRead bytes); commit() says how much came.
+  virtual std::pair<char*, std::size_t> space() = 0;
+  virtual void commit(std::size_t n) = 0;
+  /// Answers the complete lines received into out(), until out() holds kFlush bytes. `end`: the
+  /// body is complete, so a last line without a newline is complete too.
+  virtual State run(bool end) = 0;
+  /// The answers not yet written: the transport writes and clears them.
+  virtual std::string& out() = 0;
+  /// Appends the line that ends a batch cut short: `{"error": message}`.
+  virtual void fail(std::string_view message) = 0;
+  /// Counts the batch and its response in the metrics, once: before its last chunk is written
+  /// (a client that has read the whole answer finds it counted), else when destroyed.
+  virtual void finish() = 0;
+  /// The status the response was sent with (for the metrics); 200 unless refused before it began.
+  unsigned status = 200;
+};
+
 class Session;
 
 }  // namespace treaty::server::internal
@@ -195,6 +227,13 @@ struct Server::Impl {
   internal::Worker& worker();
   /// Routes one request; answers in `out` or, when it sets out.deferred, through `later`.
   void handle(const internal::HttpRequest& req, internal::Response& out, internal::LaterFactory later);
+  /// True for a request the transport streams (`POST /v1/decide/batch`), known from its header.
+  static bool streamed(const internal::HttpRequest& req);
+  /// Begins a streamed batch once its header is read (tokens checked, the snapshot taken); null
+  /// with the refusal in `out` (401, 403, 503), already counted in the metrics.
+  std::unique_ptr<internal::BatchStream> open_batch(const internal::HttpRequest& req, internal::Response& out);
+  /// Counts a response of `ep` in the metrics: its status class and its duration since `t0`.
+  void record(internal::Endpoint ep, unsigned status, std::chrono::steady_clock::time_point t0);
   std::string render_metrics();
   std::string status_json();
   /// Null when the request may go on; else the refusal.

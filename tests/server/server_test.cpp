@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -200,6 +201,187 @@ std::string raw_read_all(int fd, int timeout_ms) {
   return out;
 }
 void raw_send(int fd, const std::string& s) { (void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+/// One HTTP/1.1 exchange on a raw socket, read as it arrives: the test sends the request in
+/// steps and waits on what has come back. Decodes a chunked body (or one with a Content-Length,
+/// or one that ends at the close); what follows the response stays for next().
+class Streamed {
+ public:
+  explicit Streamed(unsigned short port) : fd_(raw_connect(port)) {}
+  ~Streamed() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Streamed(const Streamed&) = delete;
+  Streamed& operator=(const Streamed&) = delete;
+  void send(const std::string& s) const { raw_send(fd_, s); }
+  /// Reads until `done()` holds, the connection closes or `ms` pass; returns done().
+  template <class F>
+  bool wait(F done, int ms = 20000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!done() && !closed_) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[65536];
+      const auto n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        if (have_head_ && close_delimited_) complete_ = true;
+        break;
+      }
+      raw_.append(buf, static_cast<std::size_t>(n));
+      decode();
+    }
+    return done();
+  }
+  bool wait_lines(std::size_t n, int ms = 20000) {
+    return wait([&] { return lines_ >= n; }, ms);
+  }
+  bool wait_complete(int ms = 20000) {
+    return wait([&] { return complete_; }, ms);
+  }
+  bool wait_closed(int ms = 20000) {
+    return wait([&] { return closed_; }, ms);
+  }
+  /// Whether anything arrives within `ms` (the connection staying quiet).
+  bool nothing_within(int ms) {
+    const auto before = raw_.size() + body_.size();
+    wait([&] { return raw_.size() + body_.size() != before; }, ms);
+    return raw_.size() + body_.size() == before && !closed_;
+  }
+  /// Reads the next response of the connection (a pipelined one).
+  void next() {
+    body_.clear();
+    headers_.clear();
+    status_ = 0;
+    have_head_ = chunked_ = close_delimited_ = complete_ = in_chunk_ = false;
+    left_ = lines_ = 0;
+    decode();
+  }
+  [[nodiscard]] unsigned status() const { return status_; }
+  [[nodiscard]] bool complete() const { return complete_; }
+  [[nodiscard]] bool closed() const { return closed_; }
+  [[nodiscard]] std::string header(const std::string& lower_name) const {
+    const auto it = headers_.find(lower_name);
+    return it == headers_.end() ? "" : it->second;
+  }
+  [[nodiscard]] const std::string& body() const { return body_; }
+  /// The complete lines of the body.
+  [[nodiscard]] std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    for (auto nl = body_.find('\n'); nl != std::string::npos; nl = body_.find('\n', pos)) {
+      out.push_back(body_.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    return out;
+  }
+
+ private:
+  void take(std::size_t n) {
+    lines_ += static_cast<std::size_t>(std::count(raw_.begin(), raw_.begin() + static_cast<long>(n), '\n'));
+    body_.append(raw_, 0, n);
+    raw_.erase(0, n);
+  }
+  void decode() {
+    if (!have_head_) {
+      const auto end = raw_.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      std::istringstream in(raw_.substr(0, end));
+      std::string line;
+      std::getline(in, line);
+      status_ = static_cast<unsigned>(std::stoul(line.substr(9, 3)));
+      while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto colon = line.find(':');
+        std::string k = line.substr(0, colon);
+        for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        headers_[k] = line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+      raw_.erase(0, end + 4);
+      have_head_ = true;
+      chunked_ = header("transfer-encoding") == "chunked";
+      if (!chunked_ && !header("content-length").empty()) left_ = std::stoul(header("content-length"));
+      close_delimited_ = !chunked_ && header("content-length").empty();
+    }
+    while (!complete_) {
+      if (close_delimited_) return take(raw_.size());
+      if (!chunked_ || in_chunk_) {
+        const auto n = std::min(left_, raw_.size());
+        take(n);
+        left_ -= n;
+        if (left_ > 0) return;
+        if (!chunked_) {
+          complete_ = true;
+          return;
+        }
+        if (raw_.size() < 2) return;
+        EXPECT_EQ(raw_.substr(0, 2), "\r\n");
+        raw_.erase(0, 2);
+        in_chunk_ = false;
+      }
+      const auto eol = raw_.find("\r\n");
+      if (eol == std::string::npos) return;
+      const auto size = std::stoul(raw_.substr(0, eol), nullptr, 16);
+      if (size == 0) {
+        if (raw_.size() < eol + 4) return;
+        EXPECT_EQ(raw_.substr(eol, 4), "\r\n\r\n");
+        raw_.erase(0, eol + 4);
+        complete_ = true;
+        return;
+      }
+      raw_.erase(0, eol + 2);
+      left_ = size;
+      in_chunk_ = true;
+    }
+  }
+  int fd_ = -1;
+  std::string raw_, body_;
+  std::map<std::string, std::string> headers_;
+  unsigned status_ = 0;
+  bool have_head_ = false, chunked_ = false, close_delimited_ = false, complete_ = false, closed_ = false,
+       in_chunk_ = false;
+  std::size_t left_ = 0, lines_ = 0;
+};
+
+/// A request line and headers for a batch; `framing` is `Content-Length: N` or
+/// `Transfer-Encoding: chunked`.
+std::string batch_head(const std::string& framing, const std::string& extra = "") {
+  return "POST /v1/decide/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n" + extra + framing +
+         "\r\n\r\n";
+}
+
+// Native requests of policies/bm365: an allow, a deny and an error (no such employee).
+const std::string kAllowLine =
+    R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"view_ticket_field","args":{"field":"summary"}},"resource":{"type":"Ticket","id":"b_acme_1"}})";
+const std::string kDenyLine =
+    R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"perform","args":{"permission":"part_order_view"}},"resource":{"type":"PartOrder","id":"b_acme_order"}})";
+const std::string kErrorLine =
+    R"({"principal":{"type":"Employee","id":"nobody"},"action":{"name":"view_ticket_field","args":{"field":"summary"}},"resource":{"type":"Ticket","id":"b_acme_1"}})";
+
+/// Line i (from 1) of a test batch: allow, deny, error, in turn.
+const std::string& batch_line(std::size_t i) {
+  return i % 3 == 1 ? kAllowLine : i % 3 == 2 ? kDenyLine : kErrorLine;
+}
+/// Whether `answer` is the answer to batch_line(i).
+::testing::AssertionResult answers_line(const std::string& answer, std::size_t i) {
+  const bool ok = i % 3 == 1 ? answer.starts_with(R"({"decision":"allow","determining":[{)")
+                  : i % 3 == 2 ? answer.starts_with(R"({"decision":"deny","determining":[],"errors":[])")
+                               : answer.starts_with(R"({"decision":"deny","determining":[],"errors":["line )" +
+                                                    std::to_string(i) + ": ");
+  if (ok) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "answer " << i << ": " << answer;
+}
+
+/// The peak resident memory of a process, in bytes.
+std::size_t peak_rss(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) * 1024;
+  return 0;
+}
 
 const json kAliceRead = json::parse(R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read"},
   "resource":{"type":"record","id":"record-1"}})");
@@ -717,6 +899,341 @@ TEST(Hostile, LimitsAndClientsThatMisbehave) {
   close(fd);
   EXPECT_TRUE(decision(Client(s.port()).post("/access/v1/evaluation", kAliceRead)));
   EXPECT_EQ(s.terminate(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /v1/decide/batch, streamed
+// ---------------------------------------------------------------------------------------------
+// 200,000 lines (about 30 MB) are answered whole and in order, the answers chunked, while the
+// server's peak memory grows by far less than the body: neither the body nor the answers are
+// held whole. Blank lines are not answered and not counted. The metrics count the decisions.
+TEST(Streaming, AHugeBatchIsAnsweredWholeInOrderInBoundedMemory) {
+  ServerProcess s({kSrc + "/policies/bm365", "--max-batch", "300000"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  constexpr std::size_t kLines = 200'000;
+  std::string body;
+  for (std::size_t i = 1; i <= kLines; ++i) {
+    body += batch_line(i);
+    body += i % 1000 == 0 ? "\n\n  \r\n" : "\n";
+  }
+  {  // warm up (the first batch sizes the parser's buffers)
+    Streamed w(s.port());
+    w.send(batch_head("Content-Length: " + std::to_string(kAllowLine.size())) + kAllowLine);
+    ASSERT_TRUE(w.wait_complete());
+  }
+  const auto before = peak_rss(s.pid());
+  Streamed c(s.port());
+  std::thread sender([&] {
+    c.send(batch_head("Content-Length: " + std::to_string(body.size())));
+    for (std::size_t pos = 0; pos < body.size(); pos += 1 << 20) c.send(body.substr(pos, 1 << 20));
+  });
+  const bool complete = c.wait_complete(120000);
+  sender.join();
+  ASSERT_TRUE(complete) << c.lines().size() << " lines";
+  EXPECT_EQ(c.status(), 200u);
+  EXPECT_EQ(c.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(c.header("content-type"), "application/x-ndjson");
+  const auto lines = c.lines();
+  ASSERT_EQ(lines.size(), kLines);
+  std::size_t wrong = 0;
+  for (std::size_t i = 1; i <= kLines && wrong < 5; ++i)
+    if (!answers_line(lines[i - 1], i)) {
+      ADD_FAILURE() << answers_line(lines[i - 1], i).message();
+      ++wrong;
+    }
+  const auto after = peak_rss(s.pid());
+  EXPECT_LT(after - before, body.size() / 4) << "peak memory " << before << " -> " << after << " bytes for a body of "
+                                             << body.size();
+  // The decisions are counted: a third allowed, a third denied (the errors name no action).
+  const auto m = Client(s.port()).get("/metrics").body;
+  EXPECT_NE(m.find("treaty_decisions_total{action=\"view_ticket_field\",result=\"allow\"} " +
+                   std::to_string((kLines + 2) / 3 + 1)),  // and the warm-up's
+            std::string::npos);
+  EXPECT_NE(m.find("treaty_decisions_total{action=\"perform\",result=\"deny\"} " + std::to_string((kLines + 1) / 3)),
+            std::string::npos);
+  EXPECT_NE(m.find("treaty_http_request_duration_seconds_count{endpoint=\"/v1/decide/batch\"} 2"), std::string::npos);
+  EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"2xx\"} 2"), std::string::npos);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
+// The first answers leave before the rest of the batch was sent: a client that sends half a
+// batch gets the answers to that half. One that then sends the rest gets the rest and keeps its
+// connection; one that stalls holds no worker (others are served meanwhile) and is cut off at
+// the request timeout with an error line that ends the response.
+TEST(Streaming, HalfABatchIsAnsweredAtOnceAndAStalledClientIsCutOff) {
+  ServerProcess s({kSrc + "/policies/bm365", "--request-timeout-ms", "3000", "--threads", "1"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  std::string first, second;
+  for (std::size_t i = 1; i <= 6; ++i) first += batch_line(i) + "\n";
+  first += kAllowLine.substr(0, 40);  // half of line 7
+  second = kAllowLine.substr(40) + "\n";
+  for (std::size_t i = 8; i <= 12; ++i) second += batch_line(i) + "\n";
+  const auto length = "Content-Length: " + std::to_string(first.size() + second.size());
+
+  Streamed go_on(s.port()), stall(s.port());
+  go_on.send(batch_head(length, "X-Request-ID: half-1\r\n") + first);
+  stall.send(batch_head(length) + first);
+  ASSERT_TRUE(go_on.wait_lines(6, 5000)) << go_on.body();
+  ASSERT_TRUE(stall.wait_lines(6, 5000)) << stall.body();
+  EXPECT_EQ(go_on.status(), 200u);
+  EXPECT_EQ(go_on.header("x-request-id"), "half-1");
+  EXPECT_FALSE(go_on.complete());
+  for (std::size_t i = 1; i <= 6; ++i) EXPECT_TRUE(answers_line(go_on.lines()[i - 1], i));
+  // While one client stalls, the single worker thread serves others.
+  Client other(s.port());
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(other.request(http::verb::post, "/v1/decide", kAllowLine).j()["decision"], "allow");
+  go_on.send(second);
+  ASSERT_TRUE(go_on.wait_complete(5000)) << go_on.body();
+  ASSERT_EQ(go_on.lines().size(), 12u) << go_on.body();
+  for (std::size_t i = 1; i <= 12; ++i) EXPECT_TRUE(answers_line(go_on.lines()[i - 1], i));
+  EXPECT_TRUE(stall.nothing_within(200)) << "the stalled batch is still open";
+  // The finished one keeps its connection.
+  go_on.next();
+  go_on.send(batch_head("Content-Length: " + std::to_string(kAllowLine.size())) + kAllowLine);
+  ASSERT_TRUE(go_on.wait_complete(5000));
+  EXPECT_TRUE(answers_line(go_on.body(), 1)) << go_on.body();
+  // The stalled one is cut off: its answers, then an error line, the end of the response, a close.
+  ASSERT_TRUE(stall.wait_closed(10000));
+  EXPECT_TRUE(stall.complete());
+  const auto lines = stall.lines();
+  ASSERT_EQ(lines.size(), 7u) << stall.body();
+  EXPECT_EQ(lines.back(), R"({"error":"the request was not received in time"})");
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
+// A chunked request body is undone (chunks that split lines anywhere), and --max-batch-body
+// counts its bytes: refused with 413 when the first chunk is too large, cut off with an error
+// line once answers have gone. A request pipelined after a batch is answered after it.
+TEST(Streaming, AChunkedBodyIsReadAndItsSizeLimited) {
+  ServerProcess s({kSrc + "/policies/bm365", "--max-batch-body", "65536", "--max-body", "4096"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  auto chunked = [](const std::string& data, std::size_t size) {
+    std::string out;
+    for (std::size_t pos = 0; pos < data.size(); pos += size) {
+      const auto piece = data.substr(pos, size);
+      char head[32];
+      std::snprintf(head, sizeof head, "%zx\r\n", piece.size());
+      out += head + piece + "\r\n";
+    }
+    return out;
+  };
+  std::string body;
+  for (std::size_t i = 1; i <= 30; ++i) body += batch_line(i) + "\n";
+  {
+    Streamed c(s.port());
+    c.send(batch_head("Transfer-Encoding: chunked") + chunked(body, 7) + "0\r\n\r\n" +
+           "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(c.wait_complete());
+    ASSERT_EQ(c.lines().size(), 30u) << c.body();
+    for (std::size_t i = 1; i <= 30; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
+    c.next();
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.status(), 200u);
+    EXPECT_EQ(c.body(), R"({"status":"live"})");
+  }
+  {  // a first chunk over the limit: nothing was answered, so the status says it
+    Streamed c(s.port());
+    c.send(batch_head("Transfer-Encoding: chunked") + "20000\r\n" + std::string(1000, ' '));
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.status(), 413u);
+    EXPECT_EQ(c.body(), R"({"error":"the request body is too large"})");
+  }
+  {  // over the limit once answers have gone: an error line, the end, a close
+    Streamed c(s.port());
+    c.send(batch_head("Transfer-Encoding: chunked") + chunked(body, 1000));
+    ASSERT_TRUE(c.wait_lines(30)) << c.status() << " " << c.closed() << " " << c.body();
+    EXPECT_EQ(c.status(), 200u);
+    c.send(chunked(std::string(62000, '\n'), 62000));  // past 64 KiB in all
+    ASSERT_TRUE(c.wait_closed());
+    EXPECT_TRUE(c.complete());
+    ASSERT_EQ(c.lines().size(), 31u);
+    EXPECT_EQ(c.lines().back(), R"({"error":"the request body is too large"})");
+  }
+  {  // an HTTP/1.0 client: no chunks, the answers end with the connection
+    Streamed c(s.port());
+    c.send("POST /v1/decide/batch HTTP/1.0\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_TRUE(c.wait_closed());
+    EXPECT_EQ(c.status(), 200u);
+    EXPECT_EQ(c.header("transfer-encoding"), "");
+    ASSERT_EQ(c.lines().size(), 30u) << c.body();
+    for (std::size_t i = 1; i <= 30; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
+  }
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
+// A malformed line in the middle, and lines over the line limit (--max-body), are error lines
+// numbered in place; the batch goes on. A long line is not held: 300 KB with a 4 KB limit, sent
+// in pieces, is answered as soon as it is over the limit, and its rest is dropped as it comes.
+TEST(Streaming, BadAndOverlongLinesAreErrorLinesAndTheBatchGoesOn) {
+  ServerProcess s({kSrc + "/policies/bm365", "--max-body", "4096"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  const std::string huge = R"({"pad":")" + std::string(300000, 'x') + R"("})";
+  const std::string big = R"({"pad":")" + std::string(5000, 'y') + R"("})";
+  const std::string body = kAllowLine + "\n" + huge + "\n" + kDenyLine + "\nnot json\n" + big + "\n" + kAllowLine + "\n";
+  Streamed c(s.port());
+  c.send(batch_head("Content-Length: " + std::to_string(body.size())) + kAllowLine + "\n" + huge.substr(0, 100000));
+  // The long line is answered before its end has been sent.
+  ASSERT_TRUE(c.wait_lines(2)) << c.body();
+  c.send(body.substr(kAllowLine.size() + 1 + 100000));
+  ASSERT_TRUE(c.wait_complete());
+  const auto lines = c.lines();
+  ASSERT_EQ(lines.size(), 6u) << c.body();
+  EXPECT_TRUE(lines[0].starts_with(R"({"decision":"allow")")) << lines[0];
+  EXPECT_EQ(lines[1], R"j({"decision":"deny","determining":[],"errors":["line 2: the line is longer than 4096 bytes (--max-body)"],"misses":[]})j");
+  EXPECT_TRUE(lines[2].starts_with(R"({"decision":"deny","determining":[],"errors":[])")) << lines[2];
+  EXPECT_TRUE(lines[3].starts_with(R"({"decision":"deny","determining":[],"errors":["line 4: not a JSON object)")) << lines[3];
+  EXPECT_EQ(lines[4], R"j({"decision":"deny","determining":[],"errors":["line 5: the line is longer than 4096 bytes (--max-body)"],"misses":[]})j");
+  EXPECT_TRUE(lines[5].starts_with(R"({"decision":"allow")")) << lines[5];
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
+// --max-batch: a batch whose lines over the limit arrive before any answer has gone is refused
+// with 413; one whose answers have begun ends with an error line after the N-th answer, and the
+// connection is closed (the rest of its body is not read).
+TEST(Streaming, MoreLinesThanMaxBatch) {
+  ServerProcess s({kSrc + "/policies/bm365", "--max-batch", "10"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  std::string eleven, six;
+  for (std::size_t i = 1; i <= 11; ++i) eleven += batch_line(i) + "\n";
+  for (std::size_t i = 1; i <= 6; ++i) six += batch_line(i) + "\n";
+  {
+    Streamed c(s.port());
+    c.send(batch_head("Content-Length: " + std::to_string(eleven.size())) + eleven);
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.status(), 413u);
+    EXPECT_EQ(c.body(), R"({"error":"a batch may hold at most 10 requests"})");
+    EXPECT_TRUE(c.wait_closed());
+  }
+  {
+    Streamed c(s.port());
+    c.send(batch_head("Content-Length: " + std::to_string(2 * six.size())) + six);
+    ASSERT_TRUE(c.wait_lines(6));
+    c.send(six);
+    ASSERT_TRUE(c.wait_closed());
+    EXPECT_TRUE(c.complete());
+    const auto lines = c.lines();
+    ASSERT_EQ(lines.size(), 11u) << c.body();
+    for (std::size_t i = 1; i <= 10; ++i) {
+      // The second six are the first six again, numbered 7 to 12.
+      const auto& a = lines[i - 1];
+      if (i <= 6 || i % 3 != 0) EXPECT_TRUE(answers_line(a, i > 6 ? i - 6 : i));
+      else EXPECT_TRUE(a.find("\"errors\":[\"line " + std::to_string(i) + ": ") != std::string::npos) << a;
+    }
+    EXPECT_EQ(lines.back(), R"({"error":"a batch may hold at most 10 requests"})");
+  }
+  {  // ten are fine
+    Streamed c(s.port());
+    c.send(batch_head("Content-Length: " + std::to_string(eleven.size() - batch_line(11).size() - 1)) +
+           eleven.substr(0, eleven.size() - batch_line(11).size() - 1));
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.status(), 200u);
+    EXPECT_EQ(c.lines().size(), 10u);
+  }
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
+// Tokens are checked before the body is read (refused and closed); the request id is echoed on
+// the streamed answer; every line of the batch is in the decision log with it.
+TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
+  const auto dir = fs::temp_directory_path() / ("treaty_stream_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokens") << "decider-0123456789abcdef decide\n";
+  const auto log = dir / "decisions.jsonl";
+  std::string body;
+  for (std::size_t i = 1; i <= 3000; ++i) body += batch_line(i) + "\n";
+  {
+    ServerProcess s({kSrc + "/policies/bm365", "--auth-tokens", (dir / "tokens").string(), "--decision-log",
+                     log.string(), "--max-body", "1024"});
+    ASSERT_NE(s.port(), 0) << s.log();
+    {
+      Streamed c(s.port());
+      c.send(batch_head("Content-Length: " + std::to_string(body.size())) + body);
+      ASSERT_TRUE(c.wait_complete());
+      EXPECT_EQ(c.status(), 401u);
+      EXPECT_TRUE(c.wait_closed());
+    }
+    Streamed c(s.port());
+    c.send(batch_head("Content-Length: " + std::to_string(body.size()),
+                      "Authorization: Bearer decider-0123456789abcdef\r\nX-Request-ID: batch-7\r\n") +
+           body);
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.status(), 200u);
+    EXPECT_EQ(c.header("x-request-id"), "batch-7");
+    ASSERT_EQ(c.lines().size(), 3000u);
+    for (std::size_t i = 1; i <= 3000; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
+    // Lines that are no request: not JSON, and over the line limit (not kept).
+    c.next();
+    const std::string odd = "not \"json\n" + std::string(2000, 'x') + "\n";
+    c.send(batch_head("Content-Length: " + std::to_string(odd.size()),
+                      "Authorization: Bearer decider-0123456789abcdef\r\nX-Request-ID: batch-8\r\n") +
+           odd);
+    ASSERT_TRUE(c.wait_complete());
+    EXPECT_EQ(c.lines().size(), 2u) << c.body();
+    const auto m = Client(s.port()).get("/metrics").body;
+    EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"4xx\"} 1"), std::string::npos);
+    EXPECT_NE(m.find("treaty_http_responses_total{endpoint=\"/v1/decide/batch\",code=\"2xx\"} 2"), std::string::npos);
+    EXPECT_EQ(s.terminate(), 0) << s.log();
+  }
+  std::ifstream in(log);
+  std::size_t n = 0;
+  for (std::string line; n < 3000 && std::getline(in, line); ++n) {
+    const auto j = json::parse(line);
+    EXPECT_EQ(j["request_id"], "batch-7");
+    EXPECT_EQ(j["request"], json::parse(batch_line(n + 1))) << line;
+    EXPECT_EQ(j["decision"], (n + 1) % 3 == 1) << line;
+    if ((n + 1) % 3 == 0) {
+      EXPECT_TRUE(j["error"].get<std::string>().starts_with("line " + std::to_string(n + 1) + ": ")) << line;
+    }
+  }
+  EXPECT_EQ(n, 3000u);
+  // Every log line is JSON: a line that was not is logged as a string, one not kept as null.
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  auto j = json::parse(line);
+  EXPECT_EQ(j["request_id"], "batch-8");
+  EXPECT_EQ(j["request"], "not \"json");
+  EXPECT_TRUE(j["error"].get<std::string>().starts_with("line 1: not a JSON object")) << line;
+  ASSERT_TRUE(std::getline(in, line));
+  j = json::parse(line);
+  EXPECT_TRUE(j["request"].is_null()) << line;
+  EXPECT_TRUE(j["error"].get<std::string>().starts_with("line 2: the line is longer than 1024 bytes")) << line;
+  EXPECT_FALSE(std::getline(in, line)) << line;
+  fs::remove_all(dir);
+}
+
+// A client that asks to be told before it sends its body (`Expect: 100-continue`, as curl does
+// for a body over 1 MiB) is told at once, on a batch and on a single request; one whose body is
+// over the limit is refused instead.
+TEST(Streaming, ExpectContinueIsAnsweredBeforeTheBody) {
+  ServerProcess s({kSrc + "/policies/bm365", "--max-body", "4096"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  const std::string body = kAllowLine + "\n" + kDenyLine + "\n" + kErrorLine + "\n";
+  Streamed c(s.port());
+  c.send(batch_head("Content-Length: " + std::to_string(body.size()), "Expect: 100-continue\r\n"));
+  ASSERT_TRUE(c.wait([&] { return c.status() != 0; }, 5000)) << "no 100 Continue";
+  EXPECT_EQ(c.status(), 100u);
+  c.next();
+  c.send(body);
+  ASSERT_TRUE(c.wait_complete());
+  EXPECT_EQ(c.status(), 200u);
+  ASSERT_EQ(c.lines().size(), 3u) << c.body();
+  for (std::size_t i = 1; i <= 3; ++i) EXPECT_TRUE(answers_line(c.lines()[i - 1], i));
+  c.next();
+  c.send("POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+         "Content-Length: " + std::to_string(kAllowLine.size()) + "\r\n\r\n");
+  ASSERT_TRUE(c.wait([&] { return c.status() != 0; }, 5000)) << "no 100 Continue";
+  EXPECT_EQ(c.status(), 100u);
+  c.next();
+  c.send(kAllowLine);
+  ASSERT_TRUE(c.wait_complete());
+  EXPECT_EQ(c.status(), 200u);
+  EXPECT_TRUE(answers_line(c.body(), 1)) << c.body();
+  Streamed big(s.port());
+  big.send("POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+           "Content-Length: 10000\r\n\r\n");
+  ASSERT_TRUE(big.wait_complete(5000));
+  EXPECT_EQ(big.status(), 413u);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
 // ---------------------------------------------------------------------------------------------
