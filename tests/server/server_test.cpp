@@ -1239,6 +1239,46 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
   fs::remove_all(dir);
 }
 
+// A batch is decided by the policy it began with: lines that arrive after a reload (which the
+// same worker thread has already used for another request) still get the old policy's answers;
+// the next batch gets the new one's.
+TEST(Streaming, ABatchKeepsThePolicyItBeganWithAcrossAReload) {
+  const auto dir = fs::temp_directory_path() / ("treaty_stream_reload_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "policy");
+  fs::copy_file(kCert + "/fixture.treaty", dir / "policy" / "fixture.treaty");
+  std::ofstream(dir / "tokens") << "admin-0123456789abcdef admin,decide\n";
+  ServerProcess s({(dir / "policy").string(), "--auth-tokens", (dir / "tokens").string(), "--watch-interval-ms", "0",
+                   "--threads", "1"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  const std::string auth = "Authorization: Bearer admin-0123456789abcdef\r\n";
+  const std::string bob_write =
+      R"({"principal":{"type":"user","id":"bob"},"action":{"name":"write"},"resource":{"type":"record","id":"record-1"}})";
+  std::string half;
+  for (int i = 0; i < 3; ++i) half += bob_write + "\n";
+  Streamed c(s.port());
+  c.send(batch_head("Content-Length: " + std::to_string(2 * half.size()), auth) + half);
+  ASSERT_TRUE(c.wait_lines(3));
+  std::ofstream(dir / "policy" / "extra.treaty")
+      << "permit admins_write_anything\n  principal u: user\n  action write\n  resource record\n"
+         "  when u.role == \"admin\";\n";
+  Client admin(s.port());
+  const std::map<std::string, std::string> headers = {{"Content-Type", "application/json"},
+                                                      {"Authorization", "Bearer admin-0123456789abcdef"}};
+  ASSERT_EQ(admin.request(http::verb::post, "/v1/admin/reload", "", headers).status, 200u);
+  EXPECT_EQ(admin.request(http::verb::post, "/v1/decide", bob_write, headers).j()["decision"], "allow");
+  c.send(half);
+  ASSERT_TRUE(c.wait_complete());
+  ASSERT_EQ(c.lines().size(), 6u) << c.body();
+  for (const auto& l : c.lines()) EXPECT_TRUE(l.starts_with(R"({"decision":"deny")")) << l;
+  c.next();
+  c.send(batch_head("Content-Length: " + std::to_string(bob_write.size()), auth) + bob_write);
+  ASSERT_TRUE(c.wait_complete());
+  EXPECT_TRUE(c.body().starts_with(R"({"decision":"allow")")) << c.body();
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+  fs::remove_all(dir);
+}
+
 // A client that asks to be told before it sends its body (`Expect: 100-continue`, as curl does
 // for a body over 1 MiB) is told at once, on a batch and on a single request; one whose body is
 // over the limit is refused instead.
