@@ -1239,15 +1239,21 @@ TEST(Streaming, TokensRequestIdAndTheDecisionLog) {
   fs::remove_all(dir);
 }
 
+/// A fresh DIR/policy holding the certification fixture and DIR/tokens with an admin token, for
+/// tests that reload a policy.
+void make_reload_dir(const fs::path& dir) {
+  fs::remove_all(dir);
+  fs::create_directories(dir / "policy");
+  fs::copy_file(kCert + "/fixture.treaty", dir / "policy" / "fixture.treaty");
+  std::ofstream(dir / "tokens") << "admin-0123456789abcdef admin,decide\n";
+}
+
 // A batch is decided by the policy it began with: lines that arrive after a reload (which the
 // same worker thread has already used for another request) still get the old policy's answers;
 // the next batch gets the new one's.
 TEST(Streaming, ABatchKeepsThePolicyItBeganWithAcrossAReload) {
   const auto dir = fs::temp_directory_path() / ("treaty_stream_reload_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "policy");
-  fs::copy_file(kCert + "/fixture.treaty", dir / "policy" / "fixture.treaty");
-  std::ofstream(dir / "tokens") << "admin-0123456789abcdef admin,decide\n";
+  make_reload_dir(dir);
   ServerProcess s({(dir / "policy").string(), "--auth-tokens", (dir / "tokens").string(), "--watch-interval-ms", "0",
                    "--threads", "1"});
   ASSERT_NE(s.port(), 0) << s.log();
@@ -1402,10 +1408,7 @@ TEST(Metrics, PrometheusTextFormat) {
 // ---------------------------------------------------------------------------------------------
 TEST(Reload, AdminSighupAndFileChangesKeepTheOldPolicyOnFailure) {
   const auto dir = fs::temp_directory_path() / ("treaty_reload_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "policy");
-  fs::copy_file(kCert + "/fixture.treaty", dir / "policy" / "fixture.treaty");
-  std::ofstream(dir / "tokens") << "admin-0123456789abcdef admin,decide\n";
+  make_reload_dir(dir);
   ServerProcess s({(dir / "policy").string(), "--auth-tokens", (dir / "tokens").string(), "--watch-interval-ms", "100"});
   ASSERT_NE(s.port(), 0) << s.log();
   Client c(s.port());
