@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <exception>
 #include <span>
+#include <unordered_map>
 
 #include "treaty/convert.hpp"
+#include "treaty/data/delta.hpp"
 #include "treaty/runtime.hpp"
 #include "internal/code.hpp"
 
@@ -36,8 +38,8 @@ inline bool equal(const Value& a, const Value& b) {
 class Evaluator {
  public:
   using Ins = Engine::Code::Ins;
-  Evaluator(const Program& p, const Engine::Code& code, const Overlay* ov, std::uint64_t max_steps)
-      : p_(p), c_(code), w_(p.world()), ov_(ov), max_(max_steps) {}
+  Evaluator(const Program& p, const Engine::Code& code, const FactDelta* d, const Overlay* ov, std::uint64_t max_steps)
+      : p_(p), c_(code), w_(p.world()), d_(d), ov_(ov), max_(max_steps) {}
 
   bool truth(NodeId n, Value* f) {
     const Value v = eval(n, f);
@@ -70,7 +72,8 @@ class Evaluator {
     // The column the checker resolved for a single static type, located at load; the read still
     // checks the entity's type, so a crafted bundle cannot make it read another entity's row.
     Value v;
-    if (n.index >= 0 && w_.read(c_.columns[static_cast<std::size_t>(n.index)], e, v)) return v;
+    if (n.index >= 0 && (!d_ || !d_->touched(e)) && w_.read(c_.columns[static_cast<std::size_t>(n.index)], e, v))
+      return v;
     return attr(e, n.a);
   }
 
@@ -177,15 +180,22 @@ class Evaluator {
   }
 
   TypeId type_of(EntityId e) const {
-    if (e < w_.size()) return w_.type_of(e);
+    if (e < w_.size() && (!d_ || !d_->touched(e))) return w_.type_of(e);
+    if (d_ && e < d_->end()) return d_->type_of(e);
     return ov_ && ov_->get(e) ? ov_->get(e)->type : kNone32;
   }
 
   Value attr(EntityId e, std::uint32_t name_id) const {
-    if (e < w_.size()) {
+    if (e < w_.size() && (!d_ || !d_->touched(e))) {
       const TypeId t = w_.type_of(e);
       const int col = p_.schema.entities[t].column(name_id);
       return col < 0 ? Value::none() : w_.attr(e, static_cast<std::uint32_t>(col));
+    }
+    if (d_ && e < d_->end()) {
+      const DeltaEntity* de = d_->get(e);
+      if (!de || de->deleted) return Value::none();
+      const int col = p_.schema.entities[de->type].column(name_id);
+      return col < 0 ? Value::none() : de->attrs[static_cast<std::size_t>(col)];
     }
     const Overlay::Entity* oe = ov_ ? ov_->get(e) : nullptr;
     if (!oe) return Value::none();
@@ -220,11 +230,18 @@ class Evaluator {
           __builtin_prefetch(w_.row_address(range->first[i], t));
       for (EntityId e : *range) {
         if (++steps_ > max_) throw LimitExceeded{};
+        if (d_ && d_->touched(e)) continue;  // its state is the writes': below
         f[n.slot] = Value::entity(e);
         if (truth(kid(n, 0), f)) return true;
       }
+      if (d_)
+        for (EntityId e : d_->of_type(t)) {
+          if (++steps_ > max_) throw LimitExceeded{};
+          f[n.slot] = Value::entity(e);
+          if (truth(kid(n, 0), f)) return true;
+        }
       if (ov_) {
-        const EntityId base = static_cast<EntityId>(w_.size());
+        const EntityId base = ov_->base();
         for (std::size_t i = 0; i < ov_->entities().size(); ++i) {
           if (ov_->entities()[i].type != t) continue;
           if (++steps_ > max_) throw LimitExceeded{};
@@ -240,6 +257,7 @@ class Evaluator {
   const Program& p_;
   const Engine::Code& c_;
   const World& w_;
+  const FactDelta* d_;
   const Overlay* ov_;
   std::uint64_t steps_ = 0;
   std::uint64_t max_;
@@ -263,11 +281,12 @@ Value Overlay::make_set(std::vector<Value> items) {
 }
 
 Overlay::Overlay(const Program& p) : p_(&p), base_(static_cast<EntityId>(p.world().size())) {}
+Overlay::Overlay(const Engine& e) : p_(&e.program()), d_(e.facts()), base_(e.entity_end()) {}
 
 std::optional<EntityId> Overlay::find(TypeId type, std::string_view id) const {
   for (std::size_t i = 0; i < entities_.size(); ++i)
     if (entities_[i].type == type && *entities_[i].id == id) return static_cast<EntityId>(base_ + i);
-  return p_->world().find(type, id);
+  return d_ ? d_->find(type, id) : p_->world().find(type, id);
 }
 
 std::optional<EntityId> Overlay::add(TypeId type, std::string_view id, Span span) {
@@ -295,7 +314,7 @@ class OverlayStore : public EntityStore {
     return o_.add(type, id, span);
   }
   void set_attr(EntityId e, std::uint32_t column, Value v) override { o_.attr(e, column) = v; }
-  [[nodiscard]] std::size_t size() const override { return w_.size() + o_.entities().size(); }
+  [[nodiscard]] std::size_t size() const override { return o_.base() + o_.entities().size(); }
   [[nodiscard]] std::string_view id_of(EntityId e) const override { return *o_.get(e)->id; }
 
  private:
@@ -490,33 +509,50 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
   }
   tests_first_.push_back(static_cast<std::uint32_t>(tests_.size()));
   for (const auto& rq : p_->requirements) {
-    std::vector<TypeId> ranges;
-    std::vector<NodeId> todo{rq.ensure};
-    if (rq.where) todo.push_back(*rq.where);
-    std::vector<bool> seen(p_->nodes.size(), false), seen_pred(p_->predicates.size(), false);
+    std::vector<TypeId> ranges, reads;
+    // (node, reached through a predicate call): inside a called predicate slot 0 is the
+    // predicate's first parameter, not the requirement's `forall` entity.
+    std::vector<std::pair<NodeId, bool>> todo{{rq.ensure, false}};
+    if (rq.where) todo.push_back({*rq.where, false});
+    std::vector<bool> seen(2 * p_->nodes.size(), false), seen_pred(p_->predicates.size(), false);
     while (!todo.empty()) {
-      const NodeId n = todo.back();
+      const auto [n, inside] = todo.back();
       todo.pop_back();
-      if (n >= seen.size() || seen[n]) continue;
-      seen[n] = true;
+      if (n >= p_->nodes.size() || seen[2 * n + inside]) continue;
+      seen[2 * n + inside] = true;
       const Node& nd = p_->nodes[n];
       if (nd.op == Op::exists_type) ranges.insert(ranges.end(), nd.types.begin(), nd.types.end());
+      // A read of an attribute of anything but the `forall` entity itself.
+      if (nd.op == Op::attr && !nd.kids.empty()) {
+        const Node& of = p_->nodes[nd.kids[0]];
+        const bool own = !inside && rq.forall_type && of.op == Op::var && of.slot == 0;
+        if (!own) {
+          if (!nd.types.empty()) {
+            reads.insert(reads.end(), nd.types.begin(), nd.types.end());
+          } else {
+            for (TypeId t = 0; t < p_->schema.entities.size(); ++t)
+              if (p_->schema.entities[t].column(nd.a) >= 0) reads.push_back(t);
+          }
+        }
+      }
       if (nd.op == Op::call && nd.a < seen_pred.size() && !seen_pred[nd.a]) {
         seen_pred[nd.a] = true;
-        todo.push_back(p_->predicates[nd.a].body);
+        todo.push_back({p_->predicates[nd.a].body, true});
       }
-      todo.insert(todo.end(), nd.kids.begin(), nd.kids.end());
+      for (NodeId k : nd.kids) todo.push_back({k, inside});
     }
-    std::sort(ranges.begin(), ranges.end());
-    ranges.erase(std::unique(ranges.begin(), ranges.end()), ranges.end());
+    for (auto* v : {&ranges, &reads}) {
+      std::sort(v->begin(), v->end());
+      v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
     requirement_ranges_.push_back(std::move(ranges));
+    requirement_reads_.push_back(std::move(reads));
   }
-  key_hashes_.resize(p_->schema.entities.size());
+  auto keys = std::make_shared<KeyHashes>(p_->schema.entities.size());
   for (TypeId t = 0; t < p_->schema.entities.size(); ++t) {
     const auto& et = p_->schema.entities[t];
-    if (!et.request_supplied) continue;
     for (const auto& key : et.keys) {
-      auto& v = key_hashes_[t].emplace_back();
+      auto& v = (*keys)[t].emplace_back();
       for (EntityId e : p_->world().of_type(t)) {
         std::size_t h = 0;
         for (auto c : key) h = h * 1000003u ^ value_hash(p_->world().attr(e, c));
@@ -525,6 +561,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
       std::sort(v.begin(), v.end());
     }
   }
+  key_hashes_ = std::move(keys);
   for (const auto& action : p_->schema.actions)
     for (auto id : action.param_ids) max_frame_ = std::max<std::size_t>(max_frame_, 2 + std::size_t{id} + 1);
   const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
@@ -546,7 +583,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
   Decision d;
   try {
     const Program& p = *p_;
-    Evaluator ev(p, *code_, r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, delta_.get(), r.overlay, limits_.max_steps);
     const TypeId pt = ev.type_of(r.principal), rt = ev.type_of(r.resource);
     if (pt == kNone32 || rt == kNone32 || r.action >= p.rules_by_action.size()) {
       d.errors.push_back("invalid request: unknown entity or action");
@@ -706,7 +743,7 @@ bool Engine::make_request(TypeId ptype, std::string_view pid, std::uint32_t acti
       error = "action `" + act.name + "` does not accept " + std::string(indefinite_article(p.schema.entities[t].name)) + " `" + p.schema.entities[t].name + "` as its " + role;
       return false;
     }
-    auto found = overlay ? overlay->find(t, id) : p.world().find(t, id);
+    auto found = overlay ? overlay->find(t, id) : find(t, id);
     if (!found) {
       error = "unknown " + std::string(role) + " `" + p.schema.entities[t].name + "::" + quote_string(id) + "`" +
               did_you_mean_id(p, overlay, t, id);
@@ -797,7 +834,13 @@ bool Engine::request_from_json(const nlohmann::json& j, Overlay& overlay, Reques
 }
 
 std::string Engine::entity_name(EntityId e, const Overlay* o) const {
-  if (e < p_->world().size()) return format_value(p_->schema, p_->world(), Value::entity(e));
+  if (e < p_->world().size() && (!delta_ || !delta_->touched(e)))
+    return format_value(p_->schema, p_->world(), Value::entity(e));
+  if (delta_ && e < delta_->end()) {
+    const DeltaEntity* de = delta_->get(e);
+    if (de) return p_->schema.entities[de->type].name + "::" + quote_string(de->id);
+    return "<unknown entity>";
+  }
   if (o && o->get(e)) return p_->schema.entities[o->get(e)->type].name + "::" + quote_string(*o->get(e)->id);
   return "<unknown entity>";
 }
@@ -805,10 +848,13 @@ std::string Engine::entity_name(EntityId e, const Overlay* o) const {
 namespace {
 /// Entities of `type` in the world and then in the overlay.
 template <typename F>
-void for_each_of_type(const Program& p, const Overlay* o, TypeId type, F&& f) {
-  for (EntityId e : p.world().of_type(type)) f(e);
+void for_each_of_type(const Program& p, const FactDelta* d, const Overlay* o, TypeId type, F&& f) {
+  for (EntityId e : p.world().of_type(type))
+    if (!d || !d->touched(e)) f(e);
+  if (d)
+    for (EntityId e : d->of_type(type)) f(e);
   if (!o) return;
-  const auto base = static_cast<EntityId>(p.world().size());
+  const auto base = o->base();
   for (std::size_t i = 0; i < o->entities().size(); ++i)
     if (o->entities()[i].type == type) f(base + static_cast<EntityId>(i));
 }
@@ -819,14 +865,14 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
   try {
     for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
       const auto& rq = p.requirements[i];
-      Evaluator ev(p, *code_, overlay, limits_.max_steps);
+      Evaluator ev(p, *code_, delta_.get(), overlay, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       if (!rq.forall_type) {
         if (!ev.truth(rq.ensure, frame.data())) return Violation{i, std::nullopt};
         continue;
       }
       std::optional<EntityId> bad;
-      for_each_of_type(p, overlay, *rq.forall_type, [&](EntityId e) {
+      for_each_of_type(p, delta_.get(), overlay, *rq.forall_type, [&](EntityId e) {
         if (bad) return;
         frame[0] = Value::entity(e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) return;
@@ -843,7 +889,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
 std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay* overlay,
                                         std::optional<EntityId> subject) const {
   const Program& p = *p_;
-  Evaluator ev(p, *code_, overlay, UINT64_MAX);
+  Evaluator ev(p, *code_, delta_.get(), overlay, UINT64_MAX);
   Frame frame(std::max<std::size_t>(rq.frame, 1));
   if (subject) frame[0] = Value::entity(*subject);
   std::string msg;
@@ -853,7 +899,7 @@ std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay
     const Value v = ev.eval(node, frame.data());
     if (v.tag == Tag::entity) {
       const auto e = static_cast<EntityId>(v.i);
-      msg += e < p.world().size() ? std::string(p.world().id(e))
+      msg += e < entity_end() ? std::string(id_of(e))
              : overlay && overlay->get(e) ? *overlay->get(e)->id
                                           : entity_name(e, overlay);
     } else {
@@ -873,9 +919,9 @@ bool Engine::validate_overlay(const Overlay& o, std::string& error) const {
 std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& o, bool first_only) const {
   const Program& p = *p_;
   std::vector<OverlayViolation> out;
-  const auto base = static_cast<EntityId>(p.world().size());
+  const auto base = o.base();
   auto value_of = [&](EntityId e, std::uint32_t c) {
-    return e < base ? p.world().attr(e, c) : o.get(e)->attrs[c];
+    return e < base ? attr_of(e, c) : o.get(e)->attrs[c];
   };
   auto same_key = [&](EntityId a, EntityId b, const std::vector<std::uint32_t>& key) {
     for (auto c : key)
@@ -894,20 +940,20 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       std::optional<EntityId> clash;
       for (std::size_t j = 0; j < i && !clash; ++j)
         if (ents[j].type == t && same_key(self, base + static_cast<EntityId>(j), key)) clash = base + static_cast<EntityId>(j);
-      if (!clash && k < key_hashes_[t].size()) {
+      if (!clash && k < (*key_hashes_)[t].size()) {
         std::size_t h = 0;
         for (auto c : key) h = h * 1000003u ^ value_hash(value_of(self, c));
-        const auto& v = key_hashes_[t][k];
+        const auto& v = (*key_hashes_)[t][k];
         for (auto it = std::lower_bound(v.begin(), v.end(), std::pair<std::size_t, EntityId>{h, 0});
              it != v.end() && it->first == h && !clash; ++it)
-          if (same_key(self, it->second, key)) clash = it->second;
-      } else if (!clash) {
-        for (EntityId w : p.world().of_type(t))
+          if ((!delta_ || !delta_->touched(it->second)) && same_key(self, it->second, key)) clash = it->second;
+      }
+      if (!clash && delta_)
+        for (EntityId w : delta_->of_type(t))
           if (same_key(self, w, key)) {
             clash = w;
             break;
           }
-      }
       if (clash) {
         std::string names;
         for (auto c : key) names += (names.empty() ? "" : ", ") + et.attrs[c].name;
@@ -923,7 +969,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       bool full = false;
       for (TypeId t : requirement_ranges_[i]) full = full || added[t];
       if (!full && !(rq.forall_type && added[*rq.forall_type])) continue;
-      Evaluator ev(p, *code_, &o, limits_.max_steps);
+      Evaluator ev(p, *code_, delta_.get(), &o, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       auto fails = [&](std::optional<EntityId> e) {
         if (e) frame[0] = Value::entity(*e);
@@ -935,8 +981,9 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       };
       bool broken = !rq.forall_type && fails(std::nullopt);
       if (rq.forall_type && full)
-        for (EntityId e : p.world().of_type(*rq.forall_type))
-          if ((broken = fails(e))) break;
+        for_each_of_type(p, delta_.get(), nullptr, *rq.forall_type, [&](EntityId e) {
+          if (!broken) broken = fails(e);
+        });
       if (rq.forall_type)
         for (std::size_t j = 0; j < ents.size() && !broken; ++j)
           if (ents[j].type == *rq.forall_type) broken = fails(base + static_cast<EntityId>(j));
@@ -951,7 +998,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
   const Program& p = *p_;
   try {
-    Evaluator ev(p, *code_, r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, delta_.get(), r.overlay, limits_.max_steps);
     Frame frame(std::max<std::size_t>(prop.frame, 2), Value::none());
     frame[0] = Value::entity(r.principal);
     frame[1] = Value::entity(r.resource);
@@ -969,7 +1016,7 @@ bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const 
 void Engine::check_requirements(Diagnostics& diags) const {
   const Program& p = *p_;
   for (const auto& rq : p.requirements) {
-    Evaluator ev(p, *code_, nullptr, UINT64_MAX);
+    Evaluator ev(p, *code_, delta_.get(), nullptr, UINT64_MAX);
     Frame frame(std::max<std::size_t>(rq.frame, 1));
     auto report = [&](Span at, std::optional<EntityId> subject) {
       const std::string msg = requirement_message(rq, nullptr, subject);
@@ -979,11 +1026,12 @@ void Engine::check_requirements(Diagnostics& diags) const {
       if (at.valid()) d.notes.push_back({rq.span, "required here"});
     };
     if (rq.forall_type) {
-      for (EntityId e : p.world().of_type(*rq.forall_type)) {
+      for_each_of_type(p, delta_.get(), nullptr, *rq.forall_type, [&](EntityId e) {
         frame[0] = Value::entity(e);
-        if (rq.where && !ev.truth(*rq.where, frame.data())) continue;
-        if (!ev.truth(rq.ensure, frame.data())) report(p.world().span(e), e);
-      }
+        if (rq.where && !ev.truth(*rq.where, frame.data())) return;
+        if (!ev.truth(rq.ensure, frame.data()))
+          report(delta_ && delta_->touched(e) ? Span{} : p.world().span(e), e);
+      });
     } else if (!ev.truth(rq.ensure, frame.data())) {
       report(Span{}, std::nullopt);
     }
@@ -1082,6 +1130,137 @@ nlohmann::json Engine::to_json(const Decision& d, const SourceManager* sm) const
   }
   j["errors"] = d.errors;
   return j;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Live facts
+// ---------------------------------------------------------------------------------------------
+std::shared_ptr<const Engine> Engine::with_facts(std::shared_ptr<const FactDelta> d, std::uint64_t revision) const {
+  std::shared_ptr<Engine> e(new Engine(*this));
+  e->delta_ = std::move(d);
+  e->revision_ = revision;
+  return e;
+}
+
+std::optional<EntityId> Engine::find(TypeId type, std::string_view id) const {
+  return delta_ ? delta_->find(type, id) : p_->world().find(type, id);
+}
+
+TypeId Engine::type_of(EntityId e) const {
+  if (delta_) return e < delta_->end() ? delta_->type_of(e) : kNone32;
+  return e < p_->world().size() ? p_->world().type_of(e) : kNone32;
+}
+
+std::string_view Engine::id_of(EntityId e) const {
+  if (delta_) return delta_->id(e);
+  return e < p_->world().size() ? p_->world().id(e) : std::string_view();
+}
+
+Value Engine::attr_of(EntityId e, std::uint32_t column) const {
+  if (delta_) return delta_->attr(e, column);
+  return e < p_->world().size() ? p_->world().attr(e, column) : Value::none();
+}
+
+void Engine::for_each_entity(TypeId t, const std::function<void(EntityId)>& f) const {
+  for_each_of_type(*p_, delta_.get(), nullptr, t, f);
+}
+
+EntityId Engine::entity_end() const {
+  return delta_ ? delta_->end() : static_cast<EntityId>(p_->world().size());
+}
+
+std::vector<std::string> Engine::write_violations(const std::shared_ptr<const FactDelta>& next,
+                                                  const std::vector<WriteTouch>& touched, std::size_t max) const {
+  const Program& p = *p_;
+  std::vector<std::string> out;
+  const FactDelta* d = next.get();
+  const auto ntypes = p.schema.entities.size();
+  // What the batch touched, by type: any write, a change or delete of an entity that existed, an
+  // entity added or deleted (which changes what `exists` ranges over).
+  std::vector<bool> changed(ntypes, false), ranged(ntypes, false);
+  for (const auto& t : touched) {
+    if (t.existed) changed[t.type] = true;
+    if (!t.existed || t.deleted) ranged[t.type] = true;
+  }
+  auto name = [&](EntityId e) { return p.schema.entities[d->type_of(e)].name + "::" + quote_string(d->id(e)); };
+
+  // Keys: a written entity's key against the world's (through the key hashes) and the delta's.
+  for (TypeId t = 0; t < ntypes && out.size() < max; ++t) {
+    const auto& et = p.schema.entities[t];
+    if (et.keys.empty()) continue;
+    std::vector<EntityId> written;
+    for (const auto& w : touched)
+      if (w.type == t && !w.deleted) written.push_back(w.entity);
+    if (written.empty()) continue;
+    for (std::size_t k = 0; k < et.keys.size(); ++k) {
+      const auto& key = et.keys[k];
+      auto hash = [&](EntityId e) {
+        std::size_t h = 0;
+        for (auto c : key) h = h * 1000003u ^ value_hash(d->attr(e, c));
+        return h;
+      };
+      auto same = [&](EntityId a, EntityId b) {
+        for (auto c : key)
+          if (!value_equal(d->attr(a, c), d->attr(b, c))) return false;
+        return true;
+      };
+      // The delta's live entities of the type, by key hash: built once per batch.
+      std::unordered_multimap<std::size_t, EntityId> mine;
+      for (EntityId e : d->of_type(t)) mine.emplace(hash(e), e);
+      const auto& world_keys = (*key_hashes_)[t][k];
+      for (EntityId self : written) {
+        if (out.size() >= max) break;
+        const std::size_t h = hash(self);
+        std::optional<EntityId> clash;
+        for (auto it = std::lower_bound(world_keys.begin(), world_keys.end(), std::pair<std::size_t, EntityId>{h, 0});
+             it != world_keys.end() && it->first == h && !clash; ++it)
+          if (it->second != self && !d->touched(it->second) && same(self, it->second)) clash = it->second;
+        for (auto [it, end] = mine.equal_range(h); it != end && !clash; ++it)
+          if (it->second != self && same(self, it->second)) clash = it->second;
+        if (!clash) continue;
+        std::string names;
+        for (auto c : key) names += (names.empty() ? "" : ", ") + et.attrs[c].name;
+        out.push_back("`" + name(self) + "` has the same key (" + names + ") as `" + name(*clash) + "`");
+      }
+    }
+  }
+
+  // Requirements: over the written entities of its `forall` type, or in full when the batch
+  // changed what its conditions read of other entities or range over.
+  const std::shared_ptr<const Engine> view = with_facts(next, revision_);
+  try {
+    for (std::uint32_t i = 0; i < p.requirements.size() && out.size() < max; ++i) {
+      const auto& rq = p.requirements[i];
+      bool full = !rq.forall_type;
+      for (TypeId t : requirement_ranges_[i]) full = full || ranged[t] || changed[t];
+      for (TypeId t : requirement_reads_[i]) full = full || changed[t];
+      Evaluator ev(p, *code_, d, nullptr, limits_.max_steps);
+      Frame frame(std::max<std::size_t>(rq.frame, 1));
+      auto fails = [&](std::optional<EntityId> e) {
+        if (e) frame[0] = Value::entity(*e);
+        if (rq.where && !ev.truth(*rq.where, frame.data())) return false;
+        if (ev.truth(rq.ensure, frame.data())) return false;
+        out.push_back(view->requirement_message(rq, nullptr, e) + " (requirement `" + rq.name + "`" +
+                      (e ? ", " + name(*e) : std::string()) + ")");
+        return true;
+      };
+      if (!rq.forall_type) {
+        fails(std::nullopt);
+      } else if (full) {
+        bool broken = false;
+        for_each_of_type(p, d, nullptr, *rq.forall_type, [&](EntityId e) {
+          if (!broken) broken = fails(e);
+        });
+      } else {
+        for (const auto& w : touched)
+          if (w.type == *rq.forall_type && !w.deleted && fails(w.entity)) break;
+      }
+    }
+  } catch (const LimitExceeded&) {
+    out.push_back("checking the requirements over the batch took more than the evaluation limit");
+  }
+  return out;
 }
 
 }  // namespace treaty

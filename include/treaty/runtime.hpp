@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -23,6 +24,9 @@
 
 namespace treaty {
 
+class Engine;
+class FactDelta;  // live facts: the data layer's delta over the world (treaty/data/delta.hpp)
+
 /// Entities that exist for one request (or one test) only. Their ids follow the world's.
 class Overlay {
  public:
@@ -35,6 +39,8 @@ class Overlay {
 
   /// An overlay over the world of `p` as it is now: its entities' ids follow the world's last.
   explicit Overlay(const Program& p);
+  /// An overlay over the facts engine `e` decides on: the world and the live writes it holds.
+  explicit Overlay(const Engine& e);
   Overlay(const Overlay&) = delete;
   Overlay& operator=(const Overlay&) = delete;
 
@@ -51,6 +57,8 @@ class Overlay {
   }
   [[nodiscard]] const std::vector<Entity>& entities() const { return entities_; }
   [[nodiscard]] bool empty() const { return entities_.empty(); }
+  /// The id of the overlay's first entity.
+  [[nodiscard]] EntityId base() const { return base_; }
   /// Adds an entity with every attribute none (to be set with attr()); nullopt if it exists
   /// (in the overlay or the world).
   std::optional<EntityId> add(TypeId type, std::string_view id, Span span = {});
@@ -64,7 +72,8 @@ class Overlay {
 
  private:
   const Program* p_;
-  EntityId base_;  ///< the world's size: the first id of the overlay
+  const FactDelta* d_ = nullptr;  ///< the live writes under the overlay, if any
+  EntityId base_;  ///< the world's (or the delta's) next id: the first id of the overlay
   std::vector<Entity> entities_;
   std::deque<std::string> strings_;
   std::vector<std::unique_ptr<SetValue>> sets_;
@@ -201,6 +210,44 @@ class Engine {
   Engine& operator=(Engine&&) noexcept;
   [[nodiscard]] const Program& program() const { return *p_; }
 
+  // Live facts (docs/architecture.md, "Live facts"). An engine decides over its program's world
+  // with the writes of one revision on top; with_facts() makes the engine of the next revision,
+  // sharing everything else with this one. Entity lookups go through the engine so they see the
+  // writes.
+  /// The engine over the same program with the writes `d` (made over this engine's world) at
+  /// revision `revision`. Cheap: the program, the IR and the indexes are shared.
+  [[nodiscard]] std::shared_ptr<const Engine> with_facts(std::shared_ptr<const FactDelta> d,
+                                                          std::uint64_t revision) const;
+  /// The writes this engine sees; null when none.
+  [[nodiscard]] const FactDelta* facts() const { return delta_.get(); }
+  [[nodiscard]] const std::shared_ptr<const FactDelta>& facts_shared() const { return delta_; }
+  /// The revision of the facts: 0 for the world as loaded, then one per committed batch.
+  [[nodiscard]] std::uint64_t revision() const { return revision_; }
+  /// The live entity (type, id); nullopt when unknown or deleted.
+  [[nodiscard]] std::optional<EntityId> find(TypeId type, std::string_view id) const;
+  /// The type of a live entity, kNone32 otherwise.
+  [[nodiscard]] TypeId type_of(EntityId e) const;
+  /// The id text of an entity of the world or the writes.
+  [[nodiscard]] std::string_view id_of(EntityId e) const;
+  /// Attribute `column` of a live entity of the world or the writes.
+  [[nodiscard]] Value attr_of(EntityId e, std::uint32_t column) const;
+  /// Calls f(e) for every live entity of type `t`: the world's the writes left, then the writes'.
+  void for_each_entity(TypeId t, const std::function<void(EntityId)>& f) const;
+  /// The id the next entity of an overlay over this engine gets.
+  [[nodiscard]] EntityId entity_end() const;
+  /// Every `key` and every requirement a batch of writes can affect, over `next` (the delta the
+  /// batch made over this engine's facts): `touched` lists what it upserted and deleted. Returns
+  /// at most `max` violations, each a message naming the entity and the rule broken.
+  struct WriteTouch {
+    EntityId entity;
+    TypeId type;
+    bool existed;
+    bool deleted;
+  };
+  [[nodiscard]] std::vector<std::string> write_violations(const std::shared_ptr<const FactDelta>& next,
+                                                          const std::vector<WriteTouch>& touched,
+                                                          std::size_t max = 20) const;
+
   /// The decision for `r`. With `explain`, every applying rule and every closest miss is
   /// collected; without, evaluation stops as soon as the answer is known. Never throws: an
   /// internal error or an exceeded limit yields deny with the reason in `errors`.
@@ -267,7 +314,10 @@ class Engine {
   /// decide() and decide_traced(): `trace`, when given, receives every candidate rule's outcome.
   [[nodiscard]] Decision decide_impl(const Request& r, bool explain, std::vector<RuleOutcome>* trace) const noexcept;
 
-  std::unique_ptr<Program> p_;
+  Engine(const Engine&) = default;  // with_facts(): shares the program and the IR
+  std::shared_ptr<Program> p_;
+  std::shared_ptr<const FactDelta> delta_;
+  std::uint64_t revision_ = 0;
   EngineLimits limits_;
   /// The rules a request can meet, by (action, principal type, resource type): forbids first,
   /// then permits, each in rule order. Entry k = (action * T + principal) * T + resource spans
@@ -287,9 +337,15 @@ class Engine {
   /// For each requirement, the entity types its conditions range over with `exists` (through
   /// predicates too): an overlay adding to one of them can change its answer for any entity.
   std::vector<std::vector<TypeId>> requirement_ranges_;
-  /// For each request-supplied type with keys, and each key: (hash of the key's values, entity)
-  /// of the world's entities, sorted, so an inline entity's key is checked without a scan.
-  std::vector<std::vector<std::vector<std::pair<std::size_t, EntityId>>>> key_hashes_;
+  /// For each requirement, the entity types whose attributes it reads other than its `forall`
+  /// entity's own (`a.directory.kind` reads an Account's, through predicates too): a write that
+  /// changes one of them can change its answer for any entity, so it is checked again in full.
+  std::vector<std::vector<TypeId>> requirement_reads_;
+  /// For each type with keys, and each key: (hash of the key's values, entity) of the world's
+  /// entities, sorted, so an inline entity's or a write's key is checked without a scan. Shared
+  /// by the engines of every revision over one world.
+  using KeyHashes = std::vector<std::vector<std::vector<std::pair<std::size_t, EntityId>>>>;
+  std::shared_ptr<const KeyHashes> key_hashes_;
 
  public:
   /// The IR as the evaluator reads it (runtime/internal/code.hpp): built once when the engine
@@ -297,7 +353,7 @@ class Engine {
   struct Code;
 
  private:
-  std::unique_ptr<const Code> code_;
+  std::shared_ptr<const Code> code_;
 };
 
 }  // namespace treaty

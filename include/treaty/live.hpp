@@ -1,0 +1,127 @@
+// Live facts: a world that takes writes while it answers decisions.
+//
+// A batch `{"upsert": [entities in the facts JSON format], "delete": [{"type": T, "id": I}]}` is
+// converted through the one converter (EntityLoader, as a data file's entities), checked whole
+// (types, references, deletes that would leave a reference dangling, keys, and every requirement
+// the batch can affect) and, when it has no error, committed atomically under the next revision.
+// Readers take the engine of one revision (current()) and keep it for the whole of a decision, a
+// search page or a batch: they never see half a batch, and an engine stays valid while held.
+//
+// With a journal (a write-ahead log), a batch is acknowledged, and becomes visible, only once the
+// journal says it is durable; several writers share one flush (group commit): each validates in
+// turn under the writer lock, and they wait for the disk together.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "treaty/runtime.hpp"
+
+namespace treaty {
+
+/// Where committed batches go before they are acknowledged (the server's write-ahead log).
+struct Journal {
+  virtual ~Journal() = default;
+  /// Queues the batch of `revision`; never waits for I/O. Batches are queued in revision order.
+  virtual std::uint64_t enqueue(std::uint64_t revision, std::string payload) = 0;
+  /// Waits until the batch of `ticket` is on disk; false with `error` when it cannot be.
+  virtual bool wait_durable(std::uint64_t ticket, std::string& error) = 0;
+};
+
+/// One problem of a rejected batch: a code (E08xx of the converter, or `key`, `requirement`,
+/// `reference`, `batch`) and a message that names the place in the batch (`upsert[3].attrs.role`).
+struct WriteError {
+  std::string code;
+  std::string message;
+};
+
+struct WriteResult {
+  bool ok = false;
+  std::uint64_t revision = 0;      ///< the batch's revision when ok
+  std::vector<WriteError> errors;  ///< why it was rejected (nothing changed)
+  bool unavailable = false;        ///< rejected for a server-side reason (the journal failed): retry later
+  std::size_t upserts = 0, deletes = 0;
+};
+
+struct LiveOptions {
+  /// Most entities one batch may upsert or delete.
+  std::size_t max_batch = 100'000;
+};
+
+class LiveFacts {
+ public:
+  /// Live facts over `base` (an engine without writes), at revision `revision` (0 for a world as
+  /// loaded, or the revision a snapshot of the state was taken at).
+  explicit LiveFacts(std::shared_ptr<const Engine> base, std::uint64_t revision = 0, LiveOptions o = {});
+  ~LiveFacts();
+  LiveFacts(const LiveFacts&) = delete;
+  LiveFacts& operator=(const LiveFacts&) = delete;
+
+  /// Batches go to `j` before they are acknowledged (null: acknowledged once applied in memory).
+  /// Set before the first write; `j` must outlive this.
+  void set_journal(Journal* j) { journal_ = j; }
+
+  /// The engine of the latest acknowledged revision.
+  [[nodiscard]] std::shared_ptr<const Engine> current() const;
+  [[nodiscard]] std::uint64_t revision() const;
+  /// Waits up to `timeout` for revision `r` to be acknowledged; the engine of a revision >= r, or
+  /// null when it did not come in time.
+  [[nodiscard]] std::shared_ptr<const Engine> at_least(std::uint64_t r, std::chrono::milliseconds timeout) const;
+
+  /// Validates and commits one batch (see the file comment). Thread-safe.
+  WriteResult write(const nlohmann::json& batch);
+  /// Re-applies a batch read back from the journal at startup: it must get revision `revision`
+  /// (the next one) and pass validation as it did when it was first written; no journal write.
+  WriteResult replay(const nlohmann::json& batch, std::uint64_t revision);
+
+  /// Replaces the base engine: `fresh` holds the facts of revision `at` in its world (a compacted
+  /// world, or the policies reloaded over the live facts). Batches committed after `at` are
+  /// applied again on top of it; false with `error` (nothing changed) if one no longer applies.
+  bool rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, std::string& error);
+  /// The batches committed since the base engine's revision, oldest first (revision, JSON text).
+  [[nodiscard]] std::vector<std::pair<std::uint64_t, std::string>> history_since(std::uint64_t r) const;
+  /// Entities the writes hold over the base world (how far a compaction would fold).
+  [[nodiscard]] std::size_t delta_size() const;
+
+  struct Counters {
+    std::uint64_t batches = 0, rejected = 0, upserts = 0, deletes = 0;
+  };
+  [[nodiscard]] Counters counters() const;
+
+ private:
+  WriteResult apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal);
+  /// Builds the engine of `batch` over `over`; nullptr with the errors in `r`.
+  std::shared_ptr<const Engine> prepare(const Engine& over, const nlohmann::json& batch, std::uint64_t revision,
+                                        WriteResult& r) const;
+
+  LiveOptions o_;
+  Journal* journal_ = nullptr;
+  mutable std::mutex write_m_;  ///< one batch validated at a time
+  std::shared_ptr<const Engine> staged_;  ///< the latest validated (maybe not yet durable): under write_m_
+  std::shared_ptr<const Engine> base_;    ///< the engine without writes: under write_m_
+  std::uint64_t base_revision_ = 0;
+  std::vector<std::pair<std::uint64_t, std::string>> history_;  ///< since base_revision_: under write_m_
+  bool failed_ = false;  ///< the journal failed: no more writes (under write_m_)
+
+  mutable std::mutex pub_m_;  ///< current_ and the waiters
+  mutable std::condition_variable pub_cv_;
+  std::shared_ptr<const Engine> current_;
+  std::vector<std::shared_ptr<const Engine>> durable_;  ///< acknowledged out of order, waiting for earlier ones
+  Counters counters_;
+};
+
+/// The live entities of `e` (world and writes) in the facts JSON format (`{"type", "id", "attrs"}`),
+/// leaving out the facts written in the policy's source (they come back with it): what a snapshot
+/// of the state holds. Entity references are ids, or {"type", "id"} where the attribute's type is
+/// a union; enums by name; sets as arrays; none as null.
+[[nodiscard]] nlohmann::json export_facts(const Engine& e);
+/// One entity of `e` in that format.
+[[nodiscard]] nlohmann::json entity_json(const Engine& e, EntityId id);
+
+}  // namespace treaty

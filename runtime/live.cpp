@@ -1,0 +1,302 @@
+// Live facts: batches of writes, validated whole and committed under revisions (treaty/live.hpp).
+#include "treaty/live.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "treaty/convert.hpp"
+#include "treaty/data/delta.hpp"
+
+namespace treaty {
+
+LiveFacts::LiveFacts(std::shared_ptr<const Engine> base, std::uint64_t revision, LiveOptions o)
+    : o_(o), base_revision_(revision) {
+  // The base engine decides with an empty delta at `revision`, so every engine this hands out
+  // has the same shape (and revision() says where it is).
+  const auto& w = base->program().world();
+  auto empty = std::make_shared<const FactDelta>(w, base->program().schema.entities.size());
+  base_ = base->with_facts(empty, revision);
+  staged_ = base_;
+  current_ = base_;
+}
+
+LiveFacts::~LiveFacts() = default;
+
+std::shared_ptr<const Engine> LiveFacts::current() const {
+  std::lock_guard lock(pub_m_);
+  return current_;
+}
+
+std::uint64_t LiveFacts::revision() const { return current()->revision(); }
+
+std::shared_ptr<const Engine> LiveFacts::at_least(std::uint64_t r, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(pub_m_);
+  if (!pub_cv_.wait_for(lock, timeout, [&] { return current_->revision() >= r; })) return nullptr;
+  return current_;
+}
+
+LiveFacts::Counters LiveFacts::counters() const {
+  std::lock_guard lock(pub_m_);
+  return counters_;
+}
+
+std::size_t LiveFacts::delta_size() const {
+  const auto c = current();
+  return c->facts() ? c->facts()->size() : 0;
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> LiveFacts::history_since(std::uint64_t r) const {
+  std::lock_guard lock(write_m_);
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  for (const auto& h : history_)
+    if (h.first > r) out.push_back(h);
+  return out;
+}
+
+namespace {
+
+/// "at entities[3].attrs.x: ..." from the loader, as the batch names it: "upsert[3].attrs.x: ...".
+std::string batch_path(std::string m) {
+  if (m.rfind("at entities[", 0) == 0) m = "upsert[" + m.substr(12);
+  return m;
+}
+}  // namespace
+
+std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohmann::json& batch,
+                                                 std::uint64_t revision, WriteResult& r) const {
+  const Program& p = over.program();
+  const Schema& s = p.schema;
+  auto fail = [&](std::string code, std::string message) {
+    r.errors.push_back({std::move(code), std::move(message)});
+    return nullptr;
+  };
+  if (!batch.is_object()) return fail("batch", "a batch is a JSON object with \"upsert\" and/or \"delete\" arrays");
+  for (auto it = batch.begin(); it != batch.end(); ++it)
+    if (it.key() != "upsert" && it.key() != "delete")
+      return fail("batch", "unknown field \"" + it.key() + "\" in a batch (it has \"upsert\" and \"delete\")");
+  static const nlohmann::json kNone = nlohmann::json::array();
+  const auto up = batch.find("upsert");
+  const auto del = batch.find("delete");
+  const nlohmann::json& ups = up == batch.end() ? kNone : *up;
+  const nlohmann::json& dels = del == batch.end() ? kNone : *del;
+  if (!ups.is_array()) return fail("batch", "\"upsert\" must be an array of entities");
+  if (!dels.is_array()) return fail("batch", "\"delete\" must be an array of {\"type\", \"id\"}");
+  if (ups.size() + dels.size() > o_.max_batch)
+    return fail("batch", "a batch may write at most " + std::to_string(o_.max_batch) + " entities; this one has " +
+                             std::to_string(ups.size() + dels.size()));
+  if (ups.empty() && dels.empty()) return fail("batch", "the batch is empty");
+  r.upserts = ups.size();
+  r.deletes = dels.size();
+
+  const FactDelta& prev = *over.facts();
+  FactDeltaBuilder b(s, prev);
+  Diagnostics d;
+  {
+    EntityLoader loader(s, nullptr, b, d);
+    for (std::size_t i = 0; i < ups.size(); ++i) loader.add_json(ups[i], i, kNoFile);
+    loader.finish();
+  }
+  for (std::size_t i = 0; i < dels.size(); ++i) {
+    const auto& x = dels[i];
+    const std::string at = "delete[" + std::to_string(i) + "]";
+    if (!x.is_object() || !x.contains("type") || !x["type"].is_string() || !x.contains("id") || !x["id"].is_string() ||
+        x.size() != 2) {
+      r.errors.push_back({"batch", at + ": a delete is {\"type\": \"...\", \"id\": \"...\"}"});
+      continue;
+    }
+    const auto t = s.find_entity(x["type"].get_ref<const std::string&>());
+    if (!t) {
+      r.errors.push_back({"E0301", at + ".type: unknown entity type `" + x["type"].get<std::string>() + "`"});
+      continue;
+    }
+    std::string err;
+    if (!b.remove(*t, x["id"].get_ref<const std::string&>(), err)) r.errors.push_back({"reference", at + ": " + err});
+  }
+  for (const auto& diag : d.all())
+    if (diag.severity == Severity::error) r.errors.push_back({std::string(diag.code()), batch_path(diag.message)});
+  // Facts written in the policy's source come back with it on every load: a write may not change them.
+  const World& w = p.world();
+  for (const auto& t : b.touched())
+    if (t.entity < w.size() && w.span(t.entity).valid())
+      r.errors.push_back({"batch", "entity `" + s.entities[t.type].name + "::" + quote_string(w.id(t.entity)) +
+                                       "` is a fact of the policy's source; change it there"});
+  if (!r.errors.empty()) return nullptr;
+  Diagnostics fd;
+  std::shared_ptr<FactDelta> next = b.finish(fd);
+  for (const auto& diag : fd.all()) r.errors.push_back({"reference", diag.message});
+  if (!next) return nullptr;
+  std::vector<Engine::WriteTouch> touched;
+  touched.reserve(b.touched().size());
+  for (const auto& t : b.touched()) touched.push_back({t.entity, t.type, t.existed, t.deleted});
+  std::shared_ptr<const FactDelta> frozen = std::move(next);
+  for (auto& v : over.write_violations(frozen, touched)) r.errors.push_back({"requirement", std::move(v)});
+  if (!r.errors.empty()) return nullptr;
+  return over.with_facts(frozen, revision);
+}
+
+WriteResult LiveFacts::write(const nlohmann::json& batch) {
+  return apply(batch, 0, journal_ != nullptr);
+}
+
+WriteResult LiveFacts::replay(const nlohmann::json& batch, std::uint64_t revision) {
+  return apply(batch, revision, false);
+}
+
+WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal) {
+  WriteResult r;
+  std::shared_ptr<const Engine> next;
+  std::uint64_t ticket = 0;
+  {
+    std::lock_guard lock(write_m_);
+    if (failed_) {
+      r.unavailable = true;
+      r.errors.push_back({"unavailable", "the write-ahead log failed; the server takes no writes until it restarts"});
+      return r;
+    }
+    const std::uint64_t rev = staged_->revision() + 1;
+    if (want_revision != 0 && want_revision != rev) {
+      r.errors.push_back({"batch", "the log's next batch is revision " + std::to_string(want_revision) +
+                                       " but the state is at revision " + std::to_string(rev - 1)});
+      return r;
+    }
+    next = prepare(*staged_, batch, rev, r);
+    if (!next) {
+      std::lock_guard pub(pub_m_);
+      ++counters_.rejected;
+      return r;
+    }
+    std::string text = batch.dump();
+    if (journal) ticket = journal_->enqueue(rev, text);
+    history_.emplace_back(rev, std::move(text));
+    staged_ = next;
+    r.revision = rev;
+  }
+  if (journal) {
+    std::string error;
+    if (!journal_->wait_durable(ticket, error)) {
+      // Nothing after this batch can be acknowledged either: go back to what is durable.
+      std::lock_guard lock(write_m_);
+      failed_ = true;
+      {
+        std::lock_guard pub(pub_m_);
+        staged_ = current_;
+      }
+      r = WriteResult{};
+      r.unavailable = true;
+      r.errors.push_back({"unavailable", "the batch could not be written to the log: " + error});
+      return r;
+    }
+  }
+  r.ok = true;
+  std::lock_guard pub(pub_m_);
+  ++counters_.batches;
+  counters_.upserts += r.upserts;
+  counters_.deletes += r.deletes;
+  // Publish in revision order: a batch made durable before an earlier one waits for it.
+  if (next->revision() > current_->revision()) durable_.push_back(next);
+  bool moved = true;
+  while (moved) {
+    moved = false;
+    for (auto it = durable_.begin(); it != durable_.end(); ++it)
+      if ((*it)->revision() == current_->revision() + 1) {
+        current_ = *it;
+        durable_.erase(it);
+        moved = true;
+        break;
+      }
+  }
+  pub_cv_.notify_all();
+  return r;
+}
+
+bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, std::string& error) {
+  std::lock_guard lock(write_m_);
+  const auto& w = fresh->program().world();
+  auto empty = std::make_shared<const FactDelta>(w, fresh->program().schema.entities.size());
+  std::shared_ptr<const Engine> base = fresh->with_facts(empty, at), top = base;
+  std::vector<std::pair<std::uint64_t, std::string>> keep;
+  for (const auto& [rev, text] : history_) {
+    if (rev <= at) continue;
+    WriteResult r;
+    auto next = prepare(*top, nlohmann::json::parse(text), rev, r);
+    if (!next) {
+      error = "batch of revision " + std::to_string(rev) + " no longer applies: " +
+              (r.errors.empty() ? std::string("?") : r.errors.front().message);
+      return false;
+    }
+    top = next;
+    keep.emplace_back(rev, text);
+  }
+  {
+    std::lock_guard pub(pub_m_);
+    current_ = top;
+    durable_.clear();
+  }
+  base_ = base;
+  base_revision_ = at;
+  staged_ = top;
+  history_ = std::move(keep);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+// ---------------------------------------------------------------------------------------------
+namespace {
+nlohmann::json value_json(const Engine& e, const Type& t, const Value& v) {
+  const Schema& s = e.program().schema;
+  switch (v.tag) {
+    case Tag::none: return nullptr;
+    case Tag::bool_: return v.i != 0;
+    case Tag::int_: return v.i;
+    case Tag::str: return *v.s;
+    case Tag::enum_: return s.enums[v.aux].values[static_cast<std::size_t>(v.i)];
+    case Tag::entity: {
+      const auto id = static_cast<EntityId>(v.i);
+      if (t.entities.size() == 1) return std::string(e.id_of(id));
+      const TypeId et = e.type_of(id);
+      return {{"type", et == kNone32 ? std::string("?") : s.entities[et].name}, {"id", std::string(e.id_of(id))}};
+    }
+    case Tag::enum_set: {
+      nlohmann::json a = nlohmann::json::array();
+      for (std::uint32_t i = 0; i < 64; ++i)
+        if ((v.bits >> i) & 1u) a.push_back(s.enums[v.aux].values[i]);
+      return a;
+    }
+    case Tag::set: {
+      nlohmann::json a = nlohmann::json::array();
+      const Type el = t.element();
+      for (const auto& x : v.set->items) a.push_back(value_json(e, el, x));
+      return a;
+    }
+  }
+  return nullptr;
+}
+}  // namespace
+
+nlohmann::json entity_json(const Engine& e, EntityId id) {
+  const Schema& s = e.program().schema;
+  const TypeId t = e.type_of(id);
+  const auto& et = s.entities[t];
+  nlohmann::json attrs = nlohmann::json::object();
+  for (std::uint32_t c = 0; c < et.attrs.size(); ++c) {
+    const Value v = e.attr_of(id, c);
+    if (v.is_none() && et.attrs[c].type.optional) continue;
+    attrs[et.attrs[c].name] = value_json(e, et.attrs[c].type, v);
+  }
+  return {{"type", et.name}, {"id", std::string(e.id_of(id))}, {"attrs", std::move(attrs)}};
+}
+
+nlohmann::json export_facts(const Engine& e) {
+  const Program& p = e.program();
+  const World& w = p.world();
+  nlohmann::json out = nlohmann::json::array();
+  for (TypeId t = 0; t < p.schema.entities.size(); ++t)
+    e.for_each_entity(t, [&](EntityId id) {
+      if (id < w.size() && w.span(id).valid() && !(e.facts() && e.facts()->touched(id))) return;
+      out.push_back(entity_json(e, id));
+    });
+  return out;
+}
+
+}  // namespace treaty

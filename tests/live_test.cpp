@@ -1,0 +1,247 @@
+// Live facts: batches of writes over a loaded world (treaty/live.hpp).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/engine_util.hpp"
+#include "treaty/data/delta.hpp"
+#include "treaty/live.hpp"
+
+namespace treaty::testing {
+namespace {
+
+const char* kPolicy = R"(
+enum Plan { basic, premium }
+entity Account { plan: Plan, parent: Account? }
+entity Person { account: Account, name: String }
+entity Trust { grantor: Account, grantee: Account, accepted: Bool, key (grantor, grantee) }
+action view principal Person resource Account;
+
+permit own
+  principal p: Person
+  action view
+  resource a: Account
+  when p.account == a;
+
+/// Through an accepted trust from the resource's account to the person's.
+permit trusted
+  principal p: Person
+  action view
+  resource a: Account
+  when exists t: Trust where t.grantor == a and t.grantee == p.account and t.accepted;
+
+require children_of_premium_are_premium
+  forall a: Account where a.parent != none
+  ensure a.parent.plan == premium or a.plan == basic
+  message "{a} is premium under a basic account";
+)";
+
+const char* kData = R"({"entities": [
+  {"type": "Account", "id": "cust", "attrs": {"plan": "premium"}},
+  {"type": "Account", "id": "msp", "attrs": {"plan": "basic"}},
+  {"type": "Account", "id": "kid", "attrs": {"plan": "premium", "parent": "cust"}},
+  {"type": "Person", "id": "ann", "attrs": {"account": "msp", "name": "Ann"}},
+  {"type": "Trust", "id": "t1", "attrs": {"grantor": "cust", "grantee": "msp", "accepted": true}}
+]})";
+
+struct Live {
+  SourceManager sm;
+  Diagnostics diags;
+  std::unique_ptr<LiveFacts> live;
+};
+
+std::unique_ptr<Live> load() {
+  auto l = std::make_unique<Live>();
+  CompileOptions opts;
+  opts.check.data_texts = {{"data.json", kData}};
+  auto c = compile(l->sm, Sources::from_texts({{"p.treaty", kPolicy}}), l->diags, opts);
+  EXPECT_FALSE(l->diags.has_errors()) << (l->diags.all().empty() ? "" : l->diags.all().front().message);
+  if (!c.engine) return l;
+  l->live = std::make_unique<LiveFacts>(std::shared_ptr<const Engine>(std::move(c.engine)));
+  return l;
+}
+
+bool allowed(const Engine& e, const std::string& person, const std::string& account) {
+  Request r;
+  std::string error;
+  const auto& s = e.program().schema;
+  if (!e.make_request(*s.find_entity("Person"), person, *s.find_action("view"), {}, {}, *s.find_entity("Account"),
+                      account, nullptr, r, error))
+    return false;
+  return e.decide(r, false).allow;
+}
+
+WriteResult write(LiveFacts& l, const char* text) { return l.write(nlohmann::json::parse(text)); }
+
+std::string errors(const WriteResult& r) {
+  std::string s;
+  for (const auto& e : r.errors) s += e.code + ": " + e.message + "\n";
+  return s;
+}
+
+TEST(Live, AnUpsertChangesTheNextDecisionAndTheOldEngineKeepsItsAnswer) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  auto before = l->live->current();
+  EXPECT_EQ(before->revision(), 0u);
+  EXPECT_TRUE(allowed(*before, "ann", "cust"));
+  auto r = write(*l->live, R"({"upsert": [{"type": "Trust", "id": "t1",
+      "attrs": {"grantor": "cust", "grantee": "msp", "accepted": false}}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  EXPECT_EQ(r.revision, 1u);
+  auto after = l->live->current();
+  EXPECT_EQ(after->revision(), 1u);
+  EXPECT_FALSE(allowed(*after, "ann", "cust"));
+  EXPECT_TRUE(allowed(*before, "ann", "cust")) << "a held engine is a snapshot";
+  EXPECT_TRUE(allowed(*after, "ann", "msp"));
+}
+
+TEST(Live, NewEntitiesAreFoundAndRangedOverAndDeletesTakeThemAway) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  auto r = write(*l->live, R"({"upsert": [
+      {"type": "Account", "id": "other", "attrs": {"plan": "basic"}},
+      {"type": "Person", "id": "bob", "attrs": {"account": "other", "name": "Bob"}},
+      {"type": "Trust", "id": "t2", "attrs": {"grantor": "cust", "grantee": "other", "accepted": true}}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  auto e = l->live->current();
+  EXPECT_TRUE(allowed(*e, "bob", "cust"));
+  EXPECT_TRUE(allowed(*e, "bob", "other"));
+  EXPECT_FALSE(allowed(*e, "ann", "other"));
+  r = write(*l->live, R"({"delete": [{"type": "Trust", "id": "t2"}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  e = l->live->current();
+  EXPECT_FALSE(allowed(*e, "bob", "cust"));
+  EXPECT_TRUE(allowed(*e, "bob", "other"));
+  // A deleted entity is gone from lookups; upserting it again brings it back under its old id.
+  const auto trust = *e->program().schema.find_entity("Trust");
+  EXPECT_FALSE(e->find(trust, "t2"));
+  r = write(*l->live, R"({"upsert": [{"type": "Trust", "id": "t2",
+      "attrs": {"grantor": "cust", "grantee": "other", "accepted": true}}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  EXPECT_TRUE(allowed(*l->live->current(), "bob", "cust"));
+  EXPECT_EQ(l->live->revision(), 3u);
+}
+
+TEST(Live, ABatchWithAnyErrorChangesNothing) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  struct Case {
+    const char* batch;
+    const char* code;
+    const char* says;
+  };
+  const Case cases[] = {
+      // A good upsert with a bad one: neither is applied.
+      {R"({"upsert": [{"type": "Trust", "id": "t1", "attrs": {"grantor": "cust", "grantee": "msp", "accepted": false}},
+                      {"type": "Person", "id": "x", "attrs": {"account": "nowhere", "name": "X"}}]})",
+       "E0402", "upsert[1].attrs.account"},
+      {R"({"upsert": [{"type": "Persn", "id": "x", "attrs": {}}]})", "E0", "Persn"},
+      {R"({"upsert": [{"type": "Person", "id": "x", "attrs": {"account": "msp"}}]})", "E0", "missing attribute"},
+      {R"({"delete": [{"type": "Account", "id": "msp"}]})", "reference", "still referred to"},
+      {R"({"delete": [{"type": "Account", "id": "ghost"}]})", "reference", "no entity"},
+      {R"({"upsert": [{"type": "Trust", "id": "t9", "attrs": {"grantor": "cust", "grantee": "msp", "accepted": true}}]})",
+       "key", "same key"},
+      {R"({"upsert": [{"type": "Account", "id": "kid2", "attrs": {"plan": "premium", "parent": "msp"}}]})", "requirement",
+       "premium under a basic account"},
+      // Changing the parent breaks the requirement for an unchanged child.
+      {R"({"upsert": [{"type": "Account", "id": "cust", "attrs": {"plan": "basic"}}]})",
+       "requirement", "children_of_premium_are_premium"},
+      {R"({"upsert": [], "delete": []})", "batch", "empty"},
+      {R"({"upsert": {}})", "batch", "array"},
+      {R"({"insert": []})", "batch", "unknown field"},
+      {R"({"upsert": [{"type": "Trust", "id": "t1", "attrs": {"grantor": "cust", "grantee": "msp", "accepted": true}}],
+           "delete": [{"type": "Trust", "id": "t1"}]})",
+       "reference", "upserted and deleted"},
+  };
+  for (const auto& c : cases) {
+    auto r = write(*l->live, c.batch);
+    EXPECT_FALSE(r.ok) << c.batch;
+    const std::string all = errors(r);
+    EXPECT_NE(all.find(c.code), std::string::npos) << all;
+    EXPECT_NE(all.find(c.says), std::string::npos) << all;
+  }
+  EXPECT_EQ(l->live->revision(), 0u);
+  EXPECT_TRUE(allowed(*l->live->current(), "ann", "cust"));
+  EXPECT_EQ(l->live->counters().rejected, std::size(cases));
+}
+
+TEST(Live, DeletingAReferrerWithItsTargetInOneBatchIsAllowed) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  auto r = write(*l->live, R"({"delete": [{"type": "Trust", "id": "t1"}, {"type": "Person", "id": "ann"},
+                                          {"type": "Account", "id": "msp"}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  const auto& s = l->live->current()->program().schema;
+  EXPECT_FALSE(l->live->current()->find(*s.find_entity("Account"), "msp"));
+}
+
+TEST(Live, ExportHoldsTheLiveFactsAndReloadsToTheSameDecisions) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  ASSERT_TRUE(write(*l->live, R"({"upsert": [{"type": "Account", "id": "other", "attrs": {"plan": "basic"}},
+      {"type": "Person", "id": "bob", "attrs": {"account": "other", "name": "Bob \"B\""}},
+      {"type": "Trust", "id": "t2", "attrs": {"grantor": "cust", "grantee": "other", "accepted": true}}],
+      "delete": [{"type": "Trust", "id": "t1"}]})").ok);
+  const auto facts = export_facts(*l->live->current());
+  EXPECT_EQ(facts.size(), 7u);
+  SourceManager sm;
+  Diagnostics d;
+  CompileOptions opts;
+  opts.check.data_texts = {{"snap.json", nlohmann::json{{"entities", facts}}.dump()}};
+  auto c = compile(sm, Sources::from_texts({{"p.treaty", kPolicy}}), d, opts);
+  ASSERT_TRUE(c.engine) << (d.all().empty() ? "" : d.all().front().message);
+  for (const char* p : {"ann", "bob"})
+    for (const char* a : {"cust", "msp", "other"})
+      EXPECT_EQ(allowed(*c.engine, p, a), allowed(*l->live->current(), p, a)) << p << " " << a;
+  // Rebasing on the reloaded world keeps the revision and the decisions.
+  std::string error;
+  ASSERT_TRUE(l->live->rebase(std::shared_ptr<const Engine>(std::move(c.engine)), 1, error)) << error;
+  EXPECT_EQ(l->live->revision(), 1u);
+  EXPECT_EQ(l->live->delta_size(), 0u);
+  EXPECT_TRUE(allowed(*l->live->current(), "bob", "cust"));
+  EXPECT_FALSE(allowed(*l->live->current(), "ann", "cust"));
+}
+
+TEST(Live, ReadersDuringWritesSeeWholeBatches) {
+  // Each batch flips the trust and the person's name together: a reader must never see one
+  // without the other.
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> torn{0}, reads{0};
+  std::thread reader([&] {
+    while (!stop) {
+      auto e = l->live->current();
+      if (e->revision() == 0) continue;
+      const auto& s = e->program().schema;
+      const auto ann = e->find(*s.find_entity("Person"), "ann");
+      if (!ann) continue;
+      const Value name = e->attr_of(*ann, 1);
+      const bool open = allowed(*e, "ann", "cust");
+      if (open != (*name.s == "open")) ++torn;
+      ++reads;
+    }
+  });
+  // Write until the reader has read 2,000 revisions' worth (or 100,000 batches).
+  int i = 0;
+  for (; i < 100'000 && (i < 300 || reads < 2000); ++i) {
+    const bool open = i % 2 == 0;
+    nlohmann::json b = {{"upsert",
+                         {{{"type", "Trust"}, {"id", "t1"},
+                           {"attrs", {{"grantor", "cust"}, {"grantee", "msp"}, {"accepted", open}}}},
+                          {{"type", "Person"}, {"id", "ann"},
+                           {"attrs", {{"account", "msp"}, {"name", open ? "open" : "shut"}}}}}}};
+    ASSERT_TRUE(l->live->write(b).ok);
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_GE(reads.load(), 2000u);
+  EXPECT_EQ(l->live->revision(), static_cast<std::uint64_t>(i));
+}
+
+}  // namespace
+}  // namespace treaty::testing
