@@ -31,6 +31,7 @@ int exit_for(const Diagnostics& diags) {
 void load(Loaded& l, const LoadOptions& o) {
   CompileOptions opts;
   opts.check.data_files = o.data;
+  opts.check.data_texts = o.data_texts;
   opts.check.lints = o.lints;
   opts.check.facts = o.facts;
   opts.load_for_requirements_only = o.engine_only_for_requirements;

@@ -63,6 +63,8 @@ struct Loaded {
 struct LoadOptions {
   std::vector<std::string> paths;
   std::vector<std::string> data;
+  /// JSON facts given as text (name, text), after the files: the live facts a server reloads.
+  std::vector<std::pair<std::string, std::string>> data_texts;
   std::string bundle;   ///< instead of paths
   bool lints = false;
   bool facts = true;    ///< false: check without facts and requirements (verify)

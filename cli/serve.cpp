@@ -24,8 +24,15 @@ std::string fnv_hex(const std::vector<std::string>& parts) {
 }
 
 /// Loads the configured policy into a snapshot (on the server's reload thread).
-std::shared_ptr<server::Snapshot> load_snapshot(const LoadOptions& lo, std::string& error) {
+std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::string* facts, std::string& error) {
   auto l = std::make_shared<Loaded>();
+  // The live facts, when given, are the world in place of the data files (they started from
+  // them); a bundle keeps its own world.
+  const bool take = facts && lo.bundle.empty();
+  if (take) {
+    lo.data.clear();
+    lo.data_texts = {{"live facts", *facts}};
+  }
   load(*l, lo);  // a bundle's requirements too (LoadOptions::bundle_requirements)
   if (l->diags.has_errors() || !l->engine) {
     l->diags.sort();
@@ -47,6 +54,7 @@ std::shared_ptr<server::Snapshot> load_snapshot(const LoadOptions& lo, std::stri
     parts.push_back(ss.str());
   }
   s->checksum = fnv_hex(parts);
+  s->took_facts = take;
   s->sources = lo.bundle.empty() ? lo.paths : std::vector<std::string>{lo.bundle};
   s->sources.insert(s->sources.end(), lo.data.begin(), lo.data.end());
   s->loaded_at = std::chrono::system_clock::now();
@@ -61,7 +69,9 @@ std::shared_ptr<server::Snapshot> load_snapshot(const LoadOptions& lo, std::stri
 std::function<int()> setup_serve(CLI::App& app) {
   struct Opts {
     std::vector<std::string> paths, data, types;
-    std::string bundle, listen, tokens, decision_log, base_url;
+    std::string bundle, listen, tokens, decision_log, base_url, state;
+    bool no_sync = false;
+    std::size_t compact_after = 100'000;
     unsigned threads = 2;
     std::size_t max_body = 1 << 20, max_batch_body = 64 << 20, max_header = 8 << 10, max_batch = 100'000,
                 max_connections = 1024, log_buffer = 65536;
@@ -86,9 +96,18 @@ std::function<int()> setup_serve(CLI::App& app) {
   app.add_option("--watch-interval-ms", o->watch_ms, "Poll sources for changes every N ms; 0: off (default 1000)");
   app.add_option("--authzen-type", o->types, "AuthZEN type alias EXTERNAL=TreatyType (repeatable)");
   app.add_option("--base-url", o->base_url, "Public base URL for the AuthZEN metadata (default: from Host)");
+  app.add_option("--state", o->state,
+                 "Keep the live facts (POST /v1/facts) in DIR: a write-ahead log and snapshots, recovered on start");
+  app.add_flag("--no-sync", o->no_sync, "Do not fdatasync the write-ahead log (benchmarks only: a crash loses writes)");
+  app.add_option("--compact-after", o->compact_after,
+                 "Fold the writes into a new world once they hold N entities (default 100000)");
   return [o]() -> int {
     if (o->bundle.empty() == o->paths.empty()) {
       std::cerr << "treaty: error: give policy PATHs or --bundle FILE (one of them)\n";
+      return kUsage;
+    }
+    if (!o->state.empty() && !o->bundle.empty()) {
+      std::cerr << "treaty: error: --state needs policy PATHs: a bundle's world cannot be rebuilt from the state\n";
       return kUsage;
     }
     server::Options so;
@@ -131,6 +150,9 @@ std::function<int()> setup_serve(CLI::App& app) {
     so.idle_timeout = std::chrono::milliseconds(std::max(1L, o->idle_timeout_ms));
     so.watch_interval = std::chrono::milliseconds(std::max(0L, o->watch_ms));
     so.base_url = o->base_url;
+    so.state_dir = o->state;
+    so.state_sync = !o->no_sync;
+    so.compact_after = std::max<std::size_t>(1, o->compact_after);
     so.watch_files = o->bundle.empty() ? o->paths : std::vector<std::string>{o->bundle};
     so.watch_files.insert(so.watch_files.end(), o->data.begin(), o->data.end());
 
@@ -139,7 +161,8 @@ std::function<int()> setup_serve(CLI::App& app) {
     lo.data = o->data;
     lo.bundle = o->bundle;
     lo.bundle_requirements = true;  // a server checks a bundle's facts as it checks a package's
-    server::Server srv(std::move(so), [lo](std::string& error) { return load_snapshot(lo, error); });
+    server::Server srv(std::move(so),
+                       [lo](const std::string* facts, std::string& error) { return load_snapshot(lo, facts, error); });
     std::string error;
     if (!srv.load(error)) {
       std::cerr << error << "treaty: error: the policy has errors; run `treaty check` for details\n";

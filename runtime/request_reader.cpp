@@ -10,12 +10,12 @@
 namespace treaty {
 
 struct RequestReader::Impl {
-  const Engine& eng;
+  const Engine* eng;
   simdjson::dom::parser parser;
   std::unordered_map<std::string_view, TypeId> types;
   std::unordered_map<std::string_view, std::uint32_t> actions;
 
-  explicit Impl(const Engine& e) : eng(e) {
+  explicit Impl(const Engine& e) : eng(&e) {
     const auto& s = e.program().schema;
     for (TypeId t = 0; t < s.entities.size(); ++t) types.emplace(s.entities[t].name, t);
     for (std::uint32_t a = 0; a < s.actions.size(); ++a) actions.emplace(s.actions[a].name, a);
@@ -75,7 +75,7 @@ struct RequestReader::Impl {
   }
 
   bool read(std::string_view json, Request& out) {
-    const Program& p = eng.program();
+    const Program& p = eng->program();
     simdjson::dom::element doc;
     simdjson::dom::object root;
     if (parser.parse(json.data(), json.size()).get(doc) || doc.get_object().get(root)) return false;
@@ -129,9 +129,9 @@ struct RequestReader::Impl {
       return v.empty() || std::binary_search(v.begin(), v.end(), t);
     };
     if (!accepts(act.principals, pt) || !accepts(act.resources, rt)) return false;
-    const auto pe_id = p.world().find(pt, pid);
+    const auto pe_id = eng->find(pt, pid);
     if (!pe_id) return false;
-    const auto re_id = p.world().find(rt, rid);
+    const auto re_id = eng->find(rt, rid);
     if (!re_id) return false;
     out.principal = *pe_id;
     out.resource = *re_id;
@@ -144,6 +144,7 @@ struct RequestReader::Impl {
 RequestReader::RequestReader(const Engine& engine) : impl_(std::make_unique<Impl>(engine)) {}
 RequestReader::~RequestReader() = default;
 bool RequestReader::read(std::string_view json, Request& out) { return impl_->read(json, out); }
+void RequestReader::set_engine(const Engine& e) { impl_->eng = &e; }
 
 void append_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
@@ -180,7 +181,7 @@ void append_uint(std::string& out, std::uint64_t n) {
 }
 }  // namespace
 
-DecisionWriter::DecisionWriter(const Engine& engine, const SourceManager* sm) : e_(engine), sm_(sm) {
+DecisionWriter::DecisionWriter(const Engine& engine, const SourceManager* sm) : e_(&engine), sm_(sm) {
   const auto& rules = engine.program().rules;
   rules_.reserve(rules.size());
   for (const auto& rule : rules) {
@@ -213,7 +214,7 @@ void DecisionWriter::write(const Decision& d, std::string& out) const {
   }
   out += "],\"misses\":[";
   {
-    const auto& rules = e_.program().rules;
+    const auto& rules = e_->program().rules;
     for (std::size_t i = 0; i < d.misses.size(); ++i) {
       const auto& m = d.misses[i];
       if (i) out.push_back(',');

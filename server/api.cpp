@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authzen.hpp"
+#include "treaty/data/delta.hpp"
 #include "treaty/convert.hpp"
 
 namespace treaty::server {
@@ -97,9 +98,17 @@ Worker& Server::Impl::worker() {
   const auto g = generation.load(std::memory_order_acquire);
   if (g != w.generation) {
     std::lock_guard lk(snap_m);
+    const bool same_policy = current && w.snap && w.reader && w.policy_generation == current->policy_generation;
     w.snap = current;
     w.names = current_names;
     w.generation = current ? current->generation : 0;
+    w.policy_generation = current ? current->policy_generation : ~std::uint64_t{0};
+    if (same_policy) {
+      // A write: the same program at another revision.
+      w.reader->set_engine(*current->engine);
+      w.writer->set_engine(*current->engine);
+      return w;
+    }
     w.reader.reset();
     w.writer.reset();
     if (current) {
@@ -110,10 +119,11 @@ Worker& Server::Impl::worker() {
   return w;
 }
 
-bool Server::Impl::authorize(const HttpRequest& req, bool admin, Response& out) const {
+bool Server::Impl::authorize(const HttpRequest& req, bool admin, Response& out, bool write) const {
   if (opts.tokens.empty()) {
-    if (!admin) return true;
-    out = error(403, "admin endpoints need a token: start the server with --auth-tokens FILE");
+    if (!admin && !write) return true;
+    out = error(403, std::string(write ? "writes" : "admin endpoints") +
+                         " need a token: start the server with --auth-tokens FILE");
     return false;
   }
   const auto h = req[http::field::authorization];
@@ -127,8 +137,9 @@ bool Server::Impl::authorize(const HttpRequest& req, bool admin, Response& out) 
     out.headers.emplace_back("WWW-Authenticate", "Bearer");
     return false;
   }
-  if (admin ? !match->admin : !match->decide) {
-    out = error(403, admin ? "the token lacks the `admin` scope" : "the token lacks the `decide` scope");
+  if (write ? !(match->write || match->admin) : admin ? !match->admin : !match->decide) {
+    out = error(403, write ? "the token lacks the `write` scope"
+                     : admin ? "the token lacks the `admin` scope" : "the token lacks the `decide` scope");
     return false;
   }
   return true;
@@ -456,7 +467,7 @@ bool native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
     o.error = e.what();
     return false;
   }
-  Overlay overlay(p);
+  Overlay overlay(eng);
   Request r;
   if (!eng.request_from_json(j, overlay, r, o.error)) return true;
   action = r.action;
@@ -687,7 +698,7 @@ void native_mask(Ctx& c, Response& out) {
   }
   const auto& en = p.schema.enums[act.params[idx].type.enum_id];
   if (!j["action"].contains("args") || !j["action"]["args"].contains(param)) j["action"]["args"][param] = en.values.at(0);
-  Overlay overlay(p);
+  Overlay overlay(eng);
   Request r;
   std::string err;
   if (!eng.request_from_json(j, overlay, r, err)) {
@@ -712,6 +723,17 @@ std::string Server::Impl::status_json() {
                    {"generation", current->generation},
                    {"rules", p.rules.size()},
                    {"facts", p.world().size()}};
+    const FactDelta* d = current->engine->facts();
+    j["facts"] = {{"revision", current->engine->revision()},
+                  {"delta_entities", d ? d->size() : std::size_t{0}},
+                  {"durable", !opts.state_dir.empty()},
+                  {"writes", {{"ok", metrics.writes_ok.load()},
+                              {"rejected", metrics.writes_rejected.load()},
+                              {"unavailable", metrics.writes_unavailable.load()},
+                              {"upserts", metrics.upserts.load()},
+                              {"deletes", metrics.deletes.load()}}},
+                  {"state_snapshot_revision", state_revision},
+                  {"last_state_error", state_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(state_error)}};
   }
   j["last_reload_error"] = last_reload_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_reload_error);
   j["reloads"] = {{"ok", metrics.reloads_ok.load()}, {"failed", metrics.reloads_failed.load()}};
@@ -744,10 +766,13 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
       {"/health/live", Endpoint::live, false},
       {"/health/ready", Endpoint::ready, false},
       {"/metrics", Endpoint::metrics, false},
+      {"/v1/facts", Endpoint::facts, true},
   };
+  static constexpr Route facts_get_route{"/v1/facts/", Endpoint::facts_get, false};
   const Route* route = nullptr;
   for (const auto& r : routes)
     if (r.path == path) route = &r;
+  if (!route && path.starts_with(facts_get_route.path)) route = &facts_get_route;
   if (!route) {
     out = error(404, "no such endpoint");
   } else if (route->post ? !post : !get) {
@@ -759,8 +784,17 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
     const bool decides = ep == Endpoint::evaluation || ep == Endpoint::evaluations || ep == Endpoint::decide ||
                          ep == Endpoint::batch || ep == Endpoint::mask;
     try {
-      if ((decides || ep == Endpoint::reload) && !authorize(req, ep == Endpoint::reload, out)) {
+      if ((decides || ep == Endpoint::reload || ep == Endpoint::facts_get) &&
+          !authorize(req, ep == Endpoint::reload, out)) {
         // refused
+      } else if (ep == Endpoint::facts && !authorize(req, false, out, true)) {
+        // refused
+      } else if (decides && !wait_for_revision(req, out)) {
+        // the revision asked for did not come in time
+      } else if (ep == Endpoint::facts) {
+        facts_write(req, out);
+      } else if (ep == Endpoint::facts_get) {
+        facts_get(path, out);
       } else if (ep == Endpoint::live) {
         out.body = R"({"status":"live"})";
       } else if (ep == Endpoint::ready) {
@@ -790,6 +824,7 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
             case Endpoint::mask: native_mask(c, out); break;
             default: out = error(404, "no such endpoint");
           }
+          out.headers.emplace_back("X-Treaty-Revision", std::to_string(w.snap->engine->revision()));
         }
       }
     } catch (const std::exception& e) {  // every internal error fails closed

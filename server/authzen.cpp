@@ -156,14 +156,14 @@ void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, cons
     return;
   }
   Request req;
-  if (!s.has_props && !r.has_props && !a.has_props && s.has_id && r.has_id && p.world().find(st->second, s.id) &&
-      p.world().find(rt->second, r.id)) {
+  if (!s.has_props && !r.has_props && !a.has_props && s.has_id && r.has_id && eng.find(st->second, s.id) &&
+      eng.find(rt->second, r.id)) {
     // The common case: ids only. Nothing is allocated to resolve them.
     if (!eng.make_request(st->second, s.id, ai->second, {}, {}, rt->second, r.id, nullptr, req, out.error)) return;
     return finish(eng, req, explain, out);
   }
 
-  Overlay overlay(p);
+  Overlay overlay(eng);
   OverlayResolver res(overlay);
   auto inline_entities = nlohmann::json::array();
   std::string sid, rid;
@@ -176,7 +176,7 @@ void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, cons
       return false;
     }
     id = std::string(e.id);
-    if (auto found = p.world().find(t, id)) {
+    if (auto found = eng.find(t, id)) {
       if (!e.has_props) return true;
       for (auto [key, val] : e.props) {
         const int col = et.column_named(key);
@@ -188,7 +188,7 @@ void evaluate(const Snapshot& snap, const Names& names, const EntityRef& s, cons
           out.error = std::string(role) + ".properties." + std::string(key) + ": " + err;
           return false;
         }
-        const Value fact = p.world().attr(*found, static_cast<std::uint32_t>(col));
+        const Value fact = eng.attr_of(*found, static_cast<std::uint32_t>(col));
         if (!value_equal(v, fact)) {
           out.error = std::string(role) + ".properties." + std::string(key) + " is " + format_value(p.schema, p.world(), v) +
                       " but the facts of " + et.name + "::" + quote_string(id) + " say " +

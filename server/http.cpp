@@ -488,10 +488,49 @@ void Server::Impl::publish(std::shared_ptr<Snapshot> s) {
 
 bool Server::Impl::reload_now(std::string& error) {
   std::shared_ptr<Snapshot> s;
+  // The live facts go into the new world (a reload must not lose a write): exported at the
+  // revision they are at now; batches committed meanwhile are applied again on top (rebase).
+  // The first load takes the state snapshot, if --state has one.
+  std::string facts;
+  const std::string* given = nullptr;
+  std::uint64_t at = 0;
+  std::vector<WalRecord> records;
+  const bool first = !live;
   try {
-    s = loader(error);
+    if (first && !opts.state_dir.empty()) {
+      if (!open_state(facts, records, error)) throw std::runtime_error(error);
+      if (!facts.empty()) given = &facts;
+      at = initial_revision;
+    } else if (!first && (live->revision() > 0 || !opts.state_dir.empty())) {
+      const auto e = live->current();
+      at = e->revision();
+      facts = nlohmann::json{{"revision", at}, {"entities", export_facts(*e)}}.dump();
+      given = &facts;
+    }
+    s = loader(given, error);
+    if (s && given && !s->took_facts) at = 0;  // a bundle's own world: every write goes on top again
+    if (s) {
+      std::shared_ptr<const Engine> base(s->owner, s->engine);
+      if (first) {
+        live = std::make_shared<LiveFacts>(base, at);
+        if (wal) {
+          journal = std::make_unique<internal::WalJournalAdapter>(*wal);
+          if (!replay_log(records, error)) throw std::runtime_error(error);
+          live->set_journal(journal.get());
+        }
+      } else if (!live->rebase(base, at, error)) {
+        error = "the live facts do not fit the reloaded policy: " + error;
+        s.reset();
+      }
+      if (s) {
+        s->held = live->current();
+        s->engine = s->held.get();
+      }
+    }
   } catch (const std::exception& e) {
-    error = std::string("internal error while loading: ") + e.what();
+    if (error.empty() || error != e.what()) error = std::string("internal error while loading: ") + e.what();
+    s.reset();
+    if (first) live.reset();
   }
   {
     std::lock_guard lk(snap_m);
@@ -503,6 +542,10 @@ bool Server::Impl::reload_now(std::string& error) {
     return false;
   }
   s->prepare();
+  {
+    std::lock_guard lk(snap_m);
+    s->policy_generation = ++policy_generation;
+  }
   publish(std::move(s));
   metrics.reloads_ok.fetch_add(1);
   return true;
@@ -604,6 +647,7 @@ Server::~Server() {
   }
   if (impl_->reload_thread.joinable()) impl_->reload_thread.join();
   if (impl_->watch_thread.joinable()) impl_->watch_thread.join();
+  impl_->stop_state_thread();
   impl_->log.stop();
 }
 
@@ -665,6 +709,7 @@ int Server::run() {
   drain_watch.async_wait(check_drain);
 
   s.reload_thread = std::thread([&s] { s.reload_loop(); });
+  s.state_thread = std::thread([&s] { s.state_loop(); });
   if (s.opts.watch_interval.count() > 0 && !s.opts.watch_files.empty())
     s.watch_thread = std::thread([&s] { s.watch_loop(); });
 
@@ -690,6 +735,7 @@ int Server::run() {
   }
   if (s.reload_thread.joinable()) s.reload_thread.join();
   if (s.watch_thread.joinable()) s.watch_thread.join();
+  s.stop_state_thread();
   s.log.stop();
   std::cerr << "treaty serve: stopped\n";
   return 0;

@@ -26,7 +26,9 @@
 #include <vector>
 
 #include "server.hpp"
+#include "treaty/data/wal.hpp"
 #include "treaty/data/world.hpp"
+#include "treaty/live.hpp"
 #include "treaty/request_reader.hpp"
 
 namespace treaty::server {
@@ -39,7 +41,7 @@ namespace treaty::server::internal {
 using HttpRequest = http::request<http::string_body>;
 
 enum class Endpoint : unsigned {
-  evaluation, evaluations, metadata, decide, batch, mask, status, reload, live, ready, metrics, other, count
+  evaluation, evaluations, metadata, decide, batch, mask, status, reload, live, ready, metrics, facts, facts_get, other, count
 };
 const char* endpoint_path(Endpoint e);
 
@@ -94,6 +96,8 @@ struct Metrics {
   std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
   std::atomic<std::uint64_t> connections_open{0}, connections_total{0}, connections_rejected{0};
   std::atomic<std::uint64_t> log_written{0}, log_dropped{0};
+  std::atomic<std::uint64_t> writes_ok{0}, writes_rejected{0}, writes_unavailable{0}, upserts{0}, deletes{0};
+  std::atomic<std::uint64_t> state_snapshots{0}, compactions{0}, revision_waits_timed_out{0};
   std::mutex m;
   std::map<std::string, std::unique_ptr<ActionCounters>> by_action;  ///< nodes are stable
   ActionCounters* counters_for(const std::string& action);
@@ -132,6 +136,7 @@ struct Worker {
   std::shared_ptr<const Snapshot> snap;
   std::shared_ptr<const struct Names> names;
   std::uint64_t generation = ~std::uint64_t{0};
+  std::uint64_t policy_generation = ~std::uint64_t{0};
   std::string scratch;
   /// The request hot path over this snapshot's engine (rebuilt with the snapshot).
   std::unique_ptr<RequestReader> reader;
@@ -180,6 +185,19 @@ class BatchStream {
 
 class Session;
 
+/// The write-ahead log as the live facts' journal.
+class WalJournalAdapter : public Journal {
+ public:
+  explicit WalJournalAdapter(WriteAheadLog& w) : w_(w) {}
+  std::uint64_t enqueue(std::uint64_t revision, std::string payload) override {
+    return w_.enqueue(revision, std::move(payload));
+  }
+  bool wait_durable(std::uint64_t ticket, std::string& error) override { return w_.wait_durable(ticket, error); }
+
+ private:
+  WriteAheadLog& w_;
+};
+
 }  // namespace treaty::server::internal
 
 namespace treaty::server {
@@ -212,6 +230,34 @@ struct Server::Impl {
   /// Builds and publishes a snapshot; false with `error`.
   bool reload_now(std::string& error);
   void publish(std::shared_ptr<Snapshot> s);
+  std::uint64_t policy_generation = 0;  ///< under snap_m
+
+  // Live facts (server/facts.cpp).
+  std::shared_ptr<LiveFacts> live;         ///< set by the first load
+  std::uint64_t initial_revision = 0;      ///< of the state snapshot the first load starts from
+  std::unique_ptr<WriteAheadLog> wal;
+  std::unique_ptr<Journal> journal;
+  std::string state_error;                 ///< the last failure of a state snapshot (under snap_m)
+  std::uint64_t state_revision = 0;        ///< of the last state snapshot written
+  std::thread state_thread;
+  std::mutex state_m;
+  std::condition_variable state_cv;
+  bool state_wanted = false, state_stopping = false;  ///< under state_m
+  void stop_state_thread();
+  /// Opens --state: reads its snapshot (into `facts`, with its revision) and its log; false with
+  /// `error`.
+  bool open_state(std::string& facts, std::vector<WalRecord>& records, std::string& error);
+  /// Applies the log's batches after the first load; false with `error`.
+  bool replay_log(const std::vector<WalRecord>& records, std::string& error);
+  void state_loop();
+  /// Writes a state snapshot and folds the writes into a new world when they grew large.
+  void snapshot_state();
+  /// Publishes the latest revision of the live facts as the current snapshot (after a write).
+  void publish_revision();
+  void facts_write(const internal::HttpRequest& req, internal::Response& out);
+  void facts_get(std::string_view path, internal::Response& out);
+  /// Waits for the revision an `X-Treaty-Min-Revision` header asks for; false with the refusal.
+  bool wait_for_revision(const internal::HttpRequest& req, internal::Response& out);
 
   // Transport.
   asio::io_context ioc;
@@ -237,7 +283,7 @@ struct Server::Impl {
   std::string render_metrics();
   std::string status_json();
   /// Null when the request may go on; else the refusal.
-  bool authorize(const internal::HttpRequest& req, bool admin, internal::Response& out) const;
+  bool authorize(const internal::HttpRequest& req, bool admin, internal::Response& out, bool write = false) const;
   std::atomic<std::uint64_t> decision_seq{0};
 };
 

@@ -34,6 +34,13 @@ struct Snapshot {
   std::vector<std::string> sources;    ///< the files it was built from
   std::chrono::system_clock::time_point loaded_at;
   std::uint64_t generation = 0;        ///< set by the server when published
+  /// The engine of the revision of the live facts this snapshot answers from (`engine` points to
+  /// it once the server published the snapshot); a write publishes a copy with the next one.
+  std::shared_ptr<const Engine> held;
+  std::uint64_t policy_generation = 0;  ///< set by the server: changes with a reload, not a write
+  /// Whether the loader built the world from the live facts it was given (sources can; a bundle
+  /// brings its own world, and the writes since it was loaded are applied again on top).
+  bool took_facts = false;
 
   // Precomputed for responses (filled by prepare()).
   std::vector<std::string> rule_name_json;  ///< by rule: `"name"` (JSON string)
@@ -44,16 +51,19 @@ struct Snapshot {
 };
 
 /// Builds a snapshot from the configured sources; on failure returns null with `error` set
-/// (every diagnostic, rendered). Called on the reload thread.
-using Loader = std::function<std::shared_ptr<Snapshot>(std::string& error)>;
+/// (every diagnostic, rendered). Called on the reload thread. `facts`, when not null, is the live
+/// facts as a facts JSON document: the world to build in place of the data files (it sets
+/// Snapshot::took_facts when it did).
+using Loader = std::function<std::shared_ptr<Snapshot>(const std::string* facts, std::string& error)>;
 
 struct Token {
   std::string secret;
   bool decide = false;
   bool admin = false;
+  bool write = false;  ///< POST /v1/facts
 };
 
-/// Reads a token file: one token a line, `SECRET SCOPE[,SCOPE]` (scopes `decide`, `admin`),
+/// Reads a token file: one token a line, `SECRET SCOPE[,SCOPE]` (scopes `decide`, `write`, `admin`),
 /// `#` comments. Returns false with `error` on a malformed line.
 bool read_tokens(const std::string& path, std::vector<Token>& out, std::string& error);
 
@@ -75,6 +85,12 @@ struct Options {
   std::vector<std::string> watch_files;               ///< sources to watch for changes
   std::map<std::string, std::string> authzen_types;   ///< AuthZEN type -> Treaty entity type
   std::string base_url;                               ///< for the metadata; empty: from Host
+  /// Live facts (POST /v1/facts). With `state_dir`, every batch is in its write-ahead log before
+  /// it is acknowledged, snapshots are written there, and a restart recovers both.
+  std::string state_dir;
+  bool state_sync = true;                  ///< fdatasync the log (off only for benchmarks)
+  std::size_t compact_after = 100'000;     ///< entities the writes hold before they are folded into the world
+  std::chrono::milliseconds max_revision_wait{2000};  ///< longest wait for X-Treaty-Min-Revision
 };
 
 class Server {

@@ -22,6 +22,8 @@ const char* internal::endpoint_path(Endpoint e) {
     case Endpoint::live: return "/health/live";
     case Endpoint::ready: return "/health/ready";
     case Endpoint::metrics: return "/metrics";
+    case Endpoint::facts: return "/v1/facts";
+    case Endpoint::facts_get: return "/v1/facts/{type}/{id}";
     default: return "other";
   }
 }
@@ -73,8 +75,9 @@ bool read_tokens(const std::string& path, std::vector<Token>& out, std::string& 
     for (std::string s; std::getline(ss, s, ',');) {
       if (s == "decide") t.decide = true;
       else if (s == "admin") t.admin = true;
+      else if (s == "write") t.write = true;
       else {
-        error = path + ":" + std::to_string(n) + ": unknown scope `" + s + "` (scopes: decide, admin)";
+        error = path + ":" + std::to_string(n) + ": unknown scope `" + s + "` (scopes: decide, write, admin)";
         return false;
       }
     }

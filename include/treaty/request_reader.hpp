@@ -29,6 +29,8 @@ class RequestReader {
   /// True with `out` set (out.overlay null) when `json` is a plain request that resolves; false
   /// (out unspecified) to decline.
   bool read(std::string_view json, Request& out);
+  /// Reads over `e` from now on: an engine of another revision of the same program (live facts).
+  void set_engine(const Engine& e);
 
  private:
   struct Impl;
@@ -48,9 +50,11 @@ class DecisionWriter {
   void write(const Decision& d, std::string& out) const;
   /// Appends `{"decision":"error","errors":[message]}`.
   static void write_error(std::string_view message, std::string& out);
+  /// Writes for `e` from now on: an engine of another revision of the same program.
+  void set_engine(const Engine& e) { e_ = &e; }
 
  private:
-  const Engine& e_;
+  const Engine* e_;
   const SourceManager* sm_;
   std::vector<std::string> rules_;  ///< by rule: its entry in "determining"
 };

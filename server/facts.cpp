@@ -1,0 +1,273 @@
+// Live facts in the server: POST /v1/facts, GET /v1/facts/TYPE/ID, revisions on requests, and
+// the durable state of --state DIR (a write-ahead log and snapshots). See docs/server.md.
+#include <charconv>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "internal.hpp"
+#include "treaty/convert.hpp"
+#include "treaty/data/delta.hpp"
+
+namespace treaty::server {
+
+using namespace internal;
+
+namespace {
+
+Response json_error(unsigned status, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body = nlohmann::json{{"error", std::string(message)}}.dump();
+  return r;
+}
+
+std::string percent_decode(std::string_view s, bool& ok) {
+  std::string out;
+  ok = true;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    unsigned v = 0;
+    if (i + 2 >= s.size() ||
+        std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ptr != s.data() + i + 3) {
+      ok = false;
+      return out;
+    }
+    out.push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return out;
+}
+
+std::string snapshot_path(const std::string& dir) { return dir + "/snapshot.json"; }
+std::string log_path(const std::string& dir) { return dir + "/log.wal"; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Writes and reads
+// ---------------------------------------------------------------------------------------------
+void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
+  if (!live) {
+    out = json_error(503, "no policy is loaded");
+    return;
+  }
+  nlohmann::json batch;
+  if (auto bad = parse_json(req.body(), batch)) {
+    out = json_error(400, "the body is not JSON: at byte " + std::to_string(bad->offset) + ": " + bad->message);
+    return;
+  }
+  WriteResult r = live->write(batch);
+  if (!r.ok) {
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& e : r.errors) errors.push_back({{"code", e.code}, {"message", e.message}});
+    out.status = r.unavailable ? 503 : 422;
+    out.body = nlohmann::json{{"error", r.unavailable ? "the write could not be made durable" : "the batch was rejected"},
+                              {"errors", std::move(errors)}}
+                   .dump();
+    if (r.unavailable) out.headers.emplace_back("Retry-After", "1");
+    (r.unavailable ? metrics.writes_unavailable : metrics.writes_rejected).fetch_add(1);
+    return;
+  }
+  metrics.writes_ok.fetch_add(1);
+  metrics.upserts.fetch_add(r.upserts);
+  metrics.deletes.fetch_add(r.deletes);
+  // Visible to every request that starts after this answer: publish before answering.
+  publish_revision();
+  out.body = nlohmann::json{{"revision", r.revision}, {"upserts", r.upserts}, {"deletes", r.deletes}}.dump();
+  out.headers.emplace_back("X-Treaty-Revision", std::to_string(r.revision));
+  if (live->delta_size() >= opts.compact_after) {
+    std::lock_guard lk(state_m);
+    state_wanted = true;
+    state_cv.notify_one();
+  }
+}
+
+void Server::Impl::facts_get(std::string_view path, Response& out) {
+  std::shared_ptr<const Snapshot> snap;
+  {
+    std::lock_guard lk(snap_m);
+    snap = current;
+  }
+  if (!snap) {
+    out = json_error(503, "no policy is loaded");
+    return;
+  }
+  const std::string_view rest = path.substr(std::string_view("/v1/facts/").size());
+  const auto slash = rest.find('/');
+  bool ok1 = true, ok2 = true;
+  const std::string type = percent_decode(rest.substr(0, slash), ok1);
+  const std::string id = slash == std::string_view::npos ? "" : percent_decode(rest.substr(slash + 1), ok2);
+  if (slash == std::string_view::npos || type.empty() || !ok1 || !ok2) {
+    out = json_error(400, "GET /v1/facts/TYPE/ID (the id percent-encoded)");
+    return;
+  }
+  const Engine& e = *snap->engine;
+  const auto t = e.program().schema.find_entity(type);
+  if (!t) {
+    out = json_error(404, "unknown entity type `" + type + "`");
+    return;
+  }
+  const auto found = e.find(*t, id);
+  if (!found) {
+    out = json_error(404, "no entity `" + type + "::" + quote_string(id) + "` at revision " + std::to_string(e.revision()));
+    return;
+  }
+  nlohmann::json j = entity_json(e, *found);
+  j["revision"] = e.revision();
+  out.body = j.dump();
+  out.headers.emplace_back("X-Treaty-Revision", std::to_string(e.revision()));
+}
+
+bool Server::Impl::wait_for_revision(const HttpRequest& req, Response& out) {
+  const auto h = req["X-Treaty-Min-Revision"];
+  if (h.empty()) return true;
+  std::uint64_t want = 0;
+  const auto [p, ec] = std::from_chars(h.data(), h.data() + h.size(), want);
+  if (ec != std::errc() || p != h.data() + h.size()) {
+    out = json_error(400, "X-Treaty-Min-Revision must be a revision number");
+    return false;
+  }
+  if (!live) {
+    out = json_error(503, "no policy is loaded");
+    return false;
+  }
+  if (!live->at_least(want, opts.max_revision_wait)) {
+    metrics.revision_waits_timed_out.fetch_add(1);
+    out = json_error(503, "revision " + std::to_string(want) + " is not here yet (the facts are at revision " +
+                              std::to_string(live->revision()) + ")");
+    out.headers.emplace_back("Retry-After", "1");
+    return false;
+  }
+  publish_revision();  // the worker takes it up below
+  return true;
+}
+
+void Server::Impl::publish_revision() {
+  const auto e = live->current();
+  std::lock_guard lk(snap_m);
+  // A reload publishes its own snapshot (on another program): only a newer revision of the
+  // program being served moves it on.
+  if (!current || !current->held || &current->held->program() != &e->program() ||
+      e->revision() <= current->held->revision())
+    return;
+  auto s = std::make_shared<Snapshot>(*current);
+  s->held = e;
+  s->engine = e.get();
+  s->generation = generation.load() + 1;
+  current = std::move(s);
+  generation.store(current->generation, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durable state
+// ---------------------------------------------------------------------------------------------
+bool Server::Impl::open_state(std::string& facts, std::vector<WalRecord>& records, std::string& error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(opts.state_dir, ec);
+  if (ec) {
+    error = "--state " + opts.state_dir + ": " + ec.message();
+    return false;
+  }
+  const std::string snap = snapshot_path(opts.state_dir);
+  if (fs::exists(snap)) {
+    if (!read_whole_file(snap, facts, error)) return false;
+    nlohmann::json j;
+    if (auto bad = parse_json(facts, j)) {
+      error = snap + ": not a state snapshot: at byte " + std::to_string(bad->offset) + ": " + bad->message;
+      return false;
+    }
+    if (!j.is_object() || !j.contains("revision") || !j["revision"].is_number_unsigned() || !j.contains("entities")) {
+      error = snap + ": not a state snapshot (it needs \"revision\" and \"entities\")";
+      return false;
+    }
+    initial_revision = j["revision"].get<std::uint64_t>();
+    state_revision = initial_revision;
+  }
+  WalRecovery rec;
+  wal = WriteAheadLog::open(log_path(opts.state_dir), rec, error, WalOptions{opts.state_sync});
+  if (!wal) return false;
+  if (!rec.tail_problem.empty()) std::cerr << "treaty serve: " << rec.tail_problem << "\n";
+  records = std::move(rec.records);
+  return true;
+}
+
+bool Server::Impl::replay_log(const std::vector<WalRecord>& records, std::string& error) {
+  std::size_t applied = 0;
+  for (const auto& r : records) {
+    if (r.revision <= live->revision()) continue;  // in the snapshot already
+    nlohmann::json batch;
+    if (auto bad = parse_json(r.payload, batch)) {
+      error = log_path(opts.state_dir) + ": revision " + std::to_string(r.revision) + " is not JSON: " + bad->message;
+      return false;
+    }
+    const WriteResult w = live->replay(batch, r.revision);
+    if (!w.ok) {
+      error = log_path(opts.state_dir) + ": revision " + std::to_string(r.revision) + " does not apply: " +
+              (w.errors.empty() ? std::string("?") : w.errors.front().message);
+      return false;
+    }
+    ++applied;
+  }
+  if (applied) std::cerr << "treaty serve: recovered " << applied << " batches from the log, at revision " << live->revision() << "\n";
+  return true;
+}
+
+void Server::Impl::stop_state_thread() {
+  {
+    std::lock_guard lk(state_m);
+    state_stopping = true;
+    state_cv.notify_all();
+  }
+  if (state_thread.joinable()) state_thread.join();
+}
+
+void Server::Impl::state_loop() {
+  std::unique_lock lk(state_m);
+  while (!state_stopping) {
+    // A snapshot when asked (the writes grew large) and every 30 s while there are new ones.
+    state_cv.wait_for(lk, std::chrono::seconds(30), [&] { return state_wanted || state_stopping; });
+    if (state_stopping) break;
+    state_wanted = false;
+    lk.unlock();
+    snapshot_state();
+    lk.lock();
+  }
+}
+
+void Server::Impl::snapshot_state() {
+  if (!live) return;
+  const auto e = live->current();
+  const std::uint64_t rev = e->revision();
+  const bool fold = live->delta_size() >= opts.compact_after;
+  if (rev == state_revision && !fold) return;
+  std::string error;
+  std::string text;
+  try {
+    text = nlohmann::json{{"revision", rev}, {"entities", export_facts(*e)}}.dump();
+  } catch (const std::exception& x) {
+    error = std::string("exporting the facts: ") + x.what();
+  }
+  if (error.empty() && !opts.state_dir.empty()) {
+    if (write_file_atomically(snapshot_path(opts.state_dir), text, error) && wal->truncate_through(rev, error)) {
+      state_revision = rev;
+      metrics.state_snapshots.fetch_add(1);
+    }
+  }
+  if (error.empty() && fold) {
+    // Fold the writes into a new world: the reload path, with the facts just exported.
+    metrics.compactions.fetch_add(1);
+    std::lock_guard rl(reload_m);
+    reload_wanted = true;
+    reload_cv.notify_one();
+  }
+  std::lock_guard lk(snap_m);
+  state_error = error;
+  if (!error.empty()) std::cerr << "treaty serve: state snapshot failed: " << error << "\n";
+}
+
+}  // namespace treaty::server
