@@ -1170,10 +1170,11 @@ EntityId Engine::entity_end() const {
   return delta_ ? delta_->end() : static_cast<EntityId>(p_->world().size());
 }
 
-std::vector<std::string> Engine::write_violations(const std::shared_ptr<const FactDelta>& next,
-                                                  const std::vector<WriteTouch>& touched, std::size_t max) const {
+std::vector<std::pair<std::string, std::string>> Engine::write_violations(const std::shared_ptr<const FactDelta>& next,
+                                                                          const std::vector<WriteTouch>& touched,
+                                                                          std::size_t max) const {
   const Program& p = *p_;
-  std::vector<std::string> out;
+  std::vector<std::pair<std::string, std::string>> out;
   const FactDelta* d = next.get();
   const auto ntypes = p.schema.entities.size();
   // What the batch touched, by type: any write, a change or delete of an entity that existed, an
@@ -1221,7 +1222,7 @@ std::vector<std::string> Engine::write_violations(const std::shared_ptr<const Fa
         if (!clash) continue;
         std::string names;
         for (auto c : key) names += (names.empty() ? "" : ", ") + et.attrs[c].name;
-        out.push_back("`" + name(self) + "` has the same key (" + names + ") as `" + name(*clash) + "`");
+        out.emplace_back("key", "`" + name(self) + "` has the same key (" + names + ") as `" + name(*clash) + "`");
       }
     }
   }
@@ -1241,8 +1242,8 @@ std::vector<std::string> Engine::write_violations(const std::shared_ptr<const Fa
         if (e) frame[0] = Value::entity(*e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) return false;
         if (ev.truth(rq.ensure, frame.data())) return false;
-        out.push_back(view->requirement_message(rq, nullptr, e) + " (requirement `" + rq.name + "`" +
-                      (e ? ", " + name(*e) : std::string()) + ")");
+        out.emplace_back("requirement", view->requirement_message(rq, nullptr, e) + " (requirement `" + rq.name + "`" +
+                                            (e ? ", " + name(*e) : std::string()) + ")");
         return true;
       };
       if (!rq.forall_type) {
@@ -1258,7 +1259,7 @@ std::vector<std::string> Engine::write_violations(const std::shared_ptr<const Fa
       }
     }
   } catch (const LimitExceeded&) {
-    out.push_back("checking the requirements over the batch took more than the evaluation limit");
+    out.emplace_back("requirement", "checking the requirements over the batch took more than the evaluation limit");
   }
   return out;
 }

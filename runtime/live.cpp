@@ -18,6 +18,7 @@ LiveFacts::LiveFacts(std::shared_ptr<const Engine> base, std::uint64_t revision,
   base_ = base->with_facts(empty, revision);
   staged_ = base_;
   current_ = base_;
+  published_.store(revision, std::memory_order_release);
 }
 
 LiveFacts::~LiveFacts() = default;
@@ -27,7 +28,6 @@ std::shared_ptr<const Engine> LiveFacts::current() const {
   return current_;
 }
 
-std::uint64_t LiveFacts::revision() const { return current()->revision(); }
 
 std::shared_ptr<const Engine> LiveFacts::at_least(std::uint64_t r, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(pub_m_);
@@ -129,7 +129,7 @@ std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohm
   touched.reserve(b.touched().size());
   for (const auto& t : b.touched()) touched.push_back({t.entity, t.type, t.existed, t.deleted});
   std::shared_ptr<const FactDelta> frozen = std::move(next);
-  for (auto& v : over.write_violations(frozen, touched)) r.errors.push_back({"requirement", std::move(v)});
+  for (auto& [code, message] : over.write_violations(frozen, touched)) r.errors.push_back({code, std::move(message)});
   if (!r.errors.empty()) return nullptr;
   return over.with_facts(frozen, revision);
 }
@@ -200,6 +200,7 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
     for (auto it = durable_.begin(); it != durable_.end(); ++it)
       if ((*it)->revision() == current_->revision() + 1) {
         current_ = *it;
+        published_.store(current_->revision(), std::memory_order_release);
         durable_.erase(it);
         moved = true;
         break;
@@ -230,6 +231,7 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
   {
     std::lock_guard pub(pub_m_);
     current_ = top;
+    published_.store(current_->revision(), std::memory_order_release);
     durable_.clear();
   }
   base_ = base;

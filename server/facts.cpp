@@ -75,8 +75,18 @@ void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
   metrics.writes_ok.fetch_add(1);
   metrics.upserts.fetch_add(r.upserts);
   metrics.deletes.fetch_add(r.deletes);
-  // Visible to every request that starts after this answer: publish before answering.
+  // Visible to every request that starts after this answer: publish before answering. A reload
+  // that is publishing its own snapshot (over the live facts, this batch included) may hold the
+  // way for a moment: wait until the served snapshot has the revision.
   publish_revision();
+  for (int i = 0; i < 10'000; ++i) {
+    {
+      std::lock_guard lk(snap_m);
+      if (current && current->engine->revision() >= r.revision) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    publish_revision();
+  }
   out.body = nlohmann::json{{"revision", r.revision}, {"upserts", r.upserts}, {"deletes", r.deletes}}.dump();
   out.headers.emplace_back("X-Treaty-Revision", std::to_string(r.revision));
   if (live->delta_size() >= opts.compact_after) {

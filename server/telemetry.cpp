@@ -235,6 +235,26 @@ std::string Server::Impl::render_metrics() {
   o += "# HELP treaty_connections_rejected_total Connections refused over --max-connections.\n"
        "# TYPE treaty_connections_rejected_total counter\n";
   line("treaty_connections_rejected_total", "", static_cast<double>(metrics.connections_rejected.load()));
+  o += "# HELP treaty_facts_revision The revision of the live facts being served.\n# TYPE treaty_facts_revision gauge\n";
+  {
+    std::lock_guard lk(snap_m);
+    line("treaty_facts_revision", "", current ? static_cast<double>(current->engine->revision()) : 0);
+  }
+  o += "# HELP treaty_fact_writes_total Batches of POST /v1/facts by result.\n# TYPE treaty_fact_writes_total counter\n";
+  line("treaty_fact_writes_total", "result=\"ok\"", static_cast<double>(metrics.writes_ok.load()));
+  line("treaty_fact_writes_total", "result=\"rejected\"", static_cast<double>(metrics.writes_rejected.load()));
+  line("treaty_fact_writes_total", "result=\"unavailable\"", static_cast<double>(metrics.writes_unavailable.load()));
+  o += "# HELP treaty_fact_entities_written_total Entities written, by kind.\n"
+       "# TYPE treaty_fact_entities_written_total counter\n";
+  line("treaty_fact_entities_written_total", "kind=\"upsert\"", static_cast<double>(metrics.upserts.load()));
+  line("treaty_fact_entities_written_total", "kind=\"delete\"", static_cast<double>(metrics.deletes.load()));
+  o += "# HELP treaty_state_snapshots_total State snapshots written (--state).\n# TYPE treaty_state_snapshots_total counter\n";
+  line("treaty_state_snapshots_total", "", static_cast<double>(metrics.state_snapshots.load()));
+  o += "# HELP treaty_fact_folds_total Folds of the writes into a new world.\n# TYPE treaty_fact_folds_total counter\n";
+  line("treaty_fact_folds_total", "", static_cast<double>(metrics.compactions.load()));
+  o += "# HELP treaty_revision_waits_timed_out_total Requests whose X-Treaty-Min-Revision did not come in time.\n"
+       "# TYPE treaty_revision_waits_timed_out_total counter\n";
+  line("treaty_revision_waits_timed_out_total", "", static_cast<double>(metrics.revision_waits_timed_out.load()));
   return o;
 }
 

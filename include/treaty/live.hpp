@@ -12,6 +12,7 @@
 // turn under the writer lock, and they wait for the disk together.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -69,7 +70,9 @@ class LiveFacts {
 
   /// The engine of the latest acknowledged revision.
   [[nodiscard]] std::shared_ptr<const Engine> current() const;
-  [[nodiscard]] std::uint64_t revision() const;
+  /// The latest acknowledged revision; lock-free, so a reader may poll it on every request and
+  /// take current() only when it moved.
+  [[nodiscard]] std::uint64_t revision() const { return published_.load(std::memory_order_acquire); }
   /// Waits up to `timeout` for revision `r` to be acknowledged; the engine of a revision >= r, or
   /// null when it did not come in time.
   [[nodiscard]] std::shared_ptr<const Engine> at_least(std::uint64_t r, std::chrono::milliseconds timeout) const;
@@ -112,6 +115,7 @@ class LiveFacts {
   mutable std::mutex pub_m_;  ///< current_ and the waiters
   mutable std::condition_variable pub_cv_;
   std::shared_ptr<const Engine> current_;
+  std::atomic<std::uint64_t> published_{0};  ///< current_'s revision
   std::vector<std::shared_ptr<const Engine>> durable_;  ///< acknowledged out of order, waiting for earlier ones
   Counters counters_;
 };

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "treaty/convert.hpp"
@@ -237,14 +238,16 @@ class Engine {
   [[nodiscard]] EntityId entity_end() const;
   /// Every `key` and every requirement a batch of writes can affect, over `next` (the delta the
   /// batch made over this engine's facts): `touched` lists what it upserted and deleted. Returns
-  /// at most `max` violations, each a message naming the entity and the rule broken.
+  /// at most `max` violations, each (`key` or `requirement`, a message naming the entity and the
+  /// rule broken).
   struct WriteTouch {
     EntityId entity;
     TypeId type;
     bool existed;
     bool deleted;
   };
-  [[nodiscard]] std::vector<std::string> write_violations(const std::shared_ptr<const FactDelta>& next,
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> write_violations(
+      const std::shared_ptr<const FactDelta>& next,
                                                           const std::vector<WriteTouch>& touched,
                                                           std::size_t max = 20) const;
 
