@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace treaty {
 
@@ -19,10 +20,8 @@ std::string FactDelta::key(TypeId type, std::string_view id) {
 }
 
 const DeltaEntity* FactDelta::get(EntityId e) const {
-  if (e >= base_) return e - base_ < added_.size() ? added_[e - base_].get() : nullptr;
-  if (!touched(e)) return nullptr;
-  const auto it = changed_.find(e);
-  return it == changed_.end() ? nullptr : it->second.get();
+  if (e >= end() || (e < base_ && !touched(e))) return nullptr;
+  return at(e);
 }
 
 std::optional<EntityId> FactDelta::slot(TypeId type, std::string_view id) const {
@@ -64,13 +63,14 @@ Value FactDelta::attr(EntityId e, std::uint32_t column) const {
 }
 
 std::size_t FactDelta::memory_bytes() const {
-  std::size_t n = bits_.size() * 8 + changed_.size() * 48 + added_.size() * 16 + added_ids_.size() * 64;
+  std::size_t n = bits_.size() * 8 + chunks_.size() * 16 + added_ids_.size() * 64;
   for (const auto& v : by_type_) n += v.capacity() * sizeof(EntityId);
-  auto entity = [&](const Ptr& p) {
-    if (p) n += sizeof(DeltaEntity) + p->id.capacity() + p->attrs.capacity() * sizeof(Value);
-  };
-  for (const auto& [e, p] : changed_) entity(p);
-  for (const auto& p : added_) entity(p);
+  for (const auto& c : chunks_) {
+    if (!c) continue;
+    n += sizeof(Chunk);
+    for (const auto& p : c->slots)
+      if (p) n += sizeof(DeltaEntity) + p->id.capacity() + p->attrs.capacity() * sizeof(Value);
+  }
   return n;
 }
 
@@ -232,6 +232,22 @@ std::shared_ptr<FactDelta> FactDeltaBuilder::finish(Diagnostics& d) {
   }
 
   auto next = std::make_shared<FactDelta>(prev_);
+  // Chunks this batch writes to are copied once (the previous delta keeps its own).
+  std::vector<bool> copied;
+  auto slot_of = [&](EntityId e) -> FactDelta::Ptr& {
+    const std::size_t c = e >> FactDelta::kChunkBits;
+    if (c >= next->chunks_.size()) next->chunks_.resize(c + 1);
+    if (c >= copied.size()) copied.resize(c + 1, false);
+    if (!copied[c]) {
+      next->chunks_[c] = next->chunks_[c] ? std::make_shared<FactDelta::Chunk>(*next->chunks_[c])
+                                          : std::make_shared<FactDelta::Chunk>();
+      copied[c] = true;
+    }
+    // Only this builder holds the copy until it is published.
+    return const_cast<FactDelta::Chunk&>(*next->chunks_[c]).slots[e & (FactDelta::kChunk - 1)];
+  };
+  // The live entities by type: merged once per type, so a batch costs the type's list once.
+  std::unordered_map<TypeId, std::vector<EntityId>> come, gone;
   for (auto& [e, p] : pending_) {
     auto ent = std::make_shared<DeltaEntity>();
     ent->type = p.type;
@@ -241,22 +257,30 @@ std::shared_ptr<FactDelta> FactDeltaBuilder::finish(Diagnostics& d) {
       ent->attrs = std::move(p.attrs);
       ent->arena = arena_;
     }
-    auto& list = next->by_type_[p.type];
-    const auto pos = std::lower_bound(list.begin(), list.end(), e);
-    const bool listed = pos != list.end() && *pos == e;
-    if (p.deleted && listed) list.erase(pos);
-    if (!p.deleted && !listed) list.insert(pos, e);
+    (p.deleted ? gone[p.type] : come[p.type]).push_back(e);
     if (e < next->base_) {
+      if (!next->touched(e)) ++next->changed_;
       next->bits_[e >> 6] |= std::uint64_t{1} << (e & 63);
-      next->changed_[e] = std::move(ent);
     } else {
       // New ids are given out in order but pending_ is unordered: make room up to this one.
-      const std::size_t k = e - next->base_;
-      if (k >= next->added_.size()) next->added_.resize(k + 1);
+      next->added_ = std::max<EntityId>(next->added_, e - next->base_ + 1);
       if (e >= prev_.end()) next->added_ids_[FactDelta::key(p.type, ent->id)] = e;
-      next->added_[k] = std::move(ent);
     }
+    slot_of(e) = std::move(ent);
   }
+  for (auto* changes : {&gone, &come})
+    for (auto& [t, ids] : *changes) {
+      std::sort(ids.begin(), ids.end());
+      auto& list = next->by_type_[t];
+      std::vector<EntityId> merged;
+      merged.reserve(list.size() + ids.size());
+      if (changes == &gone) {
+        std::set_difference(list.begin(), list.end(), ids.begin(), ids.end(), std::back_inserter(merged));
+      } else {
+        std::set_union(list.begin(), list.end(), ids.begin(), ids.end(), std::back_inserter(merged));
+      }
+      list = std::move(merged);
+    }
   return next;
 }
 

@@ -583,7 +583,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
   Decision d;
   try {
     const Program& p = *p_;
-    Evaluator ev(p, *code_, delta_.get(), r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, eval_delta_, r.overlay, limits_.max_steps);
     const TypeId pt = ev.type_of(r.principal), rt = ev.type_of(r.resource);
     if (pt == kNone32 || rt == kNone32 || r.action >= p.rules_by_action.size()) {
       d.errors.push_back("invalid request: unknown entity or action");
@@ -865,14 +865,14 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
   try {
     for (std::uint32_t i = 0; i < p.requirements.size(); ++i) {
       const auto& rq = p.requirements[i];
-      Evaluator ev(p, *code_, delta_.get(), overlay, limits_.max_steps);
+      Evaluator ev(p, *code_, eval_delta_, overlay, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       if (!rq.forall_type) {
         if (!ev.truth(rq.ensure, frame.data())) return Violation{i, std::nullopt};
         continue;
       }
       std::optional<EntityId> bad;
-      for_each_of_type(p, delta_.get(), overlay, *rq.forall_type, [&](EntityId e) {
+      for_each_of_type(p, eval_delta_, overlay, *rq.forall_type, [&](EntityId e) {
         if (bad) return;
         frame[0] = Value::entity(e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) return;
@@ -889,7 +889,7 @@ std::optional<Engine::Violation> Engine::first_violation(const Overlay* overlay)
 std::string Engine::requirement_message(const RequirementInfo& rq, const Overlay* overlay,
                                         std::optional<EntityId> subject) const {
   const Program& p = *p_;
-  Evaluator ev(p, *code_, delta_.get(), overlay, UINT64_MAX);
+  Evaluator ev(p, *code_, eval_delta_, overlay, UINT64_MAX);
   Frame frame(std::max<std::size_t>(rq.frame, 1));
   if (subject) frame[0] = Value::entity(*subject);
   std::string msg;
@@ -969,7 +969,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       bool full = false;
       for (TypeId t : requirement_ranges_[i]) full = full || added[t];
       if (!full && !(rq.forall_type && added[*rq.forall_type])) continue;
-      Evaluator ev(p, *code_, delta_.get(), &o, limits_.max_steps);
+      Evaluator ev(p, *code_, eval_delta_, &o, limits_.max_steps);
       Frame frame(std::max<std::size_t>(rq.frame, 1));
       auto fails = [&](std::optional<EntityId> e) {
         if (e) frame[0] = Value::entity(*e);
@@ -981,7 +981,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
       };
       bool broken = !rq.forall_type && fails(std::nullopt);
       if (rq.forall_type && full)
-        for_each_of_type(p, delta_.get(), nullptr, *rq.forall_type, [&](EntityId e) {
+        for_each_of_type(p, eval_delta_, nullptr, *rq.forall_type, [&](EntityId e) {
           if (!broken) broken = fails(e);
         });
       if (rq.forall_type)
@@ -998,7 +998,7 @@ std::vector<Engine::OverlayViolation> Engine::overlay_violations(const Overlay& 
 bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const {
   const Program& p = *p_;
   try {
-    Evaluator ev(p, *code_, delta_.get(), r.overlay, limits_.max_steps);
+    Evaluator ev(p, *code_, eval_delta_, r.overlay, limits_.max_steps);
     Frame frame(std::max<std::size_t>(prop.frame, 2), Value::none());
     frame[0] = Value::entity(r.principal);
     frame[1] = Value::entity(r.resource);
@@ -1016,7 +1016,7 @@ bool Engine::property_applies(const PropertyInfo& prop, const Request& r) const 
 void Engine::check_requirements(Diagnostics& diags) const {
   const Program& p = *p_;
   for (const auto& rq : p.requirements) {
-    Evaluator ev(p, *code_, delta_.get(), nullptr, UINT64_MAX);
+    Evaluator ev(p, *code_, eval_delta_, nullptr, UINT64_MAX);
     Frame frame(std::max<std::size_t>(rq.frame, 1));
     auto report = [&](Span at, std::optional<EntityId> subject) {
       const std::string msg = requirement_message(rq, nullptr, subject);
@@ -1026,7 +1026,7 @@ void Engine::check_requirements(Diagnostics& diags) const {
       if (at.valid()) d.notes.push_back({rq.span, "required here"});
     };
     if (rq.forall_type) {
-      for_each_of_type(p, delta_.get(), nullptr, *rq.forall_type, [&](EntityId e) {
+      for_each_of_type(p, eval_delta_, nullptr, *rq.forall_type, [&](EntityId e) {
         frame[0] = Value::entity(e);
         if (rq.where && !ev.truth(*rq.where, frame.data())) return;
         if (!ev.truth(rq.ensure, frame.data()))
@@ -1139,31 +1139,32 @@ nlohmann::json Engine::to_json(const Decision& d, const SourceManager* sm) const
 std::shared_ptr<const Engine> Engine::with_facts(std::shared_ptr<const FactDelta> d, std::uint64_t revision) const {
   std::shared_ptr<Engine> e(new Engine(*this));
   e->delta_ = std::move(d);
+  e->eval_delta_ = e->delta_ && e->delta_->size() > 0 ? e->delta_.get() : nullptr;
   e->revision_ = revision;
   return e;
 }
 
 std::optional<EntityId> Engine::find(TypeId type, std::string_view id) const {
-  return delta_ ? delta_->find(type, id) : p_->world().find(type, id);
+  return eval_delta_ ? eval_delta_->find(type, id) : p_->world().find(type, id);
 }
 
 TypeId Engine::type_of(EntityId e) const {
-  if (delta_) return e < delta_->end() ? delta_->type_of(e) : kNone32;
+  if (eval_delta_) return e < eval_delta_->end() ? eval_delta_->type_of(e) : kNone32;
   return e < p_->world().size() ? p_->world().type_of(e) : kNone32;
 }
 
 std::string_view Engine::id_of(EntityId e) const {
-  if (delta_) return delta_->id(e);
+  if (eval_delta_) return eval_delta_->id(e);
   return e < p_->world().size() ? p_->world().id(e) : std::string_view();
 }
 
 Value Engine::attr_of(EntityId e, std::uint32_t column) const {
-  if (delta_) return delta_->attr(e, column);
+  if (eval_delta_) return eval_delta_->attr(e, column);
   return e < p_->world().size() ? p_->world().attr(e, column) : Value::none();
 }
 
 void Engine::for_each_entity(TypeId t, const std::function<void(EntityId)>& f) const {
-  for_each_of_type(*p_, delta_.get(), nullptr, t, f);
+  for_each_of_type(*p_, eval_delta_, nullptr, t, f);
 }
 
 EntityId Engine::entity_end() const {

@@ -320,6 +320,10 @@ class Engine {
   Engine(const Engine&) = default;  // with_facts(): shares the program and the IR
   std::shared_ptr<Program> p_;
   std::shared_ptr<const FactDelta> delta_;
+  /// delta_ when it holds any change, else null: the evaluator's test of "is there a delta"
+  /// is then the same as without live facts (a server's engine has an empty delta until the
+  /// first write).
+  const FactDelta* eval_delta_ = nullptr;
   std::uint64_t revision_ = 0;
   EngineLimits limits_;
   /// The rules a request can meet, by (action, principal type, resource type): forbids first,

@@ -4,6 +4,7 @@
 // batch. docs/architecture.md ("Live facts") says how it is read and how it is reclaimed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -38,7 +39,7 @@ struct DeltaEntity {
 
 /// The changes since a world was sealed. Entities of the world keep their ids; new entities get
 /// ids from world.size() on (`end()` is the next), before any request overlay's. Immutable once
-/// built; copying one costs its size, not the world's.
+/// built; the next one shares every part a batch does not change.
 class FactDelta {
  public:
   using Ptr = std::shared_ptr<const DeltaEntity>;
@@ -48,7 +49,7 @@ class FactDelta {
   [[nodiscard]] const World& world() const { return *w_; }
   [[nodiscard]] EntityId base() const { return base_; }
   /// One past the last entity id the delta gives out.
-  [[nodiscard]] EntityId end() const { return base_ + static_cast<EntityId>(added_.size()); }
+  [[nodiscard]] EntityId end() const { return base_ + added_; }
   /// True when the delta holds the state of `e` (an entity of the world it changed or deleted,
   /// or an entity it added): read it with get(), not from the world.
   [[nodiscard, gnu::always_inline]] bool touched(EntityId e) const {
@@ -67,7 +68,7 @@ class FactDelta {
     return t < by_type_.size() ? by_type_[t] : kEmpty;
   }
   /// Entities the delta holds a state of (changed, added or deleted).
-  [[nodiscard]] std::size_t size() const { return changed_.size() + added_.size(); }
+  [[nodiscard]] std::size_t size() const { return changed_ + added_; }
   /// Whether `e` is live: an entity of the world the delta did not delete, or one it added.
   [[nodiscard]] bool live(EntityId e) const;
   /// The type of a live entity; kNone32 otherwise.
@@ -84,9 +85,22 @@ class FactDelta {
   static std::string key(TypeId type, std::string_view id);
   const World* w_;
   EntityId base_;
+  /// The state of every touched entity, by id, in chunks of kChunk shared between deltas: a batch
+  /// copies the table of chunk pointers (one per kChunk ids) and the chunks it writes to, so its
+  /// cost does not grow with the size of the delta.
+  static constexpr unsigned kChunkBits = 10;
+  static constexpr EntityId kChunk = EntityId{1} << kChunkBits;
+  struct Chunk {
+    std::array<Ptr, kChunk> slots;
+  };
+  [[nodiscard]] const DeltaEntity* at(EntityId e) const {
+    const std::size_t c = e >> kChunkBits;
+    return c < chunks_.size() && chunks_[c] ? chunks_[c]->slots[e & (kChunk - 1)].get() : nullptr;
+  }
   std::vector<std::uint64_t> bits_;              ///< touched entities of the world
-  std::unordered_map<EntityId, Ptr> changed_;    ///< touched entities of the world
-  std::vector<Ptr> added_;                       ///< entity base_ + k
+  std::vector<std::shared_ptr<const Chunk>> chunks_;
+  std::size_t changed_ = 0;                      ///< touched entities of the world
+  EntityId added_ = 0;                           ///< entities base_ .. base_ + added_ - 1
   std::unordered_map<std::string, EntityId> added_ids_;  ///< key(type, id) -> added entity
   std::vector<std::vector<EntityId>> by_type_;
   static const std::vector<EntityId> kEmpty;
