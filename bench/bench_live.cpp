@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
     treaty::Overlay none(*base);
     while (requests.size() < 20'000 && std::getline(in, line)) {
       treaty::Request r;
-      if (base->request_from_json(json::parse(line), none, r, error)) requests.push_back(r);
+      if (!base->request_from_json(json::parse(line), none, r, error)) continue;
+      r.overlay = nullptr;  // no inline entities: `none` does not outlive this block
+      requests.push_back(r);
     }
   }
 

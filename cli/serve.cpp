@@ -55,6 +55,7 @@ std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::strin
   }
   s->checksum = fnv_hex(parts);
   s->took_facts = take;
+  s->can_take_facts = lo.bundle.empty();
   s->sources = lo.bundle.empty() ? lo.paths : std::vector<std::string>{lo.bundle};
   s->sources.insert(s->sources.end(), lo.data.begin(), lo.data.end());
   s->loaded_at = std::chrono::system_clock::now();

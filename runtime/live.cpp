@@ -167,6 +167,7 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
     }
     std::string text = batch.dump();
     if (journal) ticket = journal_->enqueue(rev, text);
+    trim_history();
     history_.emplace_back(rev, std::move(text));
     staged_ = next;
     r.revision = rev;
@@ -210,8 +211,36 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
   return r;
 }
 
+void LiveFacts::trim_history() {
+  if (keep_all_) return;
+  const std::uint64_t keep_after = hold_ ? std::min(*hold_, revision()) : revision();
+  std::size_t n = 0;
+  while (n < history_.size() && history_[n].first <= keep_after) ++n;
+  history_.erase(history_.begin(), history_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+std::shared_ptr<const Engine> LiveFacts::begin_rebase() {
+  std::lock_guard lock(write_m_);
+  auto e = current();
+  hold_ = e->revision();
+  trim_history();
+  return e;
+}
+
+void LiveFacts::cancel_rebase() {
+  std::lock_guard lock(write_m_);
+  hold_.reset();
+  trim_history();
+}
+
 bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, std::string& error) {
   std::lock_guard lock(write_m_);
+  const std::uint64_t kept_after = history_.empty() ? staged_->revision() : history_.front().first - 1;
+  if (at < kept_after) {
+    hold_.reset();
+    error = "the batches after revision " + std::to_string(at) + " are no longer kept";
+    return false;
+  }
   const auto& w = fresh->program().world();
   auto empty = std::make_shared<const FactDelta>(w, fresh->program().schema.entities.size());
   std::shared_ptr<const Engine> base = fresh->with_facts(empty, at), top = base;
@@ -223,6 +252,7 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
     if (!next) {
       error = "batch of revision " + std::to_string(rev) + " no longer applies: " +
               (r.errors.empty() ? std::string("?") : r.errors.front().message);
+      hold_.reset();
       return false;
     }
     top = next;
@@ -238,6 +268,8 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
   base_revision_ = at;
   staged_ = top;
   history_ = std::move(keep);
+  hold_.reset();
+  trim_history();
   return true;
 }
 

@@ -263,9 +263,26 @@ bool evaluate_one(Ctx& c, const EntityRef& s, const ActionRef& a, const EntityRe
   return true;
 }
 
+/// AuthZEN's request `context` may ask for at least a revision of the live facts
+/// (`"treaty_min_revision": R`): wait for it (bounded), then decide on it. False with the answer.
+bool min_revision(Ctx& c, simdjson::dom::object& root, Response& out) {
+  simdjson::dom::element ctx, rev;
+  if (root["context"].get(ctx) || !ctx.is_object() || ctx["treaty_min_revision"].get(rev)) return true;
+  std::uint64_t want = 0;
+  if (rev.get_uint64().get(want)) {
+    out = error(400, "context.treaty_min_revision must be a revision number");
+    return false;
+  }
+  if (want <= c.w.snap->engine->revision()) return true;
+  if (!c.srv.wait_for_revision_number(want, out)) return false;
+  c.srv.worker();  // this thread's worker, now on the revision asked for
+  return true;
+}
+
 void authzen_evaluation(Ctx& c, Response& out) {
   simdjson::dom::object root;
   if (!parse_body(c, root, out)) return;
+  if (!min_revision(c, root, out)) return;
   EntityRef s, r;
   ActionRef a;
   std::string why;
@@ -280,6 +297,7 @@ void authzen_evaluation(Ctx& c, Response& out) {
 void authzen_evaluations(Ctx& c, Response& out) {
   simdjson::dom::object root;
   if (!parse_body(c, root, out)) return;
+  if (!min_revision(c, root, out)) return;
   simdjson::dom::element ev;
   simdjson::dom::array items;
   const bool has_items = !root["evaluations"].get(ev);

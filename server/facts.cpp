@@ -141,9 +141,17 @@ bool Server::Impl::wait_for_revision(const HttpRequest& req, Response& out) {
     out = json_error(400, "X-Treaty-Min-Revision must be a revision number");
     return false;
   }
+  return wait_for_revision_number(want, out);
+}
+
+bool Server::Impl::wait_for_revision_number(std::uint64_t want, Response& out) {
   if (!live) {
     out = json_error(503, "no policy is loaded");
     return false;
+  }
+  if (live->revision() >= want) {
+    publish_revision();
+    return true;
   }
   if (!live->at_least(want, opts.max_revision_wait)) {
     metrics.revision_waits_timed_out.fetch_add(1);

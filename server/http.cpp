@@ -502,7 +502,7 @@ bool Server::Impl::reload_now(std::string& error) {
       if (!facts.empty()) given = &facts;
       at = initial_revision;
     } else if (!first && (live->revision() > 0 || !opts.state_dir.empty())) {
-      const auto e = live->current();
+      const auto e = live->begin_rebase();
       at = e->revision();
       facts = nlohmann::json{{"revision", at}, {"entities", export_facts(*e)}}.dump();
       given = &facts;
@@ -513,6 +513,8 @@ bool Server::Impl::reload_now(std::string& error) {
       std::shared_ptr<const Engine> base(s->owner, s->engine);
       if (first) {
         live = std::make_shared<LiveFacts>(base, at);
+        // A bundle's world cannot take the live facts: a reload applies every write again.
+        if (!s->can_take_facts) live->keep_all_history();
         if (wal) {
           journal = std::make_unique<internal::WalJournalAdapter>(*wal);
           if (!replay_log(records, error)) throw std::runtime_error(error);
@@ -532,6 +534,7 @@ bool Server::Impl::reload_now(std::string& error) {
     s.reset();
     if (first) live.reset();
   }
+  if (!s && live) live->cancel_rebase();
   {
     std::lock_guard lk(snap_m);
     last_reload_attempt = std::chrono::system_clock::now();

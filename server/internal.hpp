@@ -258,6 +258,8 @@ struct Server::Impl {
   void facts_get(std::string_view path, internal::Response& out);
   /// Waits for the revision an `X-Treaty-Min-Revision` header asks for; false with the refusal.
   bool wait_for_revision(const internal::HttpRequest& req, internal::Response& out);
+  /// The same for a revision number (AuthZEN's `context.treaty_min_revision`).
+  bool wait_for_revision_number(std::uint64_t want, internal::Response& out);
 
   // Transport.
   asio::io_context ioc;

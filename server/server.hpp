@@ -41,6 +41,7 @@ struct Snapshot {
   /// Whether the loader built the world from the live facts it was given (sources can; a bundle
   /// brings its own world, and the writes since it was loaded are applied again on top).
   bool took_facts = false;
+  bool can_take_facts = true;  ///< false for a bundle
 
   // Precomputed for responses (filled by prepare()).
   std::vector<std::string> rule_name_json;  ///< by rule: `"name"` (JSON string)

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,9 +84,19 @@ class LiveFacts {
   /// (the next one) and pass validation as it did when it was first written; no journal write.
   WriteResult replay(const nlohmann::json& batch, std::uint64_t revision);
 
+  /// Starts a rebase: the engine of the latest acknowledged revision, whose facts the caller
+  /// exports to build the next base from; from now until rebase() or cancel_rebase(), every batch
+  /// after it is kept to be applied again. (Otherwise a batch is kept only until it is
+  /// acknowledged: memory does not grow with the writes.)
+  [[nodiscard]] std::shared_ptr<const Engine> begin_rebase();
+  void cancel_rebase();
+  /// Keep every batch since the start (the base can only be rebuilt without the live facts, from
+  /// a bundle: a rebase then applies them all again). Memory grows with the writes.
+  void keep_all_history() { std::lock_guard lock(write_m_); keep_all_ = true; }
   /// Replaces the base engine: `fresh` holds the facts of revision `at` in its world (a compacted
-  /// world, or the policies reloaded over the live facts). Batches committed after `at` are
-  /// applied again on top of it; false with `error` (nothing changed) if one no longer applies.
+  /// world, or the policies reloaded over the live facts; `at` is 0 for a world without them).
+  /// Batches committed after `at` are applied again on top of it; false with `error` (nothing
+  /// changed) if one no longer applies, or if a batch after `at` is no longer kept.
   bool rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, std::string& error);
   /// The batches committed since the base engine's revision, oldest first (revision, JSON text).
   [[nodiscard]] std::vector<std::pair<std::uint64_t, std::string>> history_since(std::uint64_t r) const;
@@ -109,7 +120,12 @@ class LiveFacts {
   std::shared_ptr<const Engine> staged_;  ///< the latest validated (maybe not yet durable): under write_m_
   std::shared_ptr<const Engine> base_;    ///< the engine without writes: under write_m_
   std::uint64_t base_revision_ = 0;
-  std::vector<std::pair<std::uint64_t, std::string>> history_;  ///< since base_revision_: under write_m_
+  /// Batches not yet acknowledged, and during a rebase (or with keep_all_) those after its
+  /// revision: under write_m_.
+  std::vector<std::pair<std::uint64_t, std::string>> history_;
+  std::optional<std::uint64_t> hold_;  ///< a rebase from this revision is being prepared
+  bool keep_all_ = false;
+  void trim_history();
   bool failed_ = false;  ///< the journal failed: no more writes (under write_m_)
 
   mutable std::mutex pub_m_;  ///< current_ and the waiters

@@ -155,6 +155,18 @@ TEST(Facts, WritesAreValidatedWholeAndReadBackAtTheirRevision) {
   EXPECT_EQ(r.headers["Retry-After"], "1");
   h["X-Treaty-Min-Revision"] = "two";
   EXPECT_EQ(c.request(http::verb::post, "/access/v1/evaluation", kAnnViewsCust.dump(), h).status, 400u);
+  // The same through AuthZEN's request context.
+  json q = kAnnViewsCust;
+  q["context"] = {{"treaty_min_revision", 2}};
+  r = c.request(http::verb::post, "/access/v1/evaluation", q.dump(), auth());
+  EXPECT_EQ(r.status, 200u) << r.body;
+  q["context"] = {{"treaty_min_revision", 9}};
+  EXPECT_EQ(c.request(http::verb::post, "/access/v1/evaluation", q.dump(), auth()).status, 503u);
+  q["context"] = {{"treaty_min_revision", "two"}};
+  EXPECT_EQ(c.request(http::verb::post, "/access/v1/evaluation", q.dump(), auth()).status, 400u);
+  r = c.request(http::verb::post, "/access/v1/evaluations",
+                json{{"context", {{"treaty_min_revision", 9}}}, {"evaluations", {kAnnViewsCust}}}.dump(), auth());
+  EXPECT_EQ(r.status, 503u) << r.body;
 
   r = c.request(http::verb::get, "/v1/status", "", auth());
   EXPECT_EQ(r.j()["facts"]["revision"], 2) << r.body;
@@ -162,6 +174,7 @@ TEST(Facts, WritesAreValidatedWholeAndReadBackAtTheirRevision) {
   EXPECT_EQ(r.j()["facts"]["writes"]["rejected"], 3) << r.body;
   r = c.request(http::verb::get, "/metrics", "", auth());
   EXPECT_NE(r.body.find("treaty_facts_revision 2"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("treaty_revision_waits_timed_out_total 3"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("treaty_fact_writes_total{result=\"ok\"} 2"), std::string::npos);
   EXPECT_EQ(srv.s->terminate(), 0);
 }
