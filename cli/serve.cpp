@@ -76,7 +76,7 @@ std::function<int()> setup_serve(CLI::App& app) {
     unsigned threads = 2;
     std::size_t max_body = 1 << 20, max_batch_body = 64 << 20, max_header = 8 << 10, max_batch = 100'000,
                 max_connections = 1024, log_buffer = 65536;
-    long request_timeout_ms = 10'000, idle_timeout_ms = 60'000, watch_ms = 1000;
+    long request_timeout_ms = 10'000, idle_timeout_ms = 60'000, watch_ms = 1000, revision_wait_ms = 2000;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("paths", o->paths, "Policy files or directories");
@@ -100,6 +100,8 @@ std::function<int()> setup_serve(CLI::App& app) {
   app.add_option("--state", o->state,
                  "Keep the live facts (POST /v1/facts) in DIR: a write-ahead log and snapshots, recovered on start");
   app.add_flag("--no-sync", o->no_sync, "Do not fdatasync the write-ahead log (benchmarks only: a crash loses writes)");
+  app.add_option("--max-revision-wait-ms", o->revision_wait_ms,
+                 "Longest wait for the revision a request asks for (default 2000), then 503");
   app.add_option("--compact-after", o->compact_after,
                  "Fold the writes into a new world once they hold N entities (default 100000)");
   return [o]() -> int {
@@ -154,6 +156,7 @@ std::function<int()> setup_serve(CLI::App& app) {
     so.state_dir = o->state;
     so.state_sync = !o->no_sync;
     so.compact_after = std::max<std::size_t>(1, o->compact_after);
+    so.max_revision_wait = std::chrono::milliseconds(std::max(0L, o->revision_wait_ms));
     so.watch_files = o->bundle.empty() ? o->paths : std::vector<std::string>{o->bundle};
     so.watch_files.insert(so.watch_files.end(), o->data.begin(), o->data.end());
 

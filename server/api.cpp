@@ -869,11 +869,14 @@ bool Server::Impl::streamed(const HttpRequest& req) {
 
 std::unique_ptr<BatchStream> Server::Impl::open_batch(const HttpRequest& req, Response& out) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (authorize(req, false, out)) {
+  if (authorize(req, false, out) && wait_for_revision(req, out)) {
     Worker& w = worker();
-    if (w.snap)
-      return std::make_unique<NativeBatch>(*this, w.snap, w.names, query_flag(sv(req.target()), "explain"),
-                                           std::string(sv(req["X-Request-ID"])), t0);
+    if (w.snap) {
+      auto b = std::make_unique<NativeBatch>(*this, w.snap, w.names, query_flag(sv(req.target()), "explain"),
+                                             std::string(sv(req["X-Request-ID"])), t0);
+      b->revision = w.snap->engine->revision();  // the whole batch answers from this revision
+      return b;
+    }
     out = error(503, "no policy is loaded");
   }
   record(Endpoint::batch, out.status, t0);

@@ -209,6 +209,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head.set(http::field::server, "treaty");
     head.set(http::field::content_type, "application/x-ndjson");
     if (!request_id_.empty()) head.set("X-Request-ID", request_id_);
+    head.set("X-Treaty-Revision", std::to_string(batch_->revision));
     head.keep_alive(keep_ && chunked_ && !srv_.draining.load());
     keep_ = head.keep_alive();
     if (chunked_) head.chunked(true);

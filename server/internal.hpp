@@ -181,6 +181,8 @@ class BatchStream {
   virtual void finish() = 0;
   /// The status the response was sent with (for the metrics); 200 unless refused before it began.
   unsigned status = 200;
+  /// The revision of the live facts every line is answered from (X-Treaty-Revision).
+  std::uint64_t revision = 0;
 };
 
 class Session;
