@@ -306,7 +306,7 @@ namespace {
 /// resolve in the overlay and then the world.
 class OverlayStore : public EntityStore {
  public:
-  OverlayStore(Overlay& o, const World& w) : o_(o), w_(w) {}
+  explicit OverlayStore(Overlay& o) : o_(o) {}
   std::optional<EntityId> find(TypeId type, std::string_view id) const override { return o_.find(type, id); }
   const std::string* intern(std::string_view s) override { return o_.intern(s); }
   Value make_set(std::vector<Value> items) override { return o_.make_set(std::move(items)); }
@@ -319,13 +319,12 @@ class OverlayStore : public EntityStore {
 
  private:
   Overlay& o_;
-  const World& w_;
 };
 }  // namespace
 
 bool Overlay::add_facts(const std::vector<FactSpec>& facts, Diagnostics& diags) {
   const std::size_t errors = diags.count(Severity::error);
-  OverlayStore store(*this, p_->world());
+  OverlayStore store(*this);
   EntityLoadOptions lo;
   lo.overlay = true;
   EntityLoader loader(p_->schema, nullptr, store, diags, lo);
@@ -344,7 +343,7 @@ bool Overlay::add_json(const nlohmann::json& ents, std::string& error) {
     return false;
   }
   Diagnostics d;
-  OverlayStore store(*this, p_->world());
+  OverlayStore store(*this);
   EntityLoadOptions lo;
   lo.overlay = true;
   EntityLoader loader(p_->schema, nullptr, store, d, lo);
