@@ -215,10 +215,23 @@ std::shared_ptr<FactDelta> FactDeltaBuilder::finish(Diagnostics& d) {
         bool can = false;
         for (TypeId u : at.entities) can = can || (u < ntypes && deleted_type[u]);
         if (!can) continue;
-        // The world's entities the delta and the batch leave as they are.
-        for (EntityId e : w.of_type(ht)) {
-          if (prev_.touched(e) || pending_.count(e)) continue;
-          check_value(e, ht, c, w.attr(e, c));
+        // The world's entities the delta and the batch leave as they are: through an index of
+        // the column when there is one (the holders of each deleted entity of the world), else
+        // every entity of the type.
+        const EntityIndex* idx = !at.set && ref_index_ ? ref_index_(ht, c) : nullptr;
+        if (idx) {
+          for (EntityId g : deleted) {
+            if (g >= w.size()) continue;  // a delta entity: no world entity refers to it
+            for (EntityId e : idx->probe(Value::entity(g), Value::entity(g))) {
+              if (prev_.touched(e) || pending_.count(e)) continue;
+              check_value(e, ht, c, w.attr(e, c));
+            }
+          }
+        } else {
+          for (EntityId e : w.of_type(ht)) {
+            if (prev_.touched(e) || pending_.count(e)) continue;
+            check_value(e, ht, c, w.attr(e, c));
+          }
         }
         for (EntityId e : prev_.of_type(ht)) {
           if (pending_.count(e)) continue;

@@ -2,12 +2,19 @@
 #include "treaty/live.hpp"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
 #include "treaty/data/delta.hpp"
+#include "treaty/data/index.hpp"
 
 namespace treaty {
+
+struct LiveFacts::RefIndexes {
+  const World* world = nullptr;
+  std::map<std::pair<TypeId, std::uint32_t>, std::unique_ptr<EntityIndex>> by_column;
+};
 
 LiveFacts::LiveFacts(std::shared_ptr<const Engine> base, std::uint64_t revision, LiveOptions o)
     : o_(o), base_revision_(revision) {
@@ -90,6 +97,20 @@ std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohm
 
   const FactDelta& prev = *over.facts();
   FactDeltaBuilder b(s, prev);
+  if (!dels.empty()) {
+    // The world's reference columns, indexed the first time a delete needs them (the world is
+    // immutable: an index built here is read by this writer only).
+    if (!ref_indexes_ || ref_indexes_->world != &prev.world()) {
+      ref_indexes_ = std::make_shared<RefIndexes>();
+      ref_indexes_->world = &prev.world();
+    }
+    auto* ri = ref_indexes_.get();
+    b.set_ref_index([ri](TypeId t, std::uint32_t c) -> const EntityIndex* {
+      auto& slot = ri->by_column[{t, c}];
+      if (!slot) slot = build_entity_index(*ri->world, IndexSpec::on(t, c));
+      return slot.get();
+    });
+  }
   Diagnostics d;
   {
     EntityLoader loader(s, nullptr, b, d);
@@ -267,6 +288,7 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
   base_ = base;
   base_revision_ = at;
   staged_ = top;
+  ref_indexes_.reset();  // of the old world
   history_ = std::move(keep);
   hold_.reset();
   trim_history();

@@ -178,6 +178,26 @@ TEST(Live, DeletingAReferrerWithItsTargetInOneBatchIsAllowed) {
   EXPECT_FALSE(l->live->current()->find(*s.find_entity("Account"), "msp"));
 }
 
+TEST(Live, ADeleteSeesReferrersThroughTheWritesToo) {
+  // The world's referrers are found through an index of the column; one that an earlier batch
+  // pointed elsewhere no longer counts, and a new entity that refers to it does.
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  ASSERT_TRUE(write(*l->live, R"({"upsert": [{"type": "Person", "id": "ann", "attrs": {"account": "cust", "name": "Ann"}}]})").ok);
+  auto r = write(*l->live, R"({"delete": [{"type": "Account", "id": "msp"}]})");
+  ASSERT_FALSE(r.ok);
+  const std::string all = errors(r);
+  EXPECT_EQ(all.find("Person"), std::string::npos) << all;  // ann left msp in revision 1
+  EXPECT_NE(all.find("`Trust::\"t1\"`.grantee"), std::string::npos) << all;
+  ASSERT_TRUE(write(*l->live, R"({"upsert": [{"type": "Person", "id": "dee", "attrs": {"account": "msp", "name": "Dee"}}]})").ok);
+  r = write(*l->live, R"({"delete": [{"type": "Account", "id": "msp"}, {"type": "Trust", "id": "t1"}]})");
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(errors(r).find("`Person::\"dee\"`.account"), std::string::npos) << errors(r);
+  r = write(*l->live, R"({"delete": [{"type": "Account", "id": "msp"}, {"type": "Trust", "id": "t1"},
+                                     {"type": "Person", "id": "dee"}]})");
+  EXPECT_TRUE(r.ok) << errors(r);
+}
+
 TEST(Live, ExportHoldsTheLiveFactsAndReloadsToTheSameDecisions) {
   auto l = load();
   ASSERT_TRUE(l->live);

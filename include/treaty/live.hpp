@@ -127,6 +127,11 @@ class LiveFacts {
   bool keep_all_ = false;
   void trim_history();
   bool failed_ = false;  ///< the journal failed: no more writes (under write_m_)
+  /// Indexes of the base world's reference columns, built the first time a delete needs one
+  /// (under write_m_; dropped when the base changes): the holders of a deleted entity are found
+  /// without a scan. Opaque here (treaty/data/index.hpp).
+  struct RefIndexes;
+  mutable std::shared_ptr<RefIndexes> ref_indexes_;
 
   mutable std::mutex pub_m_;  ///< current_ and the waiters
   mutable std::condition_variable pub_cv_;

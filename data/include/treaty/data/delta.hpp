@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -127,6 +128,11 @@ class FactDeltaBuilder : public EntityStore {
   /// Queues the delete of (type, id); false with `error` when no such live entity exists or the
   /// batch names it twice.
   bool remove(TypeId type, std::string_view id, std::string& error);
+  /// Where finish() finds the world's entities whose column `column` of type `type` (a single
+  /// entity reference) holds a given entity: an index over that column, or null to scan the type.
+  /// Without one, checking a delete costs a scan of every column that can refer to it.
+  using RefIndex = std::function<const EntityIndex*(TypeId type, std::uint32_t column)>;
+  void set_ref_index(RefIndex f) { ref_index_ = std::move(f); }
   /// The next delta; diagnostics (with `at` paths "delete[i]") for references a delete would leave
   /// dangling and deletes of entities the batch also upserts. Null when there was any.
   [[nodiscard]] std::shared_ptr<FactDelta> finish(Diagnostics& d);
@@ -156,6 +162,7 @@ class FactDeltaBuilder : public EntityStore {
   std::unordered_map<std::string, EntityId> new_ids_;  ///< key(type, id) of entities new in this batch
   std::vector<Touched> touched_;
   EntityId next_;
+  RefIndex ref_index_;
 };
 
 }  // namespace treaty
