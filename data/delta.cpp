@@ -10,7 +10,22 @@ namespace treaty {
 const std::vector<EntityId> FactDelta::kEmpty;
 
 FactDelta::FactDelta(const World& w, std::size_t types)
-    : w_(&w), base_(static_cast<EntityId>(w.size())), bits_((w.size() + 63) / 64, 0), by_type_(types) {}
+    : w_(&w), base_(static_cast<EntityId>(w.size())), bits_((w.size() + 63) / 64, 0), by_type_(types) {
+  for (std::size_t k = 0; k < w.index_count(); ++k)
+    probes_.push_back({w.index(static_cast<std::int32_t>(k)).spec(), std::vector<std::shared_ptr<const Bucket>>(
+                                                                         std::size_t{1} << kProbeBucketBits)});
+}
+
+std::span<const FactDelta::ProbeEntry> FactDelta::probe(std::int32_t number, const Value& v, const Value& v2) const {
+  if (number < 0 || static_cast<std::size_t>(number) >= probes_.size()) return {};
+  const std::uint64_t h = key_hash(v, v2);
+  const auto& b = probes_[static_cast<std::size_t>(number)].buckets[h >> (64 - kProbeBucketBits)];
+  if (!b) return {};
+  const auto lo = std::lower_bound(b->begin(), b->end(), ProbeEntry{h, 0});
+  auto hi = lo;
+  while (hi != b->end() && hi->first == h) ++hi;
+  return {lo, hi};
+}
 
 std::string FactDelta::key(TypeId type, std::string_view id) {
   std::string k(sizeof type, '\0');
@@ -280,6 +295,33 @@ std::shared_ptr<FactDelta> FactDeltaBuilder::finish(Diagnostics& d) {
       if (e >= prev_.end()) next->added_ids_[FactDelta::key(p.type, ent->id)] = e;
     }
     slot_of(e) = std::move(ent);
+  }
+  // The probe tables of the indexes over a type the batch wrote: each touched entity's old entry
+  // out (it had one when the delta held it live), its new one in; only the buckets concerned
+  // are copied.
+  for (auto& table : next->probes_) {
+    if (!come.count(table.spec.type) && !gone.count(table.spec.type)) continue;
+    std::unordered_map<std::size_t, FactDelta::Bucket> edited;
+    auto bucket = [&](std::uint64_t h) -> FactDelta::Bucket& {
+      const std::size_t b = h >> (64 - FactDelta::kProbeBucketBits);
+      auto [it, fresh] = edited.try_emplace(b);
+      if (fresh && table.buckets[b]) it->second = *table.buckets[b];
+      return it->second;
+    };
+    for (const auto& [e, p] : pending_) {
+      if (p.type != table.spec.type) continue;
+      if (const DeltaEntity* old = prev_.get(e); old && !old->deleted) {
+        const std::uint64_t h = next->entity_key(table, old->attrs);
+        auto& v = bucket(h);
+        v.erase(std::remove(v.begin(), v.end(), FactDelta::ProbeEntry{h, e}), v.end());
+      }
+      if (const DeltaEntity* now = next->at(e); now && !now->deleted)
+        bucket(next->entity_key(table, now->attrs)).push_back({next->entity_key(table, now->attrs), e});
+    }
+    for (auto& [b, v] : edited) {
+      std::sort(v.begin(), v.end());
+      table.buckets[b] = v.empty() ? nullptr : std::make_shared<const FactDelta::Bucket>(std::move(v));
+    }
   }
   for (auto* changes : {&gone, &come})
     for (auto& [t, ids] : *changes) {

@@ -234,12 +234,20 @@ class Evaluator {
         f[n.slot] = Value::entity(e);
         if (truth(kid(n, 0), f)) return true;
       }
-      if (d_)
+      if (d_ && key && n.index >= 0 && t == c_.types[n.types]) {
+        // The delta's side of the same index: its entities whose key hashes alike.
+        for (const auto& [h, e] : d_->probe(n.index, *key, key2 ? *key2 : *key)) {
+          if (++steps_ > max_) throw LimitExceeded{};
+          f[n.slot] = Value::entity(e);
+          if (truth(kid(n, 0), f)) return true;
+        }
+      } else if (d_) {
         for (EntityId e : d_->of_type(t)) {
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = Value::entity(e);
           if (truth(kid(n, 0), f)) return true;
         }
+      }
       if (ov_) {
         const EntityId base = ov_->base();
         for (std::size_t i = 0; i < ov_->entities().size(); ++i) {

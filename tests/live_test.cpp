@@ -123,6 +123,21 @@ TEST(Live, NewEntitiesAreFoundAndRangedOverAndDeletesTakeThemAway) {
   ASSERT_TRUE(r.ok) << errors(r);
   EXPECT_TRUE(allowed(*l->live->current(), "bob", "cust"));
   EXPECT_EQ(l->live->revision(), 3u);
+  // A key that changes moves the entity in the delta's side of the index: found under the new
+  // key (the world's index still has it under the old one), not under the old.
+  r = write(*l->live, R"({"upsert": [{"type": "Trust", "id": "t1",
+      "attrs": {"grantor": "cust", "grantee": "other", "accepted": true}},
+      {"type": "Trust", "id": "t2", "attrs": {"grantor": "other", "grantee": "msp", "accepted": true}}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  e = l->live->current();
+  EXPECT_FALSE(allowed(*e, "ann", "cust"));
+  EXPECT_TRUE(allowed(*e, "bob", "cust"));
+  EXPECT_TRUE(allowed(*e, "ann", "other"));
+  EXPECT_FALSE(allowed(*e, "bob", "msp"));
+  r = write(*l->live, R"({"upsert": [{"type": "Trust", "id": "t2",
+      "attrs": {"grantor": "other", "grantee": "kid", "accepted": true}}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  EXPECT_FALSE(allowed(*l->live->current(), "ann", "other"));
 }
 
 TEST(Live, ABatchWithAnyErrorChangesNothing) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,6 +69,15 @@ class FactDelta {
   [[nodiscard]] const std::vector<EntityId>& of_type(TypeId t) const {
     return t < by_type_.size() ? by_type_[t] : kEmpty;
   }
+  /// The delta's side of the world's index `number` (World::index_number): its live entities
+  /// whose key hashes as the key (v, v2) does (v2 = v for a one-column index), a superset of those
+  /// whose key equals it (the caller evaluates the condition anyway), in no particular order.
+  using ProbeEntry = std::pair<std::uint64_t, EntityId>;
+  [[nodiscard]] std::span<const ProbeEntry> probe(std::int32_t number, const Value& v, const Value& v2) const;
+  /// The hash probe() looks a key up by.
+  [[nodiscard]] static std::uint64_t key_hash(const Value& v, const Value& v2) {
+    return value_hash(v) * 0x9e3779b97f4a7c15ull ^ value_hash(v2);
+  }
   /// Entities the delta holds a state of (changed, added or deleted).
   [[nodiscard]] std::size_t size() const { return changed_ + added_; }
   /// Whether `e` is live: an entity of the world the delta did not delete, or one it added.
@@ -104,6 +114,20 @@ class FactDelta {
   EntityId added_ = 0;                           ///< entities base_ .. base_ + added_ - 1
   std::unordered_map<std::string, EntityId> added_ids_;  ///< key(type, id) -> added entity
   std::vector<std::vector<EntityId>> by_type_;
+  /// For each index of the world: its spec, and the delta's live entities of its type by key
+  /// hash, sorted, in kProbeBuckets buckets by the hash's top bits, so a batch copies the
+  /// buckets it changes only.
+  static constexpr unsigned kProbeBucketBits = 8;
+  using Bucket = std::vector<ProbeEntry>;
+  struct ProbeTable {
+    IndexSpec spec;
+    std::vector<std::shared_ptr<const Bucket>> buckets;  ///< (1 << kProbeBucketBits), null when empty
+  };
+  std::vector<ProbeTable> probes_;
+  [[nodiscard]] std::uint64_t entity_key(const ProbeTable& t, const std::vector<Value>& attrs) const {
+    const Value& v = attrs[t.spec.column];
+    return key_hash(v, t.spec.column2 >= 0 ? attrs[static_cast<std::size_t>(t.spec.column2)] : v);
+  }
   static const std::vector<EntityId> kEmpty;
 };
 

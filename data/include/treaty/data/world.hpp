@@ -169,6 +169,8 @@ class World {
   [[nodiscard]] bool has_index(const IndexSpec& s) const { return index_number(s) >= 0; }
   /// The number of index `s` for index(), or -1 when it is not built.
   [[nodiscard]] std::int32_t index_number(const IndexSpec& s) const;
+  /// How many indexes are built (their numbers are 0 .. index_count() - 1).
+  [[nodiscard]] std::size_t index_count() const { return indexes_.size(); }
   /// Index `number` (from index_number).
   [[nodiscard]] const EntityIndex& index(std::int32_t number) const { return *indexes_[static_cast<std::size_t>(number)]; }
   /// The candidates index `s` gives for the key `v` (the pair (v, v2) for a pair index); nullopt
