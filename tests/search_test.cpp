@@ -460,6 +460,63 @@ TEST(Search4me, SeedQuestionsEqualBruteForce) {
   EXPECT_LT(decides * 5, brute) << decides << " decisions against " << brute;
 }
 
+TEST(Search4me, EveryActionAndTypeEqualsBruteForce) {
+  auto l = load_4me(12);
+  ASSERT_TRUE(l && l->engine);
+  const Engine& e = *l->engine;
+  const auto& s = e.program().schema;
+  auto takes = [](const auto& list, TypeId t) { return list.empty() || std::binary_search(list.begin(), list.end(), t); };
+  std::size_t compared = 0, nonempty = 0;
+  for (std::uint32_t a = 0; a < s.actions.size(); ++a) {
+    const auto& act = s.actions[a];
+    // Arguments: every value of an enum parameter, a few entities of an entity one (the
+    // accounts the world lists first and one from its middle), every combination.
+    std::vector<std::vector<Value>> arg_sets{{}};
+    for (const auto& prm : act.params) {
+      std::vector<Value> values;
+      if (prm.type.base == Base::enum_) {
+        for (std::uint32_t v = 0; v < s.enums[prm.type.enum_id].values.size(); ++v)
+          values.push_back(Value::enumv(prm.type.enum_id, v));
+      } else {
+        ASSERT_EQ(prm.type.base, Base::entity) << act.name << "." << prm.name;
+        std::vector<EntityId> of;
+        for (TypeId pt : prm.type.entities) e.for_each_entity(pt, [&](EntityId x) { of.push_back(x); });
+        for (std::size_t i = 0; i < of.size(); i += 1 + of.size() / 3) values.push_back(Value::entity(of[i]));
+      }
+      std::vector<std::vector<Value>> next;
+      for (const auto& prefix : arg_sets)
+        for (const auto& v : values) {
+          next.push_back(prefix);
+          next.back().push_back(v);
+        }
+      arg_sets = std::move(next);
+    }
+    for (TypeId kt = 0; kt < s.entities.size(); ++kt)
+      for (TypeId t = 0; t < s.entities.size(); ++t)
+        for (int side = 0; side < 2; ++side) {
+          if (!takes(side == 0 ? act.resources : act.principals, kt) || !takes(side == 0 ? act.principals : act.resources, t))
+            continue;
+          std::vector<EntityId> known;
+          e.for_each_entity(kt, [&](EntityId x) { known.push_back(x); });
+          for (std::size_t i = 0; i < known.size(); i += 1 + known.size() / 6)
+            for (const auto& args : arg_sets) {
+              Request base;
+              base.action = a;
+              base.args = args;
+              (side == 0 ? base.resource : base.principal) = known[i];
+              const auto want = brute_force(e, side, t, base);
+              const auto got = run_search(e, side, known[i], t, a, args, 0, "", nullptr);
+              ASSERT_TRUE(got.error.empty()) << got.error;
+              EXPECT_EQ(got.entities, want) << act.name << " side " << side << " known " << e.entity_name(known[i], nullptr);
+              ++compared;
+              nonempty += want.empty() ? 0 : 1;
+            }
+        }
+  }
+  EXPECT_GT(compared, 100u);
+  EXPECT_GT(nonempty, 20u);
+}
+
 TEST(Search4me, SubjectSearchOfTheSeedIsDrivenByIndexes) {
   auto l = load_4me(30);
   ASSERT_TRUE(l && l->engine);
