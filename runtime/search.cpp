@@ -39,6 +39,7 @@ struct Gen {
     via,      ///< exists `slot`: kids[0] gives the variable's candidates, kids[1] the target's from each
     call,     ///< a predicate not inlined: kids[0] runs in its frame, `args` (callee slot, key) filled first
     probe_each,  ///< slot.attr == v for each entity v kids[0] gives (an argument `x.attr` of a call)
+    path,     ///< slot.a1.a2... == key: `levels` probed from the last attribute back to the slot
   };
   Kind kind = Kind::value;
   NodeId key = 0;
@@ -48,6 +49,13 @@ struct Gen {
   bool target = false;              ///< probe: of the searched side (only the searched type is probed)
   std::uint32_t frame = 0;          ///< call: the predicate's frame size
   std::vector<std::pair<std::uint32_t, NodeId>> args;  ///< call: callee slot and caller expression
+  /// path: per attribute, outermost first, the types of its base and their columns; the last
+  /// level's base is the slot.
+  struct Level {
+    std::vector<TypeId> types;
+    std::vector<std::int32_t> columns;
+  };
+  std::vector<Level> levels;
   std::vector<Gen> kids;
 };
 
@@ -72,7 +80,11 @@ class Planner {
           const bool is_var = an.op == Op::var && an.slot == target;
           const bool is_attr = an.op == Op::attr && !an.kids.empty() && p_.nodes[an.kids[0]].op == Op::var &&
                                p_.nodes[an.kids[0]].slot == target;
-          if ((!is_var && !is_attr) || !free_of(k, bound)) continue;
+          if (!is_var && !is_attr) {
+            if (auto g = path(a, k, target, ttypes, is_target, bound)) return g;
+            continue;
+          }
+          if (!free_of(k, bound)) continue;
           Gen g;
           g.key = k;
           if (is_var) return g;
@@ -141,6 +153,35 @@ class Planner {
     }
   }
 
+  /// `x.a1.a2... == key` with `x` the target: the entities whose a_n is the key, then those whose
+  /// a_(n-1) is one of them, and so on back to the target (each level through a column index).
+  std::optional<Gen> path(NodeId a, NodeId k, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
+                          std::vector<std::uint32_t>& bound) {
+    Gen g;
+    g.kind = Gen::Kind::path;
+    g.key = k;
+    g.target = is_target;
+    for (NodeId n = a;;) {
+      const Node& nd = p_.nodes[n];
+      if (g.levels.size() > 4 || nd.op != Op::attr || nd.kids.empty()) return std::nullopt;
+      const Node& base = p_.nodes[nd.kids[0]];
+      const bool last = base.op == Op::var && base.slot == target;
+      Gen::Level level;
+      level.types = last ? ttypes : std::vector<TypeId>(nd.types.begin(), nd.types.end());
+      if (level.types.empty()) return std::nullopt;
+      for (TypeId t : level.types) {
+        const int col = p_.schema.entities[t].column(nd.a);
+        level.columns.push_back(col);
+        if (col >= 0) add_spec(IndexSpec::on(t, static_cast<std::uint32_t>(col)));
+      }
+      g.levels.push_back(std::move(level));
+      if (last) break;
+      n = nd.kids[0];
+    }
+    if (g.levels.size() < 2 || !free_of(k, bound)) return std::nullopt;
+    return g;
+  }
+
   /// A call of a predicate that was not inlined: planned in the predicate's own frame, where its
   /// parameters whose arguments are known are bound. The searched variable is passed itself
   /// (`f(p, ...)`), or as an attribute (`f(p.account, ...)`: the predicate's parameter is then
@@ -206,6 +247,7 @@ class Planner {
       case Gen::Kind::via: return 5 + rank(g.kids[0]) + rank(g.kids[1]);
       case Gen::Kind::call: return rank(g.kids[0]);
       case Gen::Kind::probe_each: return 3 + rank(g.kids[0]);
+      case Gen::Kind::path: return 2 + 2 * static_cast<int>(g.levels.size());
     }
     return 100;
   }
@@ -268,6 +310,18 @@ std::string describe(const Program& p, const Gen& g) {
       return "exists " + names + " by " + describe(p, g.kids[0]) + ", then " + describe(p, g.kids[1]);
     }
     case Gen::Kind::call: return "a predicate's " + describe(p, g.kids[0]);
+    case Gen::Kind::path: {
+      std::string out = "path";
+      for (const auto& level : g.levels) {
+        Gen probe;
+        probe.kind = Gen::Kind::probe;
+        probe.types = level.types;
+        probe.columns = level.columns;
+        out += " " + describe(p, probe) + ";";
+      }
+      out.pop_back();
+      return out;
+    }
     case Gen::Kind::probe_each: {
       Gen probe = g;
       probe.kind = Gen::Kind::probe;
@@ -316,6 +370,35 @@ class Runner {
         run(g.kids[0], callee.data(), out);
         return;
       }
+      case Gen::Kind::path:
+        failed |= !eval_(g.key, f, [&](const Value& v) {
+          // A none on the way (`x.a` none, so `x.a.b` none) equals a none key: every entity.
+          if (v.is_none()) {
+            scan(searched_, out);
+            return;
+          }
+          std::vector<EntityId> cur;
+          for (std::size_t i = 0; i < g.levels.size(); ++i) {
+            Gen level;
+            level.types = g.levels[i].types;
+            level.columns = g.levels[i].columns;
+            level.target = g.target && i + 1 == g.levels.size();
+            std::vector<EntityId> next;
+            if (i == 0) {
+              probe(level, v, next);
+            } else {
+              for (EntityId x : cur) probe(level, Value::entity(x), next);
+            }
+            // An intermediate entity the live writes or the overlay hold is no index's.
+            if (i + 1 < g.levels.size())
+              for (TypeId t : level.types) add_unindexed(t, next);
+            std::sort(next.begin(), next.end());
+            next.erase(std::unique(next.begin(), next.end()), next.end());
+            cur = std::move(next);
+          }
+          out.insert(out.end(), cur.begin(), cur.end());
+        });
+        return;
       case Gen::Kind::probe_each: {
         std::vector<EntityId> keys;
         run(g.kids[0], f, keys);

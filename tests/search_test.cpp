@@ -34,7 +34,8 @@ predicate same_place(a: Person, b: Person) = a.account == b.account or a.account
 
 /// Rules of the kinds a search plans differently: pinned through a column index, by an entity
 /// the known side names, by set membership, through an `exists` join, by an `or` of pins, through
-/// an inlined predicate, not pinned at all (a scan), and `none == none`. Each property run takes
+/// an inlined predicate, through a path of attributes (`d.account.parent`), not pinned at all (a
+/// scan), and `none == none` (a bossless person's `p.boss.account` against ownerless documents). Each property run takes
 /// a random subset.
 const char* kRules[] = {
     R"(permit same_account principal p: Person action view resource d: Doc
@@ -53,6 +54,8 @@ const char* kRules[] = {
     R"(permit edit_bossless principal p: Person action edit resource d: Doc when p.boss == d.owner and kind != sign;)",
     R"(permit ping_any principal p: Person action ping resource x when p.account.parent == none;)",
     R"(permit ping_docs principal p: Person action ping resource d: Doc when d.account == p.account;)",
+    R"(permit parent_docs principal p: Person action view resource d: Doc when d.account.parent == p.account;)",
+    R"(permit owner_peers principal p: Person action edit resource d: Doc when d.owner.account == p.boss.account;)",
 };
 
 struct World {
