@@ -6,7 +6,7 @@
 //   actions    "what may this consultant do in our account?": every action of a person of another
 //              account on people of the account they act in
 //
-//   bench_query --data WORLD.json [--queries N] [--brute N]
+//   bench_query --data WORLD.json [--queries N] [--brute N] [--no-search-indexes]
 //
 // One JSON line per question: queries run, mean latency per query and per result, mean results,
 // candidates and decisions, and brute force's mean latency (over --brute known sides) with the
@@ -19,6 +19,7 @@
 #include <string>
 
 #include "treaty/compile.hpp"
+#include "treaty/data/world.hpp"
 #include "treaty/runtime.hpp"
 
 using namespace treaty;
@@ -31,8 +32,15 @@ double us_since(Clock::time_point t) { return std::chrono::duration<double, std:
 int main(int argc, char** argv) {
   std::string data;
   std::size_t queries = 200, brute = 5;
+  bool search_indexes = true;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--no-search-indexes") search_indexes = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
+    if (a == "--no-search-indexes") {
+      --i;
+      continue;
+    }
     if (a == "--data") data = argv[i + 1];
     else if (a == "--queries") queries = std::stoul(argv[i + 1]);
     else if (a == "--brute") brute = std::stoul(argv[i + 1]);
@@ -46,6 +54,7 @@ int main(int argc, char** argv) {
   CompileOptions opts;
   opts.check.data_files = {data};
   opts.last = Step::load;
+  opts.limits.search_indexes = search_indexes;
   const auto t_load = Clock::now();
   auto engine = compile(sm, Sources::from_paths({std::string(TREATY_SOURCE_DIR) + "/policies/4me/lib"}), diags, opts).engine;
   if (!engine) {
@@ -57,7 +66,8 @@ int main(int argc, char** argv) {
   const TypeId person = *s.find_entity("Person");
   std::vector<EntityId> people;
   e.for_each_entity(person, [&](EntityId x) { people.push_back(x); });
-  std::cerr << "loaded " << people.size() << " persons in " << us_since(t_load) / 1e6 << " s\n";
+  std::cerr << "loaded " << people.size() << " persons in " << us_since(t_load) / 1e6 << " s; world "
+            << e.program().world().memory_bytes() << " bytes" << (search_indexes ? "" : " (no search indexes)") << "\n";
   const auto roles_col = static_cast<std::uint32_t>(s.entities[person].column(*s.find_attr_name("roles")));
   const auto role_enum = *s.find_enum("Role");
   auto role = [&](const char* name) {

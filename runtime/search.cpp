@@ -426,7 +426,7 @@ class Runner {
   }
 
   /// The entities of g's types whose attribute (g.columns) equals `v`.
-  void probe(const Gen& g, const Value& v, std::vector<EntityId>& out) const {
+  void probe(const Gen& g, const Value& v, std::vector<EntityId>& out) {
     for (std::size_t i = 0; i < g.types.size(); ++i) {
       const TypeId t = g.types[i];
       if (g.target && t != searched_) continue;
@@ -438,7 +438,9 @@ class Runner {
       }
       const auto range = p_.world().probe(IndexSpec::on(t, static_cast<std::uint32_t>(g.columns[i])), v, v);
       if (!range) {
-        scan(t, out);  // not built (EngineLimits::search_indexes off)
+        // Not built (EngineLimits::search_indexes off): the search scans its type once, rather
+        // than this type at every probe of a join.
+        failed = true;
         continue;
       }
       out.insert(out.end(), range->begin(), range->end());
@@ -611,7 +613,7 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
       st.candidates = cands.size() - before;
       if (runner.failed) {
         st.scan = scan = true;
-        st.how = "scan: a key of " + plan.how + " could not be evaluated";
+        st.how = "scan: " + plan.how + " probes an index that is not built, or a key could not be evaluated";
       }
     }
     res.stats.rules.push_back(std::move(st));
