@@ -386,6 +386,52 @@ TEST(Search, ATypeTheActionDoesNotTakeIsRefused) {
   EXPECT_NE(r.error.find("does not accept"), std::string::npos) << r.error;
 }
 
+TEST(Search, AnEngineFromABundlePlansTheSameSearches) {
+  std::string policy = kSchema;
+  for (const char* r : kRules) policy += std::string(r) + "\n";
+  policy += R"(
+Account::"a0" { parent: none }
+Account::"a1" { parent: "a0" }
+Person::"p0" { account: "a0", roles: {analyst}, boss: none }
+Person::"p1" { account: "a1", roles: {admin}, boss: "p0" }
+Person::"p2" { account: "a1", roles: {viewer}, boss: "p1" }
+Doc::"d0" { account: "a1", owner: "p2", readers: {"p0"} }
+Doc::"d1" { account: "a0", owner: none, readers: {} }
+Grant::"g0" { person: "p1", doc: "d1", kind: write }
+)";
+  auto l = engine_from_texts({policy});
+  ASSERT_TRUE(l->engine) << (l->diags.all().empty() ? "" : l->diags.all().front().message);
+  SourceManager sm;
+  auto b = through_bundle(*l, sm);
+  ASSERT_TRUE(b);
+  const auto& s = l->engine->program().schema;
+  const TypeId person = *s.find_entity("Person"), doc = *s.find_entity("Doc");
+  std::size_t found = 0;
+  for (const char* action : {"view", "edit", "manage", "ping"}) {
+    const auto a = *s.find_action(action);
+    const auto& act = s.actions[a];
+    const std::vector<Value> args = act.params.empty() ? std::vector<Value>{} : std::vector<Value>{enum_value(*l->engine, "Kind", "write")};
+    for (TypeId rt : {person, doc}) {
+      if (!std::binary_search(act.resources.begin(), act.resources.end(), rt)) continue;
+      for (const Engine* e : {l->engine.get(), b.get()}) {
+        std::vector<EntityId> rs;
+        e->for_each_entity(rt, [&](EntityId x) { rs.push_back(x); });
+        for (EntityId r : rs) {
+          Request base;
+          base.action = a;
+          base.args = args;
+          base.resource = r;
+          const auto got = e->search_subjects(person, a, args, r);
+          EXPECT_EQ(got.entities, brute_force(*e, 0, person, base)) << action << " on " << e->entity_name(r, nullptr);
+          EXPECT_EQ(got.entities, l->engine->search_subjects(person, a, args, r).entities);
+          found += got.entities.size();
+        }
+      }
+    }
+  }
+  EXPECT_GT(found, 4u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The 4me library over a generated world
 // ---------------------------------------------------------------------------------------------
