@@ -401,6 +401,9 @@ expect_rc 0 "query actions" -- "$T" query actions "$q" --principal 'Person::"sam
 expect_in "$work/out" "view  (view_over_trust)" "query actions lists the allowed action and its rule"
 expect_rc 0 "query actions with an enum parameter" -- "$T" query actions "$src/policies/4me/lib" "$src/policies/examples/4me_enterprise_msp" --principal 'Person::"ivan"' --resource 'Person::"gina"' --format jsonl
 if python3 -c 'import json, sys; [json.loads(l)["action"] for l in open(sys.argv[1])]' "$work/out"; then ok; else bad "query actions jsonl parses"; fi
+expect_rc 0 "compile the quickstart for query --bundle" -- "$T" compile "$q" -o "$work/qs.bundle"
+expect_rc 0 "query subjects --bundle" -- "$T" query subjects --bundle "$work/qs.bundle" --type Person --action view --resource 'Request::"r1"' --format jsonl
+if python3 -c 'import json, sys; ls = [json.loads(l)["id"] for l in open(sys.argv[1])]; assert ls == ["alice", "sam"], ls' "$work/out"; then ok; else bad "query --bundle answers as from source"; fi
 expect_rc 2 "query subjects without --type" -- "$T" query subjects "$q" --action view --resource 'Request::"r1"'
 expect_in "$work/err" "needs --type" "the missing flag is named"
 expect_rc 2 "query subjects with a principal" -- "$T" query subjects "$q" --type Person --principal 'Person::"sam"' --action view --resource 'Request::"r1"'
