@@ -471,21 +471,34 @@ class Runner {
 
 constexpr std::string_view kCursorPrefix = "q1.";
 
-std::string make_cursor(std::uint64_t revision, EntityId next) {
-  return std::string(kCursorPrefix) + std::to_string(revision) + "." + std::to_string(next);
+/// A cursor: "q1.<revision>.<next entity id>.<query hash>". The hash ties it to the question
+/// asked, so a cursor passed to another query is refused rather than starting it mid-way.
+std::string make_cursor(std::uint64_t revision, EntityId next, std::uint32_t query) {
+  return std::string(kCursorPrefix) + std::to_string(revision) + "." + std::to_string(next) + "." +
+         std::to_string(query);
 }
 
-/// Parses a cursor into (revision, next entity id); false when it is not one make_cursor made.
-bool parse_cursor(std::string_view c, std::uint64_t& revision, EntityId& next) {
+/// Parses a cursor; false when it is not one make_cursor made.
+bool parse_cursor(std::string_view c, std::uint64_t& revision, EntityId& next, std::uint32_t& query) {
   if (!c.starts_with(kCursorPrefix)) return false;
   c.remove_prefix(kCursorPrefix.size());
-  const auto dot = c.find('.');
-  if (dot == std::string_view::npos) return false;
-  const auto a = c.substr(0, dot), b = c.substr(dot + 1);
-  auto r1 = std::from_chars(a.data(), a.data() + a.size(), revision);
-  auto r2 = std::from_chars(b.data(), b.data() + b.size(), next);
-  return !a.empty() && !b.empty() && r1.ec == std::errc() && r1.ptr == a.data() + a.size() &&
-         r2.ec == std::errc() && r2.ptr == b.data() + b.size();
+  auto number = [&](auto& out, bool last) {
+    const auto dot = last ? c.size() : c.find('.');
+    if (dot == std::string_view::npos || dot == 0) return false;
+    const auto r = std::from_chars(c.data(), c.data() + dot, out);
+    if (r.ec != std::errc() || r.ptr != c.data() + dot) return false;
+    c.remove_prefix(last ? dot : dot + 1);
+    return true;
+  };
+  return number(revision, false) && number(next, false) && number(query, true);
+}
+
+/// The hash of a query's question (its side, type, action, arguments and known entity).
+std::uint32_t query_hash(int side, TypeId type, std::uint32_t action, const std::vector<Value>& args, EntityId known) {
+  std::size_t h = static_cast<std::size_t>(side) * 1000003u ^ type;
+  for (std::size_t x : {std::size_t{action}, std::size_t{known}}) h = h * 1000003u ^ x;
+  for (const auto& v : args) h = h * 1000003u ^ value_hash(v);
+  return static_cast<std::uint32_t>(h ^ (h >> 32));
 }
 
 }  // namespace search_detail
@@ -568,10 +581,13 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
                 " is unknown or not accepted by action `" + act.name + "`";
     return res;
   }
+  args.resize(act.params.size());
+  const std::uint32_t question = query_hash(side, type, action, args, known);
   EntityId from = 0;
   if (!cursor.empty()) {
     std::uint64_t rev = 0;
-    if (!parse_cursor(cursor, rev, from)) {
+    std::uint32_t asked = 0;
+    if (!parse_cursor(cursor, rev, from, asked)) {
       res.error = "the cursor `" + std::string(cursor) + "` is not one a search gave out";
       return res;
     }
@@ -582,8 +598,11 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
                   std::to_string(revision_) + ": start the search again";
       return res;
     }
+    if (asked != question) {
+      res.error = "the cursor belongs to another query: pass it with the query whose page gave it";
+      return res;
+    }
   }
-  args.resize(act.params.size());
   std::vector<std::uint32_t> rules;
   const std::uint32_t nforbid =
       rules_for(action, side == 0 ? type : known_type, side == 0 ? known_type : type, rules);
@@ -642,7 +661,7 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
   (side == 0 ? r.resource : r.principal) = known;
   for (auto it = std::lower_bound(cands.begin(), cands.end(), from); it != cands.end(); ++it) {
     if (limit != 0 && res.entities.size() == limit) {
-      res.cursor = make_cursor(revision_, *it);
+      res.cursor = make_cursor(revision_, *it, question);
       break;
     }
     (side == 0 ? r.principal : r.resource) = *it;

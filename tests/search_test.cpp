@@ -347,6 +347,10 @@ TEST(Search, CursorsPageThroughAndAreRefusedAtAnotherRevision) {
   EXPECT_TRUE(page2.cursor.empty());
   EXPECT_EQ(e0->id_of(page2.entities[0]), "p3");
   EXPECT_EQ(e0->search_subjects(person, view, {}, d0, 0, "nonsense").error.empty(), false);
+  // A cursor is the position in one query's answer: another query refuses it.
+  const EntityId p0 = *e0->find(person, "p0");
+  const auto other = e0->search_resources(p0, view, {}, *s.find_entity("Doc"), 2, page1.cursor);
+  EXPECT_NE(other.error.find("another query"), std::string::npos) << other.error;
 
   // A new analyst written live is found by the next revision's engine; the old cursor is refused.
   auto wr = live.write(nlohmann::json::parse(
