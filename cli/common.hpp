@@ -43,6 +43,13 @@ std::function<int()> setup_compile(CLI::App& app);
 std::function<int()> setup_eval(CLI::App& app);
 std::function<int()> setup_verify(CLI::App& app);
 std::function<int()> setup_explain(CLI::App& app);
+std::function<int()> setup_query(CLI::App& app);
+
+/// Splits `--action name` or `name(k: v, k2: v2)` into the name and each argument's name and
+/// value text (commas inside strings, sets and parentheses do not split); false with the reason
+/// when the text is not of that form. The values are parsed as expressions afterwards.
+bool split_action(std::string_view text, std::string& name, std::vector<std::pair<std::string, std::string>>& args,
+                  std::string& why);
 
 
 /// 0 without errors; 2 when the only errors are unreadable input; 1 otherwise.

@@ -23,9 +23,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// Splits `--action name` or `name(k: v, k2: v2)` into the name and each argument's name and
-/// value text (commas inside strings, sets and parentheses do not split); false with the reason
-/// when the text is not of that form. The values are parsed as expressions afterwards.
+}  // namespace
+
 bool split_action(std::string_view text, std::string& name, std::vector<std::pair<std::string, std::string>>& args,
                   std::string& why) {
   text = trim(text);
@@ -74,6 +73,8 @@ bool split_action(std::string_view text, std::string& name, std::vector<std::pai
   }
   return true;
 }
+
+namespace {
 
 /// Reads `--principal T::"id" --action 'name(arg: v)' --resource T::"id"` with the language's own
 /// expression parser and the request converter a JSON request uses, so the flags accept what a

@@ -20,6 +20,8 @@ const std::vector<Verb>& verbs() {
       {"test", "Run every `test` block; exit 1 on any failure", setup_test},
       {"compile", "Check and compile a package and its data into a binary bundle", setup_compile},
       {"eval", "Decide requests: allow or deny, with the rules that decided", setup_eval},
+      {"query", "Reverse queries: who may (subjects), on what (resources), which actions, exactly as eval decides",
+       setup_query},
       {"verify", "Search random worlds for counterexamples to every `property`", setup_verify},
       {"explain", "Explain a name: its declaration, `///` documentation and every use in the package", setup_explain},
       {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},

@@ -569,6 +569,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     }
   }
   key_hashes_ = std::move(keys);
+  plan_searches();
   for (const auto& action : p_->schema.actions)
     for (auto id : action.param_ids) max_frame_ = std::max<std::size_t>(max_frame_, 2 + std::size_t{id} + 1);
   const std::size_t types = p_->schema.entities.size(), actions = p_->rules_by_action.size();
@@ -680,6 +681,35 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
 }
 
 Decision Engine::decide(const Request& r, bool explain) const noexcept { return decide_impl(r, explain, nullptr); }
+
+bool Engine::eval_with(NodeId n, Value* frame, const Overlay* overlay,
+                       const std::function<void(const Value&)>& use) const {
+  try {
+    Evaluator ev(*p_, *code_, eval_delta_, overlay, limits_.max_steps);
+    use(ev.eval(n, frame));
+    return true;
+  } catch (...) {
+    return false;  // a search then scans instead: a failed key cannot narrow the candidates
+  }
+}
+
+std::uint32_t Engine::rules_for(std::uint32_t action, TypeId pt, TypeId rt, std::vector<std::uint32_t>& out) const {
+  out.clear();
+  if (action >= p_->rules_by_action.size()) return 0;
+  if (!plan_offset_.empty()) {
+    const std::size_t types = p_->schema.entities.size();
+    const std::size_t k = (static_cast<std::size_t>(action) * types + pt) * types + rt;
+    out.assign(plan_rules_.begin() + plan_offset_[k], plan_rules_.begin() + plan_offset_[k + 1]);
+    return plan_forbids_[k];
+  }
+  return candidate_rules(*p_, action, pt, rt, out);
+}
+
+TypeId Engine::type_in(EntityId e, const Overlay* overlay) const {
+  if (e < entity_end()) return type_of(e);
+  const Overlay::Entity* oe = overlay ? overlay->get(e) : nullptr;
+  return oe ? oe->type : kNone32;
+}
 
 Decision Engine::decide_traced(const Request& r, std::vector<RuleOutcome>& outcomes) const noexcept {
   outcomes.clear();

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -198,9 +199,59 @@ struct RuleOutcome {
   Miss miss;  ///< when not applied: the first condition that failed, narrowed as in Decision::misses
 };
 
+/// How one permit of a reverse query (Engine::search_subjects, search_resources) found its
+/// candidates: through the entities its conditions pin the searched side to, or a scan.
+struct SearchRuleStats {
+  std::uint32_t rule = 0;
+  bool scan = false;           ///< no condition pins the searched side: every entity of the type
+  std::string how;             ///< what drives it ("index Person.account", ...) or why it scans
+  std::size_t candidates = 0;  ///< candidates it gave (before deduplication)
+};
+
+/// What a reverse query cost: for `--explain`, benchmarks and tests that it is driven by indexes.
+struct SearchStats {
+  std::size_t candidates = 0;  ///< distinct candidates of the type (live writes' and overlay's included)
+  std::size_t decides = 0;     ///< decisions made to confirm them, on this page
+  bool scan = false;           ///< some permit scanned every entity of the type
+  std::vector<SearchRuleStats> rules;  ///< per permit that can meet the query, in plan order
+};
+
+/// The answer of search_subjects or search_resources: exactly the entities of the type for which
+/// decide() allows, ascending by id (the world's, then those the live writes added, then the
+/// overlay's), from the cursor's position on and at most `limit` of them.
+struct SearchResult {
+  std::vector<EntityId> entities;
+  /// Non-empty when the limit cut the result: the next page starts there. Tied to the engine's
+  /// revision; the last page may be empty.
+  std::string cursor;
+  SearchStats stats;
+  std::string error;  ///< non-empty: the search was refused (a stale or malformed cursor, a type the action does not take)
+};
+
+/// One action a principal may perform on a resource (search_actions).
+struct ActionMatch {
+  std::uint32_t action = 0;
+  std::optional<std::uint32_t> value;  ///< for an action with one enum parameter: an allowed value
+  friend bool operator==(const ActionMatch&, const ActionMatch&) = default;
+};
+
+struct ActionSearchResult {
+  std::vector<ActionMatch> actions;  ///< by action, then value
+  /// Actions that take these types but whose parameters cannot be enumerated (a required
+  /// parameter other than a single enum one): not asked.
+  std::vector<std::uint32_t> skipped;
+  SearchStats stats;  ///< decides: how many decisions it made
+  std::string error;
+};
+
 struct EngineLimits {
   /// Evaluation steps (expression nodes plus `exists` iterations) allowed for one decision.
   std::uint64_t max_steps = 10'000'000;
+  /// Build, at load, the column indexes reverse queries probe (Engine::search_*): one per
+  /// attribute a permit pins the searched side or an `exists` variable with (`p.account ==
+  /// r.account` indexes Person.account). Off, those permits are driven by the indexes the
+  /// compiler chose only, or scan.
+  bool search_indexes = true;
 };
 
 class Engine {
@@ -268,6 +319,28 @@ class Engine {
   /// allowed: a field mask in one call.
   [[nodiscard]] std::vector<std::uint32_t> allowed_values(Request r, std::uint32_t param) const;
 
+  // Reverse queries (docs/api.md, "Reverse queries"). Each answer is exactly the set for which
+  // decide() allows: candidates come from the permits' own conditions (an equality or `in` that
+  // pins the searched side to something computable from the known one, through `exists` joins
+  // and inlined predicates), through the world's indexes, plus every entity of the type the live
+  // writes or `overlay` hold; a permit with no such condition scans the type. Each candidate is
+  // then confirmed with decide(). `limit` 0 is no limit; `cursor` is a previous page's (empty for
+  // the first), refused with an error by an engine of another revision.
+  /// Every principal of type `principal_type` allowed `action` (with `args`, by parameter index)
+  /// on `resource`.
+  [[nodiscard]] SearchResult search_subjects(TypeId principal_type, std::uint32_t action, std::vector<Value> args,
+                                             EntityId resource, std::size_t limit = 0, std::string_view cursor = {},
+                                             const Overlay* overlay = nullptr) const;
+  /// Every resource of type `resource_type` that `principal` is allowed `action` on.
+  [[nodiscard]] SearchResult search_resources(EntityId principal, std::uint32_t action, std::vector<Value> args,
+                                              TypeId resource_type, std::size_t limit = 0,
+                                              std::string_view cursor = {}, const Overlay* overlay = nullptr) const;
+  /// Every action `principal` may perform on `resource`: an action without parameters (or with
+  /// optional ones only, asked without them) when allowed, and an action with one enum parameter
+  /// once per allowed value (as allowed_values()).
+  [[nodiscard]] ActionSearchResult search_actions(EntityId principal, EntityId resource,
+                                                  const Overlay* overlay = nullptr) const;
+
   /// Builds a request, resolving entities in the overlay and then the world. Returns false with
   /// a message when an entity is unknown, a type is not accepted or an argument is missing.
   bool make_request(TypeId ptype, std::string_view pid, std::uint32_t action, std::vector<Value> args,
@@ -317,6 +390,21 @@ class Engine {
   /// decide() and decide_traced(): `trace`, when given, receives every candidate rule's outcome.
   [[nodiscard]] Decision decide_impl(const Request& r, bool explain, std::vector<RuleOutcome>* trace) const noexcept;
 
+  /// search_subjects (side 0) and search_resources (side 1).
+  [[nodiscard]] SearchResult search(int side, EntityId known, TypeId type, std::uint32_t action,
+                                    std::vector<Value> args, std::size_t limit, std::string_view cursor,
+                                    const Overlay* overlay) const;
+  /// Evaluates node `n` in `frame` and hands the value to `use` while it is valid (a set it makes
+  /// lives as long as the evaluation); false when the evaluation failed (a limit, an error).
+  bool eval_with(NodeId n, Value* frame, const Overlay* overlay, const std::function<void(const Value&)>& use) const;
+  /// The rules of (action, principal type, resource type) into `out`, forbids first; returns
+  /// the number of forbids.
+  std::uint32_t rules_for(std::uint32_t action, TypeId pt, TypeId rt, std::vector<std::uint32_t>& out) const;
+  /// The type of a live entity or one of `overlay`; kNone32 otherwise.
+  [[nodiscard]] TypeId type_in(EntityId e, const Overlay* overlay) const;
+  /// Plans search_plans_ and builds the indexes they probe (runtime/search.cpp).
+  void plan_searches();
+
   Engine(const Engine&) = default;  // with_facts(): shares the program and the IR
   std::shared_ptr<Program> p_;
   std::shared_ptr<const FactDelta> delta_;
@@ -358,9 +446,12 @@ class Engine {
   /// The IR as the evaluator reads it (runtime/internal/code.hpp): built once when the engine
   /// loads, an implementation detail of the evaluator.
   struct Code;
+  /// How each permit's candidates are found, per searched side (runtime/search.cpp).
+  struct SearchPlans;
 
  private:
   std::shared_ptr<const Code> code_;
+  std::shared_ptr<const SearchPlans> search_plans_;
 };
 
 }  // namespace treaty
