@@ -365,8 +365,11 @@ class Runner {
         return;
       case Gen::Kind::call: {
         std::vector<Value> callee(g.frame, Value::none());
-        for (const auto& [slot, key] : g.args)
-          if (slot < callee.size()) failed |= !eval_(key, f, [&](const Value& v) { callee[slot] = v; });
+        for (const auto& arg : g.args) {
+          // Not a structured binding: clang 14 cannot capture one in the lambda.
+          const auto slot = arg.first;
+          if (slot < callee.size()) failed |= !eval_(arg.second, f, [&](const Value& v) { callee[slot] = v; });
+        }
         run(g.kids[0], callee.data(), out);
         return;
       }
