@@ -183,13 +183,19 @@ int run_query(const QueryOptions& o) {
   Query q;
   if (!query_from_flags(l, o, overlay, q)) return kUsage;
   std::string out;
+  nlohmann::json all = nlohmann::json::array();
+  // One result: a line now for jsonl and text, and kept for the json document.
+  auto emit = [&](nlohmann::json j, const std::string& text) {
+    if (o.format == "jsonl") out += j.dump() + "\n";
+    else if (o.format == "text") out += text + "\n";
+    all.push_back(std::move(j));
+  };
   if (actions) {
     const auto r = e.search_actions(*q.principal, *q.resource, &overlay);
     if (!r.error.empty()) {
       std::cerr << "treaty: error: " << r.error << "\n";
       return kUsage;
     }
-    nlohmann::json all = nlohmann::json::array();
     for (const auto& m : r.actions) {
       const auto& act = p.schema.actions[m.action];
       Request req{*q.principal, m.action, std::vector<Value>(act.params.size(), Value::none()), *q.resource, &overlay};
@@ -207,9 +213,7 @@ int run_query(const QueryOptions& o) {
         j["rules"] = rules;
         text += "  (" + join(rules) + ")";
       }
-      if (o.format == "jsonl") out += j.dump() + "\n";
-      else if (o.format == "text") out += text + "\n";
-      all.push_back(std::move(j));
+      emit(std::move(j), text);
     }
     if (o.format == "json") {
       nlohmann::json doc{{"actions", all}};
@@ -228,7 +232,6 @@ int run_query(const QueryOptions& o) {
     std::cerr << "treaty: error: " << r.error << "\n";
     return kUsage;
   }
-  nlohmann::json all = nlohmann::json::array();
   Request req{q.principal.value_or(0), q.action, q.args, q.resource.value_or(0), &overlay};
   for (EntityId x : r.entities) {
     nlohmann::json j = entity_json(e, x);
@@ -239,9 +242,7 @@ int run_query(const QueryOptions& o) {
       j["rules"] = rules;
       text += "  (" + join(rules) + ")";
     }
-    if (o.format == "jsonl") out += j.dump() + "\n";
-    else if (o.format == "text") out += text + "\n";
-    all.push_back(std::move(j));
+    emit(std::move(j), text);
   }
   if (o.format == "json") {
     nlohmann::json doc{{subjects ? "subjects" : "resources", all}};
