@@ -53,12 +53,13 @@ std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 /// types an attribute or parameter accepts.
 bool resolve_reference(const Schema& schema, const Type& t, const std::string& id, const std::string* type_name,
                        ConstantResolver& r, Value& out, std::string& error) {
-  const std::string want = tick(schema.type_name(t.as_optional(false)));
+  // Built only for an error message: it costs more than converting the value.
+  const auto want = [&] { return tick(schema.type_name(t.as_optional(false))); };
   std::optional<TypeId> only;
   if (type_name) {
     only = schema.find_entity(*type_name);
     if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
-      error = "expected a reference to " + want + ", found one to " + tick(*type_name);
+      error = "expected a reference to " + want() + ", found one to " + tick(*type_name);
       return false;
     }
   }
@@ -69,7 +70,7 @@ bool resolve_reference(const Schema& schema, const Type& t, const std::string& i
       return true;
     }
   }
-  error = "no " + want + " with id " + quote_string(id) + " exists in the package or its data";
+  error = "no " + want() + " with id " + quote_string(id) + " exists in the package or its data";
   return false;
 }
 
@@ -127,7 +128,8 @@ bool convert_constant(const Schema& schema, const Constant& c, const Type& t, Co
     out = r.make_set(std::move(items));
     return true;
   }
-  const std::string want = tick(schema.type_name(t.as_optional(false)));
+  // Built only for an error message: it costs more than converting the value.
+  const auto want = [&] { return tick(schema.type_name(t.as_optional(false))); };
   switch (t.base) {
     case Base::bool_:
       if (c.kind != CK::bool_) break;
@@ -151,7 +153,7 @@ bool convert_constant(const Schema& schema, const Constant& c, const Type& t, Co
           out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(i));
           return true;
         }
-      error = tick(name) + " is not a value of enum " + want;
+      error = tick(name) + " is not a value of enum " + want();
       if (auto cand = closest_name(name, vals)) error += "; did you mean " + tick(*cand) + "?";
       return false;
     }
@@ -164,11 +166,11 @@ bool convert_constant(const Schema& schema, const Constant& c, const Type& t, Co
   // A name or an expression built of names where a bool, int or string is wanted.
   if (c.kind == CK::enum_name || c.kind == CK::expression) {
     if (t.base != Base::enum_ && t.base != Base::entity) {
-      error = "a fact's value must be a literal, an id or a set of them; expected a value of type " + want;
+      error = "a fact's value must be a literal, an id or a set of them; expected a value of type " + want();
       return false;
     }
   }
-  error = "expected a value of type " + want;
+  error = "expected a value of type " + want();
   return false;
 }
 
@@ -183,10 +185,11 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
     out = Value::none();
     return true;
   }
-  const std::string want = tick(schema.type_name(t.as_optional(false)));
+  // Built only for an error message: it costs more than converting the value.
+  const auto want = [&] { return tick(schema.type_name(t.as_optional(false))); };
   if (t.set) {
     if (!j.is_array()) {
-      error = "expected an array for " + want + ", found " + json_kind(j);
+      error = "expected an array for " + want() + ", found " + json_kind(j);
       return false;
     }
     if (j.size() > kMaxSetSize) {
@@ -222,23 +225,23 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
       return true;
     case Base::string:
       if (!j.is_string()) break;
-      out = Value::str(w.intern(j.get<std::string>()));
+      out = Value::str(w.intern(j.get_ref<const std::string&>()));
       return true;
     case Base::enum_: {
       if (!j.is_string()) break;
-      const auto name = j.get<std::string>();
+      const auto& name = j.get_ref<const std::string&>();
       const auto& vals = schema.enums[t.enum_id].values;
       for (std::size_t i = 0; i < vals.size(); ++i)
         if (vals[i] == name) {
           out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(i));
           return true;
         }
-      error = quote_string(name) + " is not a value of enum " + want;
+      error = quote_string(name) + " is not a value of enum " + want();
       if (auto c = closest_name(name, vals)) error += "; did you mean " + quote_string(*c) + "?";
       return false;
     }
     case Base::entity:
-      if (j.is_string()) return resolve_reference(schema, t, j.get<std::string>(), nullptr, w, out, error);
+      if (j.is_string()) return resolve_reference(schema, t, j.get_ref<const std::string&>(), nullptr, w, out, error);
       if (j.is_object() && j.contains("type") && j.contains("id") && j["type"].is_string() && j["id"].is_string()) {
         const auto type = j["type"].get<std::string>();
         return resolve_reference(schema, t, j["id"].get<std::string>(), &type, w, out, error);
@@ -246,7 +249,7 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
       break;
     default: break;
   }
-  error = "expected " + want + ", found " + json_kind(j);
+  error = "expected " + want() + ", found " + json_kind(j);
   return false;
 }
 
