@@ -49,17 +49,19 @@ std::string json_kind(const nlohmann::json& j) {
 
 std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
+/// The name of the type a value must have, for an error message only: formatting it costs more
+/// than converting the value.
+std::string wanted(const Schema& schema, const Type& t) { return tick(schema.type_name(t.as_optional(false))); }
+
 /// Resolves an entity reference (an id, and the type when the reference names one) against the
 /// types an attribute or parameter accepts.
 bool resolve_reference(const Schema& schema, const Type& t, const std::string& id, const std::string* type_name,
                        ConstantResolver& r, Value& out, std::string& error) {
-  // Built only for an error message: it costs more than converting the value.
-  const auto want = [&] { return tick(schema.type_name(t.as_optional(false))); };
   std::optional<TypeId> only;
   if (type_name) {
     only = schema.find_entity(*type_name);
     if (!only || std::find(t.entities.begin(), t.entities.end(), *only) == t.entities.end()) {
-      error = "expected a reference to " + want() + ", found one to " + tick(*type_name);
+      error = "expected a reference to " + wanted(schema, t) + ", found one to " + tick(*type_name);
       return false;
     }
   }
@@ -70,7 +72,7 @@ bool resolve_reference(const Schema& schema, const Type& t, const std::string& i
       return true;
     }
   }
-  error = "no " + want() + " with id " + quote_string(id) + " exists in the package or its data";
+  error = "no " + wanted(schema, t) + " with id " + quote_string(id) + " exists in the package or its data";
   return false;
 }
 
@@ -128,8 +130,6 @@ bool convert_constant(const Schema& schema, const Constant& c, const Type& t, Co
     out = r.make_set(std::move(items));
     return true;
   }
-  // Built only for an error message: it costs more than converting the value.
-  const auto want = [&] { return tick(schema.type_name(t.as_optional(false))); };
   switch (t.base) {
     case Base::bool_:
       if (c.kind != CK::bool_) break;
@@ -153,7 +153,7 @@ bool convert_constant(const Schema& schema, const Constant& c, const Type& t, Co
           out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(i));
           return true;
         }
-      error = tick(name) + " is not a value of enum " + want();
+      error = tick(name) + " is not a value of enum " + wanted(schema, t);
       if (auto cand = closest_name(name, vals)) error += "; did you mean " + tick(*cand) + "?";
       return false;
     }
@@ -166,11 +166,12 @@ bool convert_constant(const Schema& schema, const Constant& c, const Type& t, Co
   // A name or an expression built of names where a bool, int or string is wanted.
   if (c.kind == CK::enum_name || c.kind == CK::expression) {
     if (t.base != Base::enum_ && t.base != Base::entity) {
-      error = "a fact's value must be a literal, an id or a set of them; expected a value of type " + want();
+      error = "a fact's value must be a literal, an id or a set of them; expected a value of type " +
+              wanted(schema, t);
       return false;
     }
   }
-  error = "expected a value of type " + want();
+  error = "expected a value of type " + wanted(schema, t);
   return false;
 }
 
@@ -185,11 +186,9 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
     out = Value::none();
     return true;
   }
-  // Built only for an error message: it costs more than converting the value.
-  const auto want = [&] { return tick(schema.type_name(t.as_optional(false))); };
   if (t.set) {
     if (!j.is_array()) {
-      error = "expected an array for " + want() + ", found " + json_kind(j);
+      error = "expected an array for " + wanted(schema, t) + ", found " + json_kind(j);
       return false;
     }
     if (j.size() > kMaxSetSize) {
@@ -236,7 +235,7 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
           out = Value::enumv(t.enum_id, static_cast<std::uint32_t>(i));
           return true;
         }
-      error = quote_string(name) + " is not a value of enum " + want();
+      error = quote_string(name) + " is not a value of enum " + wanted(schema, t);
       if (auto c = closest_name(name, vals)) error += "; did you mean " + quote_string(*c) + "?";
       return false;
     }
@@ -249,7 +248,7 @@ bool convert_json_value(const Schema& schema, const nlohmann::json& j, const Typ
       break;
     default: break;
   }
-  error = "expected " + want() + ", found " + json_kind(j);
+  error = "expected " + wanted(schema, t) + ", found " + json_kind(j);
   return false;
 }
 
