@@ -69,13 +69,13 @@ std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::strin
 
 std::function<int()> setup_serve(CLI::App& app) {
   struct Opts {
-    std::vector<std::string> paths, data, types;
+    std::vector<std::string> paths, data, types, actions;
     std::string bundle, listen, tokens, decision_log, base_url, state;
     bool no_sync = false;
     std::size_t compact_after = 100'000;
     unsigned threads = 2;
     std::size_t max_body = 1 << 20, max_batch_body = 64 << 20, max_header = 8 << 10, max_batch = 100'000,
-                max_connections = 1024, log_buffer = 65536;
+                max_connections = 1024, log_buffer = 65536, max_search_results = 1000;
     long request_timeout_ms = 10'000, idle_timeout_ms = 60'000, watch_ms = 1000, revision_wait_ms = 2000;
   };
   auto o = std::make_shared<Opts>();
@@ -96,6 +96,9 @@ std::function<int()> setup_serve(CLI::App& app) {
   app.add_option("--idle-timeout-ms", o->idle_timeout_ms, "Keep-alive time without a request (default 60000)");
   app.add_option("--watch-interval-ms", o->watch_ms, "Poll sources for changes every N ms; 0: off (default 1000)");
   app.add_option("--authzen-type", o->types, "AuthZEN type alias EXTERNAL=TreatyType (repeatable)");
+  app.add_option("--authzen-action", o->actions, "AuthZEN action name alias EXTERNAL=treaty_action (repeatable)");
+  app.add_option("--max-search-results", o->max_search_results,
+                 "Most results of one page of an AuthZEN search (default 1000)");
   app.add_option("--base-url", o->base_url, "Public base URL for the AuthZEN metadata (default: from Host)");
   app.add_option("--state", o->state,
                  "Keep the live facts (POST /v1/facts) in DIR: a write-ahead log and snapshots, recovered on start");
@@ -142,6 +145,19 @@ std::function<int()> setup_serve(CLI::App& app) {
       }
       so.authzen_types[t.substr(0, eq)] = t.substr(eq + 1);
     }
+    for (const auto& t : o->actions) {
+      const auto eq = t.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == t.size()) {
+        std::cerr << "treaty: error: --authzen-action takes EXTERNAL=treaty_action\n";
+        return kUsage;
+      }
+      so.authzen_actions[t.substr(0, eq)] = t.substr(eq + 1);
+    }
+    if (o->max_search_results == 0) {
+      std::cerr << "treaty: error: --max-search-results must be at least 1\n";
+      return kUsage;
+    }
+    so.max_search_results = o->max_search_results;
     so.decision_log = o->decision_log;
     so.decision_log_buffer = std::max<std::size_t>(1, o->log_buffer);
     so.max_body = o->max_body;

@@ -7,6 +7,7 @@
 
 #include "internal/checker.hpp"
 #include "internal/types.hpp"
+#include "treaty/data/search_plan.hpp"
 #include "treaty/parse.hpp"
 
 namespace treaty::detail {
@@ -126,6 +127,43 @@ void Checker::scan_lint() {
       diag.help = "add a condition `" + (var.empty() ? std::string("x") : var) +
                   ".attribute == value` whose value is known before the `exists` (an `or` of two such "
                   "conditions is not one: write one `exists` for each side)";
+    }
+  }
+}
+
+/// W0610: a permit that a reverse query (`treaty query`, the AuthZEN search endpoints) can only
+/// answer by deciding every entity of the searched type: one of its conditions reads the
+/// searched side, and no `when` condition pins it (`==` or `in`) to something the known side and
+/// the arguments give (runtime/search.cpp runs the same plans). A permit none of whose
+/// conditions reads the searched side is not reported: it applies to every entity of the type
+/// or to none, and one decision tells which; nor is one that reads it only in `unless`
+/// conditions (it answers the type but the few it excludes: the scan is the answer's size).
+/// Reported at the clause of the searched side.
+void Checker::search_scan_lint() {
+  std::vector<IndexSpec> specs;
+  const auto plans = search_detail::plan_permits(p_, specs);
+  for (std::size_t i = 0; i < p_.rules.size() && i < plans.size(); ++i) {
+    const auto& r = p_.rules[i];
+    if (!rule_ok_[i] || r.forbid) continue;
+    for (int side = 0; side < 2; ++side) {
+      const auto& plan = plans[i][static_cast<std::size_t>(side)];
+      if (!plan.scans() || !plan.when_reads) continue;
+      const bool principal = side == 0;
+      const auto& types = principal ? r.principals : r.resources;
+      std::string names;
+      for (auto t : types) names += (names.empty() ? "" : " | ") + p_.schema.entities[t].name;
+      const auto& clause = principal ? rule_order_[i]->principal : rule_order_[i]->resource;
+      const char* role = principal ? "principal" : "resource";
+      const char* known = principal ? "resource" : "principal";
+      auto& diag = d_.add(DiagId::search_scan, clause ? clause->span : r.span,
+                          std::string("reverse queries for the ") + role + "s of permit " + tick(r.name) +
+                              " decide every " + (names.empty() ? std::string("entity") : tick(names)) +
+                              ": no `when` condition pins the " + role + " with `==` or `in` to the " + known +
+                              " and the arguments");
+      const std::string var = clause && clause->var ? clause->var->name : std::string(principal ? "p" : "r");
+      diag.help = "a condition such as `" + var + ".attribute == " + (principal ? "r" : "p") + ".attribute`, `" + var +
+                  " == ...` or `" + var + " in ...` lets `treaty query` and the AuthZEN searches take their candidates "
+                  "from an index; `treaty query --explain` shows how each permit finds them";
     }
   }
 }
@@ -263,6 +301,7 @@ void Checker::lints() {
     }
   }
   scan_lint();
+  search_scan_lint();
   // `exists t: T where A and not exists s: S where B` nests the second `exists` inside the
   // first: the body of an `exists` runs to the end of the condition. When the inner one does
   // not use the outer variable, parentheses were almost certainly meant.

@@ -21,315 +21,12 @@
 #include <optional>
 
 #include "treaty/data/delta.hpp"
+#include "treaty/data/search_plan.hpp"
 #include "treaty/runtime.hpp"
 
 namespace treaty {
 
 namespace search_detail {
-
-/// A way to produce the candidates of one frame slot (the searched side, or an `exists`
-/// variable) from a frame whose known slots are set: a superset of the values that slot can have
-/// when the condition it was planned from holds.
-struct Gen {
-  enum class Kind : std::uint8_t {
-    value,    ///< slot == key
-    members,  ///< slot in key
-    probe,    ///< slot.attr == key: the index on (type, attr) of each of `types`
-    any_of,   ///< an `or`: the union of kids'
-    via,      ///< exists `slot`: kids[0] gives the variable's candidates, kids[1] the target's from each
-    call,     ///< a predicate not inlined: kids[0] runs in its frame, `args` (callee slot, key) filled first
-    probe_each,  ///< slot.attr == v for each entity v kids[0] gives (an argument `x.attr` of a call)
-    path,     ///< slot.a1.a2... == key: `levels` probed from the last attribute back to the slot
-  };
-  Kind kind = Kind::value;
-  NodeId key = 0;
-  std::vector<TypeId> types;        ///< probe: the types probed; via: the variable's types
-  std::vector<std::int32_t> columns;  ///< probe: the column of each of `types`, -1 when it has none
-  std::uint32_t slot = 0;           ///< via: the variable
-  bool target = false;              ///< probe: of the searched side (only the searched type is probed)
-  std::uint32_t frame = 0;          ///< call: the predicate's frame size
-  std::vector<std::pair<std::uint32_t, NodeId>> args;  ///< call: callee slot and caller expression
-  /// path: per attribute, outermost first, the types of its base and their columns; the last
-  /// level's base is the slot.
-  struct Level {
-    std::vector<TypeId> types;
-    std::vector<std::int32_t> columns;
-  };
-  std::vector<Level> levels;
-  std::vector<Gen> kids;
-};
-
-/// Plans the permits' candidate generators and collects the column indexes they probe.
-class Planner {
- public:
-  explicit Planner(const Program& p) : p_(p) {}
-
-  std::vector<IndexSpec> specs;
-
-  /// A generator for slot `target` (of types `ttypes`) implied by `n` holding, given that the
-  /// slots in `bound` are known; nullopt when `n` does not pin it.
-  std::optional<Gen> gen(NodeId n, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
-                         std::vector<std::uint32_t>& bound, int depth) {
-    if (depth > kMaxDepth || ++visits_ > kMaxVisits) return std::nullopt;
-    const Node& nd = p_.nodes[n];
-    switch (nd.op) {
-      case Op::eq:
-        for (int side = 0; side < 2; ++side) {
-          const NodeId a = nd.kids[side], k = nd.kids[1 - side];
-          const Node& an = p_.nodes[a];
-          const bool is_var = an.op == Op::var && an.slot == target;
-          const bool is_attr = an.op == Op::attr && !an.kids.empty() && p_.nodes[an.kids[0]].op == Op::var &&
-                               p_.nodes[an.kids[0]].slot == target;
-          if (!is_var && !is_attr) {
-            if (auto g = path(a, k, target, ttypes, is_target, bound)) return g;
-            continue;
-          }
-          if (!free_of(k, bound)) continue;
-          Gen g;
-          g.key = k;
-          if (is_var) return g;
-          g.kind = Gen::Kind::probe;
-          g.types = ttypes;
-          g.target = is_target;
-          for (TypeId t : ttypes) {
-            const int col = p_.schema.entities[t].column(an.a);
-            g.columns.push_back(col);
-            if (col >= 0) add_spec(IndexSpec::on(t, static_cast<std::uint32_t>(col)));
-          }
-          return g;
-        }
-        return std::nullopt;
-      case Op::in: {
-        const Node& an = p_.nodes[nd.kids[0]];
-        if (an.op != Op::var || an.slot != target || !free_of(nd.kids[1], bound)) return std::nullopt;
-        Gen g;
-        g.kind = Gen::Kind::members;
-        g.key = nd.kids[1];
-        return g;
-      }
-      case Op::and_: {
-        // Every conjunct holds: any one that pins will do; the cheapest is taken.
-        std::optional<Gen> best;
-        for (NodeId k : nd.kids) {
-          auto g = gen(k, target, ttypes, is_target, bound, depth + 1);
-          if (g && (!best || rank(*g) < rank(*best))) best = std::move(g);
-        }
-        return best;
-      }
-      case Op::or_: {
-        Gen g;
-        g.kind = Gen::Kind::any_of;
-        for (NodeId k : nd.kids) {
-          auto kg = gen(k, target, ttypes, is_target, bound, depth + 1);
-          if (!kg) return std::nullopt;
-          g.kids.push_back(std::move(*kg));
-        }
-        return g;
-      }
-      case Op::exists_type: {
-        // Directly (a conjunct pins the target without the variable), or through the variable:
-        // whichever is likely narrower. `g.person == m and g.account == t.grantee` joins through
-        // m's few role assignments where a pin of t.grantee alone would take every trust of it.
-        const NodeId body = nd.kids[0];
-        auto direct = gen(body, target, ttypes, is_target, bound, depth + 1);
-        const std::vector<TypeId> vtypes(nd.types.begin(), nd.types.end());
-        auto var = gen(body, nd.slot, vtypes, false, bound, depth + 1);
-        if (!var) return direct;
-        bound.push_back(nd.slot);
-        auto then = gen(body, target, ttypes, is_target, bound, depth + 1);
-        bound.pop_back();
-        if (!then) return direct;
-        Gen g;
-        g.kind = Gen::Kind::via;
-        g.slot = nd.slot;
-        g.types = vtypes;
-        g.kids.push_back(std::move(*var));
-        g.kids.push_back(std::move(*then));
-        if (direct && rank(*direct) <= rank(g)) return direct;
-        return g;
-      }
-      case Op::call: return call(nd, target, ttypes, is_target, bound, depth);
-      default: return std::nullopt;
-    }
-  }
-
-  /// `x.a1.a2... == key` with `x` the target: the entities whose a_n is the key, then those whose
-  /// a_(n-1) is one of them, and so on back to the target (each level through a column index).
-  std::optional<Gen> path(NodeId a, NodeId k, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
-                          std::vector<std::uint32_t>& bound) {
-    Gen g;
-    g.kind = Gen::Kind::path;
-    g.key = k;
-    g.target = is_target;
-    for (NodeId n = a;;) {
-      const Node& nd = p_.nodes[n];
-      if (g.levels.size() > 4 || nd.op != Op::attr || nd.kids.empty()) return std::nullopt;
-      const Node& base = p_.nodes[nd.kids[0]];
-      const bool last = base.op == Op::var && base.slot == target;
-      Gen::Level level;
-      level.types = last ? ttypes : std::vector<TypeId>(nd.types.begin(), nd.types.end());
-      if (level.types.empty()) return std::nullopt;
-      for (TypeId t : level.types) {
-        const int col = p_.schema.entities[t].column(nd.a);
-        level.columns.push_back(col);
-        if (col >= 0) add_spec(IndexSpec::on(t, static_cast<std::uint32_t>(col)));
-      }
-      g.levels.push_back(std::move(level));
-      if (last) break;
-      n = nd.kids[0];
-    }
-    if (g.levels.size() < 2 || !free_of(k, bound)) return std::nullopt;
-    return g;
-  }
-
-  /// A call of a predicate that was not inlined: planned in the predicate's own frame, where its
-  /// parameters whose arguments are known are bound. The searched variable is passed itself
-  /// (`f(p, ...)`), or as an attribute (`f(p.account, ...)`: the predicate's parameter is then
-  /// planned, and each entity it gives is probed back through the attribute).
-  std::optional<Gen> call(const Node& nd, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
-                          std::vector<std::uint32_t>& bound, int depth) {
-    if (nd.a >= p_.predicates.size()) return std::nullopt;
-    const PredicateInfo& pred = p_.predicates[nd.a];
-    Gen g;
-    g.kind = Gen::Kind::call;
-    g.frame = std::max<std::uint32_t>(pred.frame, 1);
-    std::vector<std::uint32_t> inner;
-    std::optional<std::uint32_t> as_var, as_attr;
-    for (std::uint32_t i = 0; i < nd.kids.size() && i < pred.params.size(); ++i) {
-      const NodeId k = nd.kids[i];
-      const Node& kn = p_.nodes[k];
-      if (free_of(k, bound)) {
-        inner.push_back(i);
-        g.args.emplace_back(i, k);
-      } else if (kn.op == Op::var && kn.slot == target) {
-        as_var = as_var.value_or(i);
-      } else if (kn.op == Op::attr && !kn.kids.empty() && p_.nodes[kn.kids[0]].op == Op::var &&
-                 p_.nodes[kn.kids[0]].slot == target && pred.params[i].type.base == Base::entity &&
-                 !pred.params[i].type.set) {
-        as_attr = as_attr.value_or(i);
-      }
-    }
-    if (as_var) {
-      if (auto body = gen(pred.body, *as_var, ttypes, is_target, inner, depth + 1)) {
-        g.kids.push_back(std::move(*body));
-        return g;
-      }
-    }
-    if (!as_attr) return std::nullopt;
-    const Node& an = p_.nodes[nd.kids[*as_attr]];
-    auto body = gen(pred.body, *as_attr, pred.params[*as_attr].type.entities, false, inner, depth + 1);
-    if (!body) return std::nullopt;
-    g.kids.push_back(std::move(*body));
-    Gen each;
-    each.kind = Gen::Kind::probe_each;
-    each.types = ttypes;
-    each.target = is_target;
-    for (TypeId t : ttypes) {
-      const int col = p_.schema.entities[t].column(an.a);
-      each.columns.push_back(col);
-      if (col >= 0) add_spec(IndexSpec::on(t, static_cast<std::uint32_t>(col)));
-    }
-    each.kids.push_back(std::move(g));
-    return each;
-  }
-
-  /// How costly a generator is likely to be, to choose between conjuncts.
-  static int rank(const Gen& g) {
-    switch (g.kind) {
-      case Gen::Kind::value: return 0;
-      case Gen::Kind::members: return 1;
-      case Gen::Kind::probe: return 2;
-      case Gen::Kind::any_of: {
-        int r = 1;
-        for (const auto& k : g.kids) r += rank(k);
-        return r;
-      }
-      case Gen::Kind::via: return 5 + rank(g.kids[0]) + rank(g.kids[1]);
-      case Gen::Kind::call: return rank(g.kids[0]);
-      case Gen::Kind::probe_each: return 3 + rank(g.kids[0]);
-      case Gen::Kind::path: return 2 + 2 * static_cast<int>(g.levels.size());
-    }
-    return 100;
-  }
-
-  void reset() { visits_ = 0; }
-
- private:
-  static constexpr int kMaxDepth = 32;
-  /// A condition whose planning visits more nodes than this scans: the IR is a DAG, and a plan of
-  /// nested `exists` visits their bodies a few times over.
-  static constexpr std::size_t kMaxVisits = 200'000;
-
-  /// Whether `n` reads only slots of `bound` (and its own `exists` variables).
-  bool free_of(NodeId n, std::vector<std::uint32_t>& bound) {
-    if (++visits_ > kMaxVisits) return false;
-    const Node& nd = p_.nodes[n];
-    if (nd.op == Op::var) return std::find(bound.begin(), bound.end(), nd.slot) != bound.end();
-    const bool binds = nd.op == Op::exists_type || nd.op == Op::exists_set;
-    if (binds) bound.push_back(nd.slot);
-    bool ok = true;
-    for (NodeId k : nd.kids)
-      if (!free_of(k, bound)) {
-        ok = false;
-        break;
-      }
-    if (binds) bound.pop_back();
-    return ok;
-  }
-
-  void add_spec(const IndexSpec& s) {
-    if (std::find(specs.begin(), specs.end(), s) == specs.end()) specs.push_back(s);
-  }
-
-  const Program& p_;
-  std::size_t visits_ = 0;
-};
-
-/// What a generator does, for `--explain`.
-std::string describe(const Program& p, const Gen& g) {
-  switch (g.kind) {
-    case Gen::Kind::value: return "an entity the condition names";
-    case Gen::Kind::members: return "the members of a set";
-    case Gen::Kind::probe: {
-      std::string out;
-      for (std::size_t i = 0; i < g.types.size(); ++i) {
-        if (g.columns[i] < 0) continue;
-        const auto& et = p.schema.entities[g.types[i]];
-        out += (out.empty() ? "index " : ", index ") + et.name + "." + et.attrs[static_cast<std::size_t>(g.columns[i])].name;
-      }
-      return out.empty() ? "no entity (no such attribute)" : out;
-    }
-    case Gen::Kind::any_of: {
-      std::string out = "(";
-      for (std::size_t i = 0; i < g.kids.size(); ++i) out += (i ? " | " : "") + describe(p, g.kids[i]);
-      return out + ")";
-    }
-    case Gen::Kind::via: {
-      std::string names;
-      for (TypeId t : g.types) names += (names.empty() ? "" : "|") + p.schema.entities[t].name;
-      return "exists " + names + " by " + describe(p, g.kids[0]) + ", then " + describe(p, g.kids[1]);
-    }
-    case Gen::Kind::call: return "a predicate's " + describe(p, g.kids[0]);
-    case Gen::Kind::path: {
-      std::string out = "path";
-      for (const auto& level : g.levels) {
-        Gen probe;
-        probe.kind = Gen::Kind::probe;
-        probe.types = level.types;
-        probe.columns = level.columns;
-        out += " " + describe(p, probe) + ";";
-      }
-      out.pop_back();
-      return out;
-    }
-    case Gen::Kind::probe_each: {
-      Gen probe = g;
-      probe.kind = Gen::Kind::probe;
-      return describe(p, probe) + " of each of " + describe(p, g.kids[0]);
-    }
-  }
-  return "";
-}
 
 /// Runs generators of one search: appends candidates (unsorted, possibly repeated, possibly of
 /// other types or deleted: the caller filters) to `out`.
@@ -507,51 +204,15 @@ std::uint32_t query_hash(int side, TypeId type, std::uint32_t action, const std:
 }  // namespace search_detail
 
 struct Engine::SearchPlans {
-  struct Side {
-    std::optional<search_detail::Gen> gen;
-    std::string how;  ///< what drives it, or why it scans
-  };
-  std::vector<std::array<Side, 2>> rules;  ///< by rule; empty sides for forbids
+  std::vector<std::array<search_detail::SidePlan, 2>> rules;  ///< by rule; empty sides for forbids
 };
 
 void Engine::plan_searches() {
-  using search_detail::Planner;
-  const Program& p = *p_;
   auto plans = std::make_shared<SearchPlans>();
-  plans->rules.resize(p.rules.size());
-  // Slots every request fills: the action's parameters (2 + parameter-name id).
-  std::vector<std::uint32_t> params;
-  for (const auto& a : p.schema.actions)
-    for (auto id : a.param_ids) params.push_back(2 + id);
-  std::sort(params.begin(), params.end());
-  params.erase(std::unique(params.begin(), params.end()), params.end());
-  std::vector<TypeId> all_types(p.schema.entities.size());
-  for (TypeId t = 0; t < all_types.size(); ++t) all_types[t] = t;
-  Planner planner(p);
-  for (std::uint32_t ri = 0; ri < p.rules.size(); ++ri) {
-    const RuleInfo& rule = p.rules[ri];
-    if (rule.forbid) continue;
-    for (int side = 0; side < 2; ++side) {
-      const auto& declared = side == 0 ? rule.principals : rule.resources;
-      const std::vector<TypeId> types =
-          declared.empty() ? all_types : std::vector<TypeId>(declared.begin(), declared.end());
-      std::vector<std::uint32_t> bound = params;
-      bound.push_back(side == 0 ? 1u : 0u);
-      auto& out = plans->rules[ri][static_cast<std::size_t>(side)];
-      for (const auto& c : rule.conditions) {
-        if (!c.is_when) continue;
-        planner.reset();
-        auto g = planner.gen(c.expr, static_cast<std::uint32_t>(side), types, true, bound, 0);
-        if (g && (!out.gen || Planner::rank(*g) < Planner::rank(*out.gen))) out.gen = std::move(g);
-      }
-      out.how = out.gen ? search_detail::describe(p, *out.gen)
-                        : std::string("scan: no `when` condition pins the ") + (side == 0 ? "principal" : "resource") +
-                              " with `==` or `in` to the " + (side == 0 ? "resource" : "principal") +
-                              " and the arguments";
-    }
-  }
+  std::vector<IndexSpec> specs;
+  plans->rules = search_detail::plan_permits(*p_, specs);
   if (limits_.search_indexes)
-    for (const auto& s : planner.specs) p_->world().build_index(s);
+    for (const auto& s : specs) p_->world().build_index(s);
   search_plans_ = std::move(plans);
 }
 
@@ -621,12 +282,15 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
       [&](EntityId e) { return type_in(e, overlay); });
   std::vector<EntityId> cands;
   bool scan = false;
+  std::vector<std::size_t> gated;  // of res.stats.rules: permits that apply to all or none
   for (std::size_t i = nforbid; i < rules.size(); ++i) {
     const auto& plan = search_plans_->rules[rules[i]][static_cast<std::size_t>(side)];
     SearchRuleStats st;
     st.rule = rules[i];
     st.how = plan.how;
-    if (!plan.gen) {
+    if (!plan.gen && plan.independent) {
+      gated.push_back(res.stats.rules.size());
+    } else if (!plan.gen) {
       st.scan = scan = true;
     } else if (!scan) {
       const std::size_t before = cands.size();
@@ -639,6 +303,41 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
       }
     }
     res.stats.rules.push_back(std::move(st));
+  }
+  if (!gated.empty() && !scan) {
+    // Whether each gated permit applies is the same for every entity of the type: one decision,
+    // traced, on any one of them tells. One that applies (or a decision that fails) scans.
+    std::optional<EntityId> any;
+    for (EntityId e : p.world().of_type(type))
+      if (type_in(e, overlay) == type) {
+        any = e;
+        break;
+      }
+    if (!any && eval_delta_)
+      for (EntityId e : eval_delta_->of_type(type))
+        if (type_in(e, overlay) == type) {
+          any = e;
+          break;
+        }
+    if (!any && overlay)
+      for (std::size_t i = 0; i < overlay->entities().size() && !any; ++i)
+        if (overlay->entities()[i].type == type) any = overlay->base() + static_cast<EntityId>(i);
+    if (any) {
+      Request q;
+      q.action = action;
+      q.args = args;
+      q.overlay = overlay;
+      (side == 0 ? q.resource : q.principal) = known;
+      (side == 0 ? q.principal : q.resource) = *any;
+      std::vector<RuleOutcome> outcomes;
+      const Decision d = decide_traced(q, outcomes);
+      ++res.stats.decides;
+      for (std::size_t g : gated) {
+        auto& st = res.stats.rules[g];
+        const auto o = std::find_if(outcomes.begin(), outcomes.end(), [&](const RuleOutcome& x) { return x.rule == st.rule; });
+        if (!d.errors.empty() || o == outcomes.end() || o->applied) st.scan = scan = true;
+      }
+    }
   }
   if (scan) {
     cands.clear();
@@ -662,14 +361,17 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
   r.args = std::move(args);
   r.overlay = overlay;
   (side == 0 ? r.resource : r.principal) = known;
+  // A full page goes on to the next allowed candidate, where the cursor points: a cursor is given
+  // only when there is more to answer, so no page after the first is empty.
   for (auto it = std::lower_bound(cands.begin(), cands.end(), from); it != cands.end(); ++it) {
+    (side == 0 ? r.principal : r.resource) = *it;
+    ++res.stats.decides;
+    if (!decide(r, false).allow) continue;
     if (limit != 0 && res.entities.size() == limit) {
       res.cursor = make_cursor(revision_, *it, question);
       break;
     }
-    (side == 0 ? r.principal : r.resource) = *it;
-    ++res.stats.decides;
-    if (decide(r, false).allow) res.entities.push_back(*it);
+    res.entities.push_back(*it);
   }
   return res;
 }

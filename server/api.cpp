@@ -362,6 +362,101 @@ void authzen_evaluations(Ctx& c, Response& out) {
   out.body += "]}";
 }
 
+/// The Search APIs (`/access/v1/search/{subject,resource,action}`): the request's shape is
+/// checked here (400 for what AuthZEN calls a bad request), the search itself is
+/// authzen.cpp's search(), on this worker's snapshot, so on one revision of the live facts.
+void authzen_search(Ctx& c, SearchKind kind, Response& out) {
+  simdjson::dom::object root;
+  if (!parse_body(c, root, out)) return;
+  if (!min_revision(c, root, out)) return;
+  SearchAsk ask;
+  ask.kind = kind;
+  ask.max_limit = std::max<std::size_t>(1, c.srv.opts.max_search_results);
+  const char* searched = kind == SearchKind::subject ? "subject" : kind == SearchKind::resource ? "resource" : nullptr;
+  std::string why;
+  // The searched entity needs its `type` only (an `id` is ignored, as the specification asks);
+  // every input entity needs its `id` too.
+  for (const char* key : {"subject", "resource"}) {
+    simdjson::dom::element e;
+    if (root[key].get(e)) {
+      out = error(400, std::string("missing \"") + key + "\"");
+      return;
+    }
+    EntityRef& ref = std::string_view(key) == "subject" ? ask.subject : ask.resource;
+    if (searched && std::string_view(key) == searched) {
+      simdjson::dom::object o;
+      simdjson::dom::element t;
+      if (e.get_object().get(o) || o["type"].get(t) || !t.is_string()) {
+        out = error(400, std::string(key) + " needs a string \"type\": the type searched");
+        return;
+      }
+      ask.type = t.get_string().value_unsafe();
+      continue;
+    }
+    if (auto m = read_entity(e, ref)) {
+      out = error(400, std::string(key) + " " + m);
+      return;
+    }
+    if (!ref.has_id) {
+      out = error(400, std::string(key) + " needs an \"id\": it is an input of the search");
+      return;
+    }
+  }
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a over what a token's request must repeat
+  auto mix = [&](std::string_view text) {
+    for (const char ch : text) hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+    hash = (hash ^ 0xff) * 1099511628211ull;
+  };
+  mix(searched ? searched : "action");
+  if (searched) {
+    simdjson::dom::element e;
+    if (root["action"].get(e)) {
+      out = error(400, "missing \"action\"");
+      return;
+    }
+    if (auto m = read_action(e, ask.action)) {
+      out = error(400, std::string("action ") + m);
+      return;
+    }
+  }
+  for (const char* key : {"subject", "action", "resource", "context"}) {
+    simdjson::dom::element e;
+    if (!root[key].get(e) && (searched || std::string_view(key) != "action")) mix(simdjson::minify(e));
+    else mix("");
+  }
+  simdjson::dom::element page;
+  if (!root["page"].get(page)) {
+    simdjson::dom::object po;
+    if (page.get_object().get(po)) {
+      out = error(400, "\"page\" must be an object");
+      return;
+    }
+    simdjson::dom::element v;
+    if (!po["token"].get(v)) {
+      if (v.get_string().get(ask.token)) {
+        out = error(400, "page.token must be a string");
+        return;
+      }
+    }
+    if (!po["limit"].get(v)) {
+      std::uint64_t n = 0;
+      if (v.get_uint64().get(n)) {
+        out = error(400, "page.limit must be a non-negative integer");
+        return;
+      }
+      ask.limit = static_cast<std::size_t>(std::min<std::uint64_t>(n, ask.max_limit));
+    }
+  }
+  SearchOutcome o;
+  search(*c.w.snap, *c.w.names, ask, o);
+  if (o.status != 200) {
+    out = error(o.status, o.error);
+    return;
+  }
+  out.body.reserve(64 + 48 * (o.ids.size() + o.actions.size()));
+  write_search(*c.w.snap, *c.w.names, ask, o, c.explain, out.body);
+}
+
 void authzen_metadata(Ctx& c, Response& out) {
   std::string base = c.srv.opts.base_url;
   if (base.empty()) {
@@ -373,7 +468,10 @@ void authzen_metadata(Ctx& c, Response& out) {
   while (base.ends_with('/')) base.pop_back();
   nlohmann::json j{{"policy_decision_point", base},
                    {"access_evaluation_endpoint", base + "/access/v1/evaluation"},
-                   {"access_evaluations_endpoint", base + "/access/v1/evaluations"}};
+                   {"access_evaluations_endpoint", base + "/access/v1/evaluations"},
+                   {"search_subject_endpoint", base + "/access/v1/search/subject"},
+                   {"search_resource_endpoint", base + "/access/v1/search/resource"},
+                   {"search_action_endpoint", base + "/access/v1/search/action"}};
   out.body = j.dump();
 }
 
@@ -775,6 +873,9 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
   static constexpr Route routes[] = {
       {"/access/v1/evaluation", Endpoint::evaluation, true},
       {"/access/v1/evaluations", Endpoint::evaluations, true},
+      {"/access/v1/search/subject", Endpoint::search_subject, true},
+      {"/access/v1/search/resource", Endpoint::search_resource, true},
+      {"/access/v1/search/action", Endpoint::search_action, true},
       {"/.well-known/authzen-configuration", Endpoint::metadata, false},
       {"/v1/decide", Endpoint::decide, true},
       {"/v1/decide/batch", Endpoint::batch, true},
@@ -799,8 +900,10 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
     out.headers.emplace_back("Allow", route->post ? "POST" : "GET");
   } else {
     ep = route->ep;
+    const bool searches =
+        ep == Endpoint::search_subject || ep == Endpoint::search_resource || ep == Endpoint::search_action;
     const bool decides = ep == Endpoint::evaluation || ep == Endpoint::evaluations || ep == Endpoint::decide ||
-                         ep == Endpoint::batch || ep == Endpoint::mask;
+                         ep == Endpoint::batch || ep == Endpoint::mask || searches;
     try {
       if ((decides || ep == Endpoint::reload || ep == Endpoint::facts_get) &&
           !authorize(req, ep == Endpoint::reload, out)) {
@@ -836,6 +939,9 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
           switch (ep) {
             case Endpoint::evaluation: authzen_evaluation(c, out); break;
             case Endpoint::evaluations: authzen_evaluations(c, out); break;
+            case Endpoint::search_subject: authzen_search(c, SearchKind::subject, out); break;
+            case Endpoint::search_resource: authzen_search(c, SearchKind::resource, out); break;
+            case Endpoint::search_action: authzen_search(c, SearchKind::action, out); break;
             case Endpoint::metadata: authzen_metadata(c, out); break;
             case Endpoint::decide: native_decide(c, out); break;
             case Endpoint::batch: out = error(500, "internal error: a batch is streamed"); break;  // see streamed()
@@ -847,7 +953,8 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
       }
     } catch (const std::exception& e) {  // every internal error fails closed
       out = error(500, std::string("internal error: ") + e.what());
-      if (decides) out.body = R"({"decision":false,"context":{"error":"internal error"}})";
+      // A search answers no result on error: the 500's `{"error"}` body holds none.
+      if (decides && !searches) out.body = R"({"decision":false,"context":{"error":"internal error"}})";
     }
   }
   if (!out.deferred) record(ep, out.status, t0);

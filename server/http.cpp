@@ -479,7 +479,15 @@ void Server::Impl::publish(std::shared_ptr<Snapshot> s) {
   }
   for (const auto& [ext, name] : opts.authzen_types)
     if (auto t = p.schema.find_entity(name)) names->types[ext] = *t;
-  for (std::uint32_t a = 0; a < p.schema.actions.size(); ++a) names->actions.emplace(p.schema.actions[a].name, a);
+  for (std::uint32_t a = 0; a < p.schema.actions.size(); ++a) {
+    names->actions.emplace(p.schema.actions[a].name, a);
+    names->action_names.push_back(p.schema.actions[a].name);
+  }
+  for (const auto& [ext, name] : opts.authzen_actions)
+    if (auto a = p.schema.find_action(name)) {
+      names->actions[ext] = *a;
+      names->action_names[*a] = ext;  // a search answers with the name the PEP knows
+    }
   std::lock_guard lk(snap_m);
   s->generation = generation.load() + 1;
   current = std::move(s);

@@ -41,7 +41,7 @@ namespace treaty::server::internal {
 using HttpRequest = http::request<http::string_body>;
 
 enum class Endpoint : unsigned {
-  evaluation, evaluations, metadata, decide, batch, mask, status, reload, live, ready, metrics, facts, facts_get, other, count
+  evaluation, evaluations, search_subject, search_resource, search_action, metadata, decide, batch, mask, status, reload, live, ready, metrics, facts, facts_get, other, count
 };
 const char* endpoint_path(Endpoint e);
 
@@ -149,6 +149,7 @@ struct Names {
   std::unordered_map<std::string_view, TypeId> types;      ///< Treaty names and AuthZEN aliases
   std::unordered_map<std::string_view, std::uint32_t> actions;
   std::vector<bool> request_supplied;  ///< by type: `inline entity` with no facts: may omit its id
+  std::vector<std::string> action_names;  ///< by action: its AuthZEN name (an --authzen-action alias, else its own)
 };
 
 /// A streamed `POST /v1/decide/batch`: the transport hands it the body as it arrives and writes

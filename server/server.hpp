@@ -85,6 +85,8 @@ struct Options {
   std::chrono::milliseconds watch_interval{1000};     ///< file change polling; 0: off
   std::vector<std::string> watch_files;               ///< sources to watch for changes
   std::map<std::string, std::string> authzen_types;   ///< AuthZEN type -> Treaty entity type
+  std::map<std::string, std::string> authzen_actions; ///< AuthZEN action name -> Treaty action
+  std::size_t max_search_results = 1000;              ///< results of one page of an AuthZEN search
   std::string base_url;                               ///< for the metadata; empty: from Host
   /// Live facts (POST /v1/facts). With `state_dir`, every batch is in its write-ahead log before
   /// it is acknowledged, snapshots are written there, and a restart recovers both.

@@ -13,6 +13,9 @@ const char* internal::endpoint_path(Endpoint e) {
   switch (e) {
     case Endpoint::evaluation: return "/access/v1/evaluation";
     case Endpoint::evaluations: return "/access/v1/evaluations";
+    case Endpoint::search_subject: return "/access/v1/search/subject";
+    case Endpoint::search_resource: return "/access/v1/search/resource";
+    case Endpoint::search_action: return "/access/v1/search/action";
     case Endpoint::metadata: return "/.well-known/authzen-configuration";
     case Endpoint::decide: return "/v1/decide";
     case Endpoint::batch: return "/v1/decide/batch";

@@ -173,6 +173,8 @@ std::vector<EntityId> paged(const Engine& e, int side, EntityId known, TypeId t,
     const auto r = run_search(e, side, known, t, action, args, limit, cursor, o);
     RC_ASSERT(r.error.empty());
     RC_ASSERT(r.entities.size() <= limit);
+    // A cursor is given only when more results follow: no page after the first is empty.
+    RC_ASSERT(pages == 0 || !r.entities.empty());
     out.insert(out.end(), r.entities.begin(), r.entities.end());
     if (r.cursor.empty()) return out;
     cursor = r.cursor;
@@ -263,6 +265,44 @@ RC_GTEST_PROP(SearchProperty, EverySearchEqualsBruteForceOnRandomProgramsAndWorl
 
 /// The number of the first rule named `name`.
 std::uint32_t rule(const Engine& e, const char* name) { return *e.program().find_rule(name); }
+
+TEST(Search, APermitThatDoesNotReadTheSearchedSideIsDecidedOnceNotScanned) {
+  // `admins` reads the principal only: for the documents a person may view it applies to all of
+  // them or to none. One traced decision says which; only an admin's search takes every document.
+  std::string policy = kSchema;
+  policy += std::string(kRules[0]) + "\n" + kRules[4] + "\n";
+  World w;
+  w.accounts = 2;
+  w.parent = {-1, -1};
+  w.persons = 2;
+  w.p_account = {0, 1};
+  w.p_roles = {2, 1};  // p0 analyst, p1 admin
+  w.p_boss = {-1, -1};
+  w.docs = 6;
+  w.d_account = {0, 1, 1, 1, 1, 1};
+  w.d_owner = {-1, -1, -1, -1, -1, -1};
+  w.d_readers = {0, 0, 0, 0, 0, 0};
+  auto l = load(policy, facts(w).dump());
+  ASSERT_TRUE(l->engine);
+  const Engine& e = *l->engine;
+  const auto& s = e.program().schema;
+  const TypeId doc = *s.find_entity("Doc");
+  const auto view = *s.find_action("view");
+  const auto analyst = e.search_resources(*e.find(*s.find_entity("Person"), "p0"), view, {}, doc);
+  ASSERT_TRUE(analyst.error.empty()) << analyst.error;
+  ASSERT_EQ(analyst.entities.size(), 1u) << "d0, of the analyst's account";
+  EXPECT_FALSE(analyst.stats.scan);
+  EXPECT_EQ(analyst.stats.candidates, 1u) << "the index's candidates only";
+  for (const auto& st : analyst.stats.rules)
+    if (st.rule == rule(e, "admins")) {
+      EXPECT_FALSE(st.scan);
+      EXPECT_NE(st.how.find("no condition reads the resource"), std::string::npos) << st.how;
+    }
+  const auto admin = e.search_resources(*e.find(*s.find_entity("Person"), "p1"), view, {}, doc);
+  ASSERT_TRUE(admin.error.empty()) << admin.error;
+  EXPECT_EQ(admin.entities.size(), 6u) << "an admin views every document";
+  EXPECT_TRUE(admin.stats.scan);
+}
 
 TEST(Search, PinnedPermitsProbeAndUnpinnedOnesScanAndSaySo) {
   std::string policy = kSchema;

@@ -195,6 +195,7 @@ class Checker {
   std::string accepts_text(std::uint32_t a, bool principal) const;
   void never_applies_lint(const RuleInfo& r, const syntax::RuleDecl& decl);
   void scan_lint();
+  void search_scan_lint();
   void lints();
 
   // What the checker reads and writes.

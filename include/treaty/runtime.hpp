@@ -221,8 +221,8 @@ struct SearchStats {
 /// overlay's), from the cursor's position on and at most `limit` of them.
 struct SearchResult {
   std::vector<EntityId> entities;
-  /// Non-empty when the limit cut the result: the next page starts there. Tied to the engine's
-  /// revision; the last page may be empty.
+  /// Non-empty when more results follow the page: the next page starts at the next allowed
+  /// entity (so it is never empty). Tied to the engine's revision.
   std::string cursor;
   SearchStats stats;
   std::string error;  ///< non-empty: the search was refused (a stale or malformed cursor, a type the action does not take)

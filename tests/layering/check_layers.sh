@@ -26,7 +26,7 @@ declare -A layer_of_header=(
   [syntax.hpp]=dsl [parse.hpp]=dsl [format.hpp]=dsl
   [package.hpp]=dsl
   [program.hpp]=data [convert.hpp]=data
-  [data/world.hpp]=data [data/index.hpp]=data [data/delta.hpp]=data [data/wal.hpp]=data
+  [data/world.hpp]=data [data/index.hpp]=data [data/delta.hpp]=data [data/wal.hpp]=data [data/search_plan.hpp]=data
   [check.hpp]=compiler [dump.hpp]=compiler
   [runtime.hpp]=runtime [test_runner.hpp]=runtime [coverage.hpp]=runtime [verify.hpp]=runtime [request_reader.hpp]=runtime [live.hpp]=runtime
   [compile.hpp]=pipeline
