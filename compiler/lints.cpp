@@ -160,6 +160,9 @@ void Checker::search_scan_lint() {
                               " decide every " + (names.empty() ? std::string("entity") : tick(names)) +
                               ": no `when` condition pins the " + role + " with `==` or `in` to the " + known +
                               " and the arguments");
+      // A note, not a warning: the scan costs reverse queries only, which a library may never
+      // serve (bm365's permission checks pin no employee), so `--strict` does not refuse it.
+      diag.severity = Severity::note;
       const std::string var = clause && clause->var ? clause->var->name : std::string(principal ? "p" : "r");
       diag.help = "a condition such as `" + var + ".attribute == " + (principal ? "r" : "p") + ".attribute`, `" + var +
                   " == ...` or `" + var + " in ...` lets `treaty query` and the AuthZEN searches take their candidates "

@@ -424,6 +424,7 @@ void authzen_search(Ctx& c, SearchKind kind, Response& out) {
     if (!root[key].get(e) && (searched || std::string_view(key) != "action")) mix(simdjson::minify(e));
     else mix("");
   }
+  ask.request_hash = hash;
   simdjson::dom::element page;
   if (!root["page"].get(page)) {
     simdjson::dom::object po;
