@@ -286,7 +286,9 @@ TEST_F(CertificationSearch, EmptyResults) {
 TEST_F(CertificationSearch, ErrorHandling) {
   auto bad = [&](Reply r, const std::string& what) {
     EXPECT_EQ(r.status, 400u) << what << ": " << r.body;
-    if (r.status == 400u) EXPECT_TRUE(r.j()["error"].is_string()) << r.body;
+    if (r.status == 400u) {
+      EXPECT_TRUE(r.j()["error"].is_string()) << r.body;
+    }
   };
   // C.4.7.1: missing required fields.
   bad(subjects(R"({"subject":{"type":"user"},"resource":{"type":"record","id":"record-1"}})"), "subject search without action");
