@@ -52,6 +52,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return read_request();  // a pipelined request is already here
     stream_.expires_never();
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      // Closed while it waited (a drain or the idle timeout): its lingering read owns the
+      // stream now, and a second read on it would be two reads at once (Beast asserts).
+      if (self->closed_) return;
       if (ec) return self->shutdown();
       self->read_request();
     });
