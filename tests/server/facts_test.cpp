@@ -286,19 +286,28 @@ TEST(Facts, T1WithdrawalsTakeEffectForEveryDecisionAfterTheAcknowledgement) {
   };
   auto run = [&](const json& q, const json& withdraw, const json& restore) {
     std::atomic<bool> stop{false};
+    std::atomic<std::size_t> done{0};
     std::vector<Seen> seen;
     std::thread decider([&] {
       Client dc(s.port());
       while (!stop) {
         const auto t0 = Clock::now();
         seen.push_back({t0, decide(dc, q)});
+        done.fetch_add(1);
       }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Counted, not timed (a loaded machine may decide few in 50 ms): at least 11 decisions
+    // before the write, and 12 more after its acknowledgement, of which at most one (in flight
+    // at the acknowledgement) started before it. Bounded by 10 s each.
+    auto wait_for = [&](std::size_t n) {
+      const auto until = Clock::now() + std::chrono::seconds(10);
+      while (done.load() < n && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
+    wait_for(11);
     auto r = write(c, {{"upsert", {withdraw}}});
     const auto acked = Clock::now();
     EXPECT_EQ(r.status, 200u) << r.body;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wait_for(done.load() + 12);
     stop = true;
     decider.join();
     std::size_t before = 0, after = 0;
