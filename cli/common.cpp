@@ -3,11 +3,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "treaty/data/world.hpp"
 #include "treaty/compile.hpp"
@@ -126,6 +129,42 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
     fs::remove(tmpl, ec);
   }
   return ok;
+}
+
+bool write_output(const std::string& path, const std::string& text, std::string& error) {
+  if (!path.empty() && path != "-") return write_atomically(path, text, error);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  if (std::ferror(stdout)) {
+    error = "cannot write to stdout";
+    return false;
+  }
+  return true;
+}
+
+bool write_pictures(const std::string& dir, const std::vector<std::pair<std::string, const Graph*>>& pictures,
+                    const std::string& format, std::vector<std::string>& written, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    error = "cannot create " + dir + ": " + ec.message();
+    return false;
+  }
+  const char* ext = format == "svg" ? ".svg" : format == "mermaid" ? ".mmd" : ".dot";
+  std::set<std::string> used;
+  for (const auto& [name, g] : pictures) {
+    // A file name of letters, digits, `-` and `_` only; a repeated name is numbered.
+    std::string base;
+    for (char c : name) base += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+    if (base.empty()) base = "picture";
+    std::string file = base;
+    for (int n = 2; !used.insert(file).second; ++n) file = base + "_" + std::to_string(n);
+    std::string text;
+    const std::string path = (std::filesystem::path(dir) / (file + ext)).string();
+    if (!render_picture(*g, format, text, error) || !write_atomically(path, text, error)) return false;
+    written.push_back(path);
+  }
+  return true;
 }
 
 }  // namespace treaty::cli

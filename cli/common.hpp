@@ -44,6 +44,7 @@ std::function<int()> setup_eval(CLI::App& app);
 std::function<int()> setup_verify(CLI::App& app);
 std::function<int()> setup_explain(CLI::App& app);
 std::function<int()> setup_query(CLI::App& app);
+std::function<int()> setup_graph(CLI::App& app);
 
 /// Splits `--action name` or `name(k: v, k2: v2)` into the name and each argument's name and
 /// value text (commas inside strings, sets and parentheses do not split); false with the reason
@@ -91,6 +92,15 @@ bool load_or_report(Loaded& l, const LoadOptions& opts);
 /// Writes `text` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Keeps the mode of a file replaced; a new file gets 0666 less the umask.
 bool write_atomically(const std::string& path, const std::string& text, std::string& error);
+
+/// Writes each picture (a name, made a file name, and the graph) into `dir` (created if needed)
+/// as NAME.dot, NAME.svg or NAME.mmd by `format` (dot, svg, mermaid), each atomically; the files
+/// written go to `written`. False with the reason at the first that cannot be.
+bool write_pictures(const std::string& dir, const std::vector<std::pair<std::string, const Graph*>>& pictures,
+                    const std::string& format, std::vector<std::string>& written, std::string& error);
+
+/// Writes `text` whole to stdout, or to `path` atomically when one is given (not empty or "-").
+bool write_output(const std::string& path, const std::string& text, std::string& error);
 
 
 }  // namespace treaty::cli

@@ -168,10 +168,22 @@ void print_decision(Loaded& l, const DecisionWriter& w, const Decision& d, const
   append_decision(out, *l.engine, l.sm, w, d, r, format, explain);
 }
 
+/// The decision as a picture (treaty/graph.hpp), written whole to stdout or --output.
+int draw_decision(Loaded& l, const Decision& d, const Request& r, const std::string& format, const std::string& output) {
+  const Graph g = decision_graph(*l.engine, d, r, &l.sm);
+  std::string text, error;
+  if (!render_picture(g, format, text, error) || !write_output(output, text, error)) {
+    std::cerr << "treaty: error: " << error << "\n";
+    return kUsage;
+  }
+  return kOk;
+}
+
 int run_eval(const std::vector<std::string>& paths, const std::vector<std::string>& data, const std::string& request,
              const std::string& requests, const std::string& principal, const std::string& action,
              const std::string& resource, bool explain, const std::string& format, const std::string& mask,
-             const std::string& bundle) {
+             const std::string& bundle, const std::string& output) {
+  const bool picture = format == "dot" || format == "svg" || format == "mermaid";
   if (bundle.empty() == paths.empty()) {
     std::cerr << "treaty: error: give either policy PATHs or --bundle FILE\n";
     return kUsage;
@@ -192,6 +204,19 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
   }
   if (!mask.empty() && principal.empty()) {
     std::cerr << "treaty: error: --mask goes with --principal, --action and --resource\n";
+    return kUsage;
+  }
+  if (picture && !explain) {
+    std::cerr << "treaty: error: --format " << format << " draws the explanation of a decision: add --explain\n";
+    return kUsage;
+  }
+  if (picture && !requests.empty()) {
+    std::cerr << "treaty: error: --format " << format
+              << " draws one decision: give --request FILE or --principal/--action/--resource, not --requests\n";
+    return kUsage;
+  }
+  if (!output.empty() && !picture) {
+    std::cerr << "treaty: error: --output goes with --format dot, svg or mermaid\n";
     return kUsage;
   }
   if (request.empty() && requests.empty() && (principal.empty() || action.empty() || resource.empty())) {
@@ -226,6 +251,7 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
       return kOk;
     }
     const auto d = l.engine->decide(r, explain);
+    if (picture) return draw_decision(l, d, r, format, output);
     const DecisionWriter w(*l.engine, &l.sm);
     std::string out;
     print_decision(l, w, d, r, format, explain, out);
@@ -285,6 +311,10 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
       rc = kUsage;
       return;
     }
+    if (picture) {
+      rc = draw_decision(l, l.engine->decide(r, true), r, format, output);
+      return;
+    }
     print_decision(l, writer, l.engine->decide(r, explain), r, format, explain, out.buf());
     out.maybe_flush();
   };
@@ -310,7 +340,7 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
 
 struct EvalOptions {
   std::vector<std::string> paths, data;
-  std::string request, requests, principal, action, resource, format = "text", mask, bundle;
+  std::string request, requests, principal, action, resource, format = "text", mask, bundle, output;
   bool explain = false;
 };
 }  // namespace
@@ -325,14 +355,17 @@ std::function<int()> setup_eval(CLI::App& app) {
   app.add_option("--principal", o->principal, "The principal, as `Type::\"id\"`");
   app.add_option("--action", o->action, "The action, as `name` or `name(param: value)`");
   app.add_option("--resource", o->resource, "The resource, as `Type::\"id\"`");
-  app.add_flag("--explain", o->explain, "Explain the decision: in words (text) or as determining rules and misses (json)");
+  app.add_flag("--explain", o->explain,
+               "Explain the decision: in words (text), as determining rules and misses (json), or as a picture of "
+               "the facts it read (dot, svg, mermaid)");
   app.add_option("--mask", o->mask,
                  "With --principal/--action/--resource: list the values of this enum parameter (left out of "
                  "--action) that would be allowed, e.g. --mask field");
-  add_format_option(app, o->format, {"text", "json"});
+  add_format_option(app, o->format, {"text", "json", "dot", "svg", "mermaid"});
+  app.add_option("-o,--output", o->output, "With --format dot, svg or mermaid: write the picture to FILE (atomically)");
   return [o] {
     return run_eval(o->paths, o->data, o->request, o->requests, o->principal, o->action, o->resource, o->explain,
-                    o->format, o->mask, o->bundle);
+                    o->format, o->mask, o->bundle, o->output);
   };
 }
 

@@ -24,6 +24,8 @@ const std::vector<Verb>& verbs() {
        setup_query},
       {"verify", "Search random worlds for counterexamples to every `property`", setup_verify},
       {"explain", "Explain a name: its declaration, `///` documentation and every use in the package", setup_explain},
+      {"graph", "Draw the facts: entities as nodes, references and trusts as edges (DOT, SVG, Mermaid, JSON)",
+       setup_graph},
       {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},
   };
   return all;

@@ -1,10 +1,17 @@
 // The `treaty` command's report writers (output.hpp): one place for every format.
 #include "output.hpp"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <ctime>
 #include <map>
 #include <iostream>
@@ -23,6 +30,7 @@ CLI::Option* add_format_option(CLI::App& app, std::string& target, const std::ve
     help += allowed[i];
     if (allowed[i] == "sarif") help += " (SARIF 2.1.0)";
     if (allowed[i] == "junit") help += " (JUnit XML)";
+    if (allowed[i] == "svg") help += " (through Graphviz's `dot`)";
   }
   return app.add_option("--format", target, help)->check(CLI::IsMember(allowed));
 }
@@ -382,6 +390,99 @@ std::string indent_lines(std::string text, const std::string& pad) {
     pos += pad.size();
   }
   return text;
+}
+
+bool is_picture_format(const std::string& format) {
+  return format == "dot" || format == "svg" || format == "mermaid" || format == "json";
+}
+
+namespace {
+/// A temporary file removed when it goes out of scope.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const char* suffix) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern = std::string(dir && *dir ? dir : "/tmp") + "/treaty-graph-XXXXXX" + suffix;
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    const int fd = mkstemps(buf.data(), static_cast<int>(std::strlen(suffix)));
+    if (fd >= 0) {
+      ::close(fd);
+      path = buf.data();
+    }
+  }
+  ~TempFile() {
+    if (!path.empty()) std::remove(path.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+};
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+bool dot_to_svg(const std::string& dot_text, std::string& svg, std::string& error) {
+  TempFile in(".dot"), out(".svg"), err(".txt");
+  if (in.path.empty() || out.path.empty() || err.path.empty()) {
+    error = std::string("cannot create a temporary file for Graphviz: ") + std::strerror(errno);
+    return false;
+  }
+  {
+    std::ofstream f(in.path, std::ios::binary);
+    f << dot_text;
+    if (!f.flush()) {
+      error = "cannot write the temporary file " + in.path;
+      return false;
+    }
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, err.path.c_str(), O_WRONLY | O_TRUNC, 0);
+  std::string a0 = "dot", a1 = "-Tsvg", a2 = "-o", a3 = out.path, a4 = in.path;
+  char* argv[] = {a0.data(), a1.data(), a2.data(), a3.data(), a4.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "dot", &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    error = rc == ENOENT ? "Graphviz's `dot` is not on PATH: SVG is drawn by it; install Graphviz (Debian: apt-get "
+                           "install graphviz, which scripts/setup.sh does), or use --format dot or mermaid"
+                         : std::string("cannot run Graphviz's `dot`: ") + std::strerror(rc);
+    return false;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      error = std::string("waiting for Graphviz's `dot`: ") + std::strerror(errno);
+      return false;
+    }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string why = slurp_file(err.path);
+    while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+    error = "Graphviz's `dot -Tsvg` failed" +
+            (WIFEXITED(status) ? " (exit " + std::to_string(WEXITSTATUS(status)) + ")" : std::string(" (killed)")) +
+            (why.empty() ? std::string() : ": " + why);
+    return false;
+  }
+  svg = slurp_file(out.path);
+  if (svg.empty()) {
+    error = "Graphviz's `dot -Tsvg` wrote nothing";
+    return false;
+  }
+  return true;
+}
+
+bool render_picture(const Graph& g, const std::string& format, std::string& out, std::string& error) {
+  if (format == "svg") return dot_to_svg(to_dot(g), out, error);
+  if (render_graph(g, format, out)) return true;
+  error = "unknown picture format `" + format + "` (dot, svg, mermaid or json)";
+  return false;
 }
 
 }  // namespace treaty::cli

@@ -11,6 +11,7 @@
 
 #include "treaty/coverage.hpp"
 #include "treaty/diagnostics.hpp"
+#include "treaty/graph.hpp"
 #include "treaty/request_reader.hpp"
 #include "treaty/runtime.hpp"
 #include "treaty/source.hpp"
@@ -70,6 +71,19 @@ void write_explain_report(std::ostream& out, const SourceManager& sm, const std:
 /// it starts) or cobertura (XML, lines as in lcov).
 void write_coverage_report(std::ostream& out, const CoverageReport& c, const SourceManager& sm,
                            const std::string& format);
+
+/// The picture formats of `graph` and `--explain`: dot, svg (Graphviz's `dot` run on the DOT),
+/// mermaid and json.
+bool is_picture_format(const std::string& format);
+
+/// `g` in a picture format, whole into `out`; false with the reason in `error` (svg without
+/// Graphviz's `dot` on PATH, or `dot` failing). Nothing is half-rendered: `out` is set only on
+/// success.
+bool render_picture(const Graph& g, const std::string& format, std::string& out, std::string& error);
+
+/// Runs Graphviz's `dot -Tsvg` on `dot_text` (through temporary files, no shell); false with the
+/// reason (how to install Graphviz when `dot` is missing).
+bool dot_to_svg(const std::string& dot_text, std::string& svg, std::string& error);
 
 /// Escapes text for XML attributes and bodies (JUnit).
 std::string xml_escape(const std::string& s);

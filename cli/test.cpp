@@ -21,6 +21,8 @@ struct TestOptions {
   std::optional<std::string> coverage;  ///< --coverage[=FILE]: "-" or empty is stderr
   std::string coverage_format = "text";
   std::optional<double> min_coverage;
+  std::string pictures;  ///< --pictures DIR: each failed expectation's decision drawn there
+  std::string picture_format = "dot";
 };
 
 int run_test(const TestOptions& o) {
@@ -33,6 +35,7 @@ int run_test(const TestOptions& o) {
     RunTestsOptions ro;
     ro.filter = o.filter;
     ro.coverage = coverage;
+    ro.pictures = !o.pictures.empty();
     report = run_tests(*l.engine, l.sm, ro);
     t.set_result(std::to_string(report.results.size()) + " expectations");
   }
@@ -42,6 +45,21 @@ int run_test(const TestOptions& o) {
     return kProblems;
   }
   int rc = report.failed ? kProblems : kOk;
+  if (!o.pictures.empty()) {
+    std::vector<std::pair<std::string, const Graph*>> pics;
+    for (const auto& r : report.results)
+      if (r.picture) {
+        const auto lc = l.sm.line_col(r.span.file, r.span.begin);
+        pics.emplace_back(r.test + "_line" + std::to_string(lc.line), &*r.picture);
+      }
+    std::vector<std::string> written;
+    std::string error;
+    if (!write_pictures(o.pictures, pics, o.picture_format, written, error)) {
+      std::cerr << "treaty: error: --pictures: " << error << "\n";
+      return kUsage;
+    }
+    for (const auto& w : written) std::cerr << "treaty: drew a failed expectation: " << w << "\n";
+  }
   if (!coverage) return rc;
   const CoverageReport c = coverage_of(l.engine->program(), report);
   if (o.coverage) {
@@ -94,6 +112,10 @@ std::function<int()> setup_test(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json", "lcov", "cobertura"}));
   app.add_option("--min-coverage", o->min_coverage, "Exit 1 when coverage is below N percent (0-100)")
       ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--pictures", o->pictures,
+                 "Draw each failed expectation's decision (the facts it read, the condition that failed) into DIR");
+  app.add_option("--picture-format", o->picture_format, "Format of --pictures: dot (default), svg or mermaid")
+      ->check(CLI::IsMember({"dot", "svg", "mermaid"}));
   return [o] { return run_test(*o); };
 }
 

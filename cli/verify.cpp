@@ -20,6 +20,8 @@ struct VerifyCliOptions {
   bool facts = false;
   std::vector<std::string> data;
   std::uint64_t max_requests = 10'000'000;
+  std::string pictures;  ///< --pictures DIR: each counterexample drawn there
+  std::string picture_format = "dot";
 };
 
 int run_verify(const VerifyCliOptions& o) {
@@ -42,6 +44,7 @@ int run_verify(const VerifyCliOptions& o) {
   opts.filter = o.filter;
   opts.facts = o.facts;
   opts.max_requests = o.max_requests;
+  opts.pictures = !o.pictures.empty();
   const auto& props = l.engine->program().properties;
   const bool tty = isatty(2) != 0 && o.format == "text" && !o.facts;
   if (tty)
@@ -63,6 +66,18 @@ int run_verify(const VerifyCliOptions& o) {
   write_verify_report(std::cout, report, l.sm, o.format);
   std::size_t failed = 0;
   for (const auto& p : report.properties) failed += !p.passed;
+  if (!o.pictures.empty()) {
+    std::vector<std::pair<std::string, const Graph*>> pics;
+    for (const auto& p : report.properties)
+      if (p.counterexample && p.counterexample->picture) pics.emplace_back(p.name, &*p.counterexample->picture);
+    std::vector<std::string> written;
+    std::string error;
+    if (!write_pictures(o.pictures, pics, o.picture_format, written, error)) {
+      std::cerr << "treaty: error: --pictures: " << error << "\n";
+      return kUsage;
+    }
+    for (const auto& w : written) std::cerr << "treaty: drew a counterexample: " << w << "\n";
+  }
   return failed ? kProblems : kOk;
 }
 }  // namespace
@@ -90,6 +105,10 @@ std::function<int()> setup_verify(CLI::App& app) {
   app.add_option("--max-requests", o->max_requests,
                  "With --facts: most requests formed per property before stopping with a warning (default 10000000)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  app.add_option("--pictures", o->pictures,
+                 "Draw each counterexample (its shrunk world, the facts the wrong decision read) into DIR");
+  app.add_option("--picture-format", o->picture_format, "Format of --pictures: dot (default), svg or mermaid")
+      ->check(CLI::IsMember({"dot", "svg", "mermaid"}));
   return [o] { return run_verify(*o); };
 }
 

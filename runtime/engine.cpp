@@ -34,12 +34,27 @@ inline bool equal(const Value& a, const Value& b) {
   return a.i == b.i && (a.aux == b.aux || (a.tag != Tag::enum_ && a.tag != Tag::enum_set));
 }
 
-/// Walks the IR. One Evaluator per decision; it holds no state shared between threads.
-class Evaluator {
+/// Where a recording evaluator keeps the reads of the `exists` candidate that got furthest.
+struct Closest {
+  std::vector<FactRead> reads;
+  bool tie = false;
+};
+struct NoClosest {};
+
+/// Walks the IR. One Evaluator per decision; it holds no state shared between threads. With
+/// `kRecord` (Engine::decision_facts only; decisions use the other instance, which has no trace
+/// to test) every attribute read is appended to `*rec`, except the reads of `exists` candidates
+/// that did not hold: of an `exists` that held for none, only the candidate that read the most
+/// (when exactly one did), marked `near`.
+template <bool kRecord>
+class BasicEvaluator {
  public:
   using Ins = Engine::Code::Ins;
-  Evaluator(const Program& p, const Engine::Code& code, const FactDelta* d, const Overlay* ov, std::uint64_t max_steps)
+  BasicEvaluator(const Program& p, const Engine::Code& code, const FactDelta* d, const Overlay* ov,
+                 std::uint64_t max_steps)
       : p_(p), c_(code), w_(p.world()), d_(d), ov_(ov), max_(max_steps) {}
+
+  std::vector<FactRead>* rec = nullptr;  ///< kRecord: where reads go
 
   bool truth(NodeId n, Value* f) {
     const Value v = eval(n, f);
@@ -72,9 +87,51 @@ class Evaluator {
     // The column the checker resolved for a single static type, located at load; the read still
     // checks the entity's type, so a crafted bundle cannot make it read another entity's row.
     Value v;
-    if (n.index >= 0 && (!d_ || !d_->touched(e)) && w_.read(c_.columns[static_cast<std::size_t>(n.index)], e, v))
-      return v;
-    return attr(e, n.a);
+    if (!(n.index >= 0 && (!d_ || !d_->touched(e)) && w_.read(c_.columns[static_cast<std::size_t>(n.index)], e, v)))
+      v = attr(e, n.a);
+    if constexpr (kRecord) {
+      FactRead fr;
+      fr.entity = e;
+      fr.attr = n.a;
+      fr.value = v;
+      rec->push_back(fr);
+    }
+    return v;
+  }
+
+  /// The body of an `exists` for the candidate bound in its slot; recording, the reads of a
+  /// candidate that fails are taken back (the one that got furthest is kept aside in `best`).
+  template <typename Best>
+  bool candidate(NodeId body, Value* f, Best& best) {
+    if constexpr (!kRecord) {
+      (void)best;
+      return truth(body, f);
+    } else {
+      const std::size_t mark = rec->size();
+      if (truth(body, f)) return true;
+      const std::size_t got = rec->size() - mark;
+      if (got > best.reads.size()) {
+        best.reads.assign(rec->begin() + static_cast<std::ptrdiff_t>(mark), rec->end());
+        best.tie = false;
+      } else if (got == best.reads.size() && got > 0) {
+        best.tie = true;
+      }
+      rec->resize(mark);
+      return false;
+    }
+  }
+  /// After an `exists` held for none: the closest candidate's reads, when one got furthest.
+  template <typename Best>
+  void keep_closest(Best& best) {
+    if constexpr (kRecord) {
+      if (best.tie) return;
+      for (auto& fr : best.reads) {
+        fr.near = true;
+        rec->push_back(fr);
+      }
+    } else {
+      (void)best;
+    }
   }
 
   Value eval(NodeId id, Value* f) {
@@ -148,11 +205,14 @@ class Evaluator {
       case Op::exists_type: return Value::boolean(exists_type(n, f));
       case Op::exists_set: {
         const Value s = operand(kid(n, 0), f);
-        return Value::boolean(set_any(s, [&](const Value& x) {
+        std::conditional_t<kRecord, Closest, NoClosest> best;
+        const bool held = set_any(s, [&](const Value& x) {
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = x;
-          return truth(kid(n, 1), f);
-        }));
+          return candidate(kid(n, 1), f, best);
+        });
+        if (!held) keep_closest(best);
+        return Value::boolean(held);
       }
       case Op::make_set: return make_set(n, f);
     }
@@ -204,6 +264,14 @@ class Evaluator {
   }
 
   [[gnu::noinline]] bool exists_type(const Ins& n, Value* f) {
+    std::conditional_t<kRecord, Closest, NoClosest> best;
+    if (exists_type_in(n, f, best)) return true;
+    keep_closest(best);
+    return false;
+  }
+
+  template <typename Best>
+  [[gnu::always_inline]] bool exists_type_in(const Ins& n, Value* f, Best& best) {
     std::optional<Value> key, key2;
     if (n.probe_attr >= 0) key = operand(kid(n, 1), f);
     if (n.probe_attr2 >= 0) key2 = operand(kid(n, 2), f);
@@ -232,20 +300,20 @@ class Evaluator {
         if (++steps_ > max_) throw LimitExceeded{};
         if (d_ && d_->touched(e)) continue;  // its state is the writes': below
         f[n.slot] = Value::entity(e);
-        if (truth(kid(n, 0), f)) return true;
+        if (candidate(kid(n, 0), f, best)) return true;
       }
       if (d_ && key && n.index >= 0 && t == c_.types[n.types]) {
         // The delta's side of the same index: its entities whose key hashes alike.
         for (const auto& [h, e] : d_->probe(n.index, *key, key2 ? *key2 : *key)) {
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = Value::entity(e);
-          if (truth(kid(n, 0), f)) return true;
+          if (candidate(kid(n, 0), f, best)) return true;
         }
       } else if (d_) {
         for (EntityId e : d_->of_type(t)) {
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = Value::entity(e);
-          if (truth(kid(n, 0), f)) return true;
+          if (candidate(kid(n, 0), f, best)) return true;
         }
       }
       if (ov_) {
@@ -254,7 +322,7 @@ class Evaluator {
           if (ov_->entities()[i].type != t) continue;
           if (++steps_ > max_) throw LimitExceeded{};
           f[n.slot] = Value::entity(base + static_cast<EntityId>(i));
-          if (truth(kid(n, 0), f)) return true;
+          if (candidate(kid(n, 0), f, best)) return true;
         }
       }
     }
@@ -271,6 +339,8 @@ class Evaluator {
   std::uint64_t max_;
   std::vector<std::unique_ptr<SetValue>> sets_;
 };
+
+using Evaluator = BasicEvaluator<false>;
 
 }  // namespace
 
@@ -385,6 +455,31 @@ std::uint32_t candidate_rules(const Program& p, std::uint32_t action, TypeId pt,
       forbids += rule.forbid ? 1 : 0;
     }
   return forbids;
+}
+
+/// The frame every rule of `r` starts from: slots 0 and 1 the principal and the resource, then
+/// the action's parameters by their global ids (a rule's other slots are written before read).
+inline void fill_frame(Frame& frame, std::size_t size, const Request& r, const ActionInfo& action) {
+  frame.assign(size, Value::none());
+  frame[0] = Value::entity(r.principal);
+  frame[1] = Value::entity(r.resource);
+  for (std::size_t j = 0; j < action.params.size() && j < r.args.size(); ++j)
+    if (2 + action.param_ids[j] < frame.size()) frame[2 + action.param_ids[j]] = r.args[j];
+}
+
+/// The node under `root` (itself included) whose span is `want`, not looking inside `exists`
+/// bodies (whose variables the rule's frame does not bind); kNone32 when none.
+NodeId node_with_span(const Program& p, NodeId root, const Span& want) {
+  std::vector<NodeId> todo{root};
+  while (!todo.empty()) {
+    const NodeId n = todo.back();
+    todo.pop_back();
+    const Node& nd = p.nodes[n];
+    if (nd.span.file == want.file && nd.span.begin == want.begin && nd.span.end == want.end) return n;
+    if (nd.op == Op::exists_type || nd.op == Op::exists_set) continue;
+    for (auto it = nd.kids.rbegin(); it != nd.kids.rend(); ++it) todo.push_back(*it);
+  }
+  return kNone32;
 }
 
 /// The Miss for condition `c` of rule `ri`, which failed: narrowed from the whole condition to
@@ -621,11 +716,7 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
     }
     // One frame serves every rule: slots 0 and 1 and the action's parameters are the same for
     // all of them, and a rule's other slots (its `exists` variables) are written before read.
-    frame.assign(max_frame_, Value::none());
-    frame[0] = Value::entity(r.principal);
-    frame[1] = Value::entity(r.resource);
-    for (std::size_t j = 0; j < action.params.size() && j < r.args.size(); ++j)
-      if (2 + action.param_ids[j] < frame.size()) frame[2 + action.param_ids[j]] = r.args[j];
+    fill_frame(frame, max_frame_, r, action);
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint32_t ri = list[i];
       const RuleInfo& rule = p.rules[ri];
@@ -714,6 +805,71 @@ TypeId Engine::type_in(EntityId e, const Overlay* overlay) const {
 Decision Engine::decide_traced(const Request& r, std::vector<RuleOutcome>& outcomes) const noexcept {
   outcomes.clear();
   return decide_impl(r, true, &outcomes);
+}
+
+DecisionFacts Engine::decision_facts(const Decision& d, const Request& r, std::size_t max_rules) const {
+  DecisionFacts out;
+  const Program& p = *p_;
+  if (!d.errors.empty() || r.action >= p.schema.actions.size()) return out;
+  std::vector<std::pair<std::uint32_t, const Miss*>> todo;
+  for (auto ri : d.determining) todo.emplace_back(ri, nullptr);
+  if (todo.empty())
+    for (const auto& m : d.misses) todo.emplace_back(m.rule, &m);
+  if (todo.size() > max_rules) {
+    out.more_rules = todo.size() - max_rules;
+    todo.resize(max_rules);
+  }
+  std::vector<FactRead> reads, failing;
+  // The decision ran within the limit; evaluating its rules again (and each failed conjunct once
+  // more) takes at most about twice its steps.
+  const std::uint64_t budget = limits_.max_steps > UINT64_MAX / 3 ? UINT64_MAX : limits_.max_steps * 3;
+  BasicEvaluator<true> ev(p, *code_, eval_delta_, r.overlay, budget);
+  Frame frame;
+  fill_frame(frame, max_frame_, r, p.schema.actions[r.action]);
+  try {
+    for (const auto& [ri, miss] : todo) {
+      const RuleInfo& rule = p.rules[ri];
+      RuleFacts rf;
+      rf.rule = ri;
+      rf.forbid = rule.forbid;
+      rf.applied = miss == nullptr;
+      if (miss) rf.miss = *miss;
+      for (std::uint32_t ci = 0; ci < rule.conditions.size(); ++ci) {
+        const ConditionInfo& c = rule.conditions[ci];
+        reads.clear();
+        ev.rec = &reads;
+        const bool held = ev.truth(c.expr, frame.data()) == c.is_when;
+        if (!held) {
+          // What the conjunct that failed read (Miss::condition, and on into each inlined
+          // predicate's body, which shares the rule's frame): those reads failed.
+          NodeId at = miss ? node_with_span(p, c.expr, miss->condition) : kNone32;
+          if (at == kNone32) at = c.expr;
+          if (miss)
+            for (const auto& w : miss->within) {
+              if (p.nodes[at].inlined != w.predicate) break;  // a call: its body has a frame of its own
+              const NodeId inner = node_with_span(p, at, w.conjunct);
+              if (inner == kNone32 || inner == at) break;
+              at = inner;
+            }
+          failing.clear();
+          ev.rec = &failing;
+          (void)ev.truth(at, frame.data());
+          for (auto& fr : reads)
+            for (const auto& g : failing)
+              if (g.entity == fr.entity && g.attr == fr.attr) fr.failed = true;
+        }
+        for (auto& fr : reads) {
+          fr.condition = ci;
+          rf.reads.push_back(fr);
+        }
+        if (!held) break;
+      }
+      out.rules.push_back(std::move(rf));
+    }
+  } catch (...) {
+    // An exceeded limit: the facts found so far (the decision itself is unaffected).
+  }
+  return out;
 }
 
 std::vector<Decision> Engine::decide_all(std::span<const Request> rs, bool explain) const {

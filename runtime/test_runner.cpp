@@ -87,6 +87,11 @@ TestReport run_tests(const Engine& engine, const SourceManager& sm, const RunTes
               }
             }
           }
+          if (options.pictures && !r.failure.empty()) {
+            DecisionGraphOptions go;
+            go.title = "test " + t.name + ": " + r.failure;
+            r.picture = decision_graph(engine, r.decision, req, &sm, go);
+          }
         }
       }
       r.passed = r.failure.empty();

@@ -209,7 +209,9 @@ class Verifier {
                 res.passed = false;
                 Counterexample cx;
                 cx.test_block = render_fact_test(r, prop);
-                cx.explanation = e_.explain(e_.decide(r, true), r, &sm_);
+                const Decision explained = e_.decide(r, true);
+                cx.explanation = e_.explain(explained, r, &sm_);
+                if (o_.pictures) cx.picture = picture_of(explained, r, prop);
                 cx.entities = w.size();
                 res.counterexample = std::move(cx);
                 return res;
@@ -526,8 +528,17 @@ class Verifier {
 
   /// Decides `q` in a world already materialized into `ov` and known valid: -1 when the request
   /// is out of the property's scope, 0 when the decision is as expected, 1 for a counterexample.
+  /// The picture of a counterexample's decision: the facts it read, over its whole world.
+  Graph picture_of(const Decision& d, const Request& r, const PropertyInfo& prop) const {
+    DecisionGraphOptions go;
+    go.whole_overlay = true;
+    go.title = "property " + prop.name + ": expected " + (prop.expect_allow ? "allow" : "deny") + ", got " +
+               (d.allow ? "allow" : "deny");
+    return decision_graph(e_, d, r, &sm_, go);
+  }
+
   int decide_in(Overlay& ov, const std::vector<EntityId>& ids, const GRequest& q, const PropertyInfo& prop,
-                std::string* explanation = nullptr) const {
+                std::string* explanation = nullptr, std::optional<Graph>* picture = nullptr) const {
     Request r;
     r.principal = ids[q.principal];
     r.resource = ids[q.resource];
@@ -540,18 +551,20 @@ class Verifier {
     if (!e_.property_applies(prop, r)) return -1;
     const Decision d = e_.decide(r, explanation != nullptr);
     if (explanation) *explanation = e_.explain(d, r, &sm_);
+    if (picture) *picture = picture_of(d, r, prop);
     return d.allow != prop.expect_allow ? 1 : 0;
   }
 
   /// decide_in() on a world that is first checked (principal and resource alive, keys, requirements)
   /// and materialized; -1 also when the world is invalid.
-  int evaluate(const GWorld& w, const GRequest& q, const PropertyInfo& prop, std::string* explanation = nullptr) const {
+  int evaluate(const GWorld& w, const GRequest& q, const PropertyInfo& prop, std::string* explanation = nullptr,
+               std::optional<Graph>* picture = nullptr) const {
     if (!w.ents[q.principal].alive || !w.ents[q.resource].alive || !keys_hold(w)) return -1;
     Overlay ov(p_);
     std::vector<EntityId> ids;
     materialize(w, ov, ids);
     if (e_.first_violation(&ov)) return -1;
-    return decide_in(ov, ids, q, prop, explanation);
+    return decide_in(ov, ids, q, prop, explanation, picture);
   }
 
   /// Simpler versions of a value, simplest first. References move to earlier entities of an
@@ -649,7 +662,7 @@ class Verifier {
           }
         }
     }
-    evaluate(w, q, prop, &cx.explanation);
+    evaluate(w, q, prop, &cx.explanation, o_.pictures ? &cx.picture : nullptr);
     cx.test_block = render_test(w, q, prop);
     for (const auto& g : w.ents) cx.entities += g.alive;
     return cx;

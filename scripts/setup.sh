@@ -18,6 +18,7 @@ packages=(
   libbenchmark-dev         # bench/
   clang libclang-rt-dev    # libFuzzer harnesses in fuzz/ (scripts/fuzz.sh)
   time                     # /usr/bin/time: compile and load measurements in scripts/bench.sh
+  graphviz                 # `dot`: SVG pictures of `treaty graph` / `--explain --format svg`, docs/img/
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include "authzen.hpp"
 #include "treaty/data/delta.hpp"
 #include "treaty/convert.hpp"
+#include "treaty/graph.hpp"
 
 namespace treaty::server {
 
@@ -602,11 +603,61 @@ void write_native(Decider& c, const Outcome& o, std::string& out) {
   out += "],\"misses\":[]}";
 }
 
+/// `"explain": "graph"` in a native request (and `"format": "dot"` or `"mermaid"`): the decision,
+/// decided with its explanation, and `"graph": {"format", "text"}`, the picture of the facts it
+/// read (treaty/graph.hpp). False when the body asks for no picture (the usual path answers it).
+bool native_decide_graph(Ctx& c, Response& out) {
+  const auto& body = c.req.body();
+  if (body.find("\"explain\"") == std::string::npos) return false;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body);
+  } catch (const std::exception&) {
+    return false;  // not JSON: the usual path says why
+  }
+  if (!j.is_object() || !j.contains("explain")) return false;
+  if (!j["explain"].is_string() || j["explain"].get<std::string>() != "graph") {
+    out = error(400, "\"explain\" in a request is \"graph\" (a picture of the decision); for its misses use ?explain=true");
+    return true;
+  }
+  std::string format = "dot";
+  if (j.contains("format")) {
+    if (j["format"].is_string()) format = j["format"].get<std::string>();
+    if (!j["format"].is_string() || (format != "dot" && format != "mermaid")) {
+      out = error(400, "\"format\" of a picture is \"dot\" or \"mermaid\"");
+      return true;
+    }
+  }
+  j.erase("explain");
+  j.erase("format");
+  const Engine& eng = *c.w.snap->engine;
+  Overlay overlay(eng);
+  Request r;
+  Outcome o;
+  if (!eng.request_from_json(j, overlay, r, o.error)) {
+    out = error(400, o.error);
+    return true;
+  }
+  o.d = eng.decide(r, true);
+  o.allow = o.d.allow && o.d.errors.empty();
+  count(*c.w.snap, nullptr, r.action, o);
+  std::string decision;
+  c.w.writer->write(o.d, decision);
+  nlohmann::json answer = nlohmann::json::parse(decision);
+  std::string text;
+  (void)render_graph(decision_graph(eng, o.d, r, c.w.snap->sm), format, text);
+  answer["graph"] = {{"format", format}, {"text", text}};
+  out.body = answer.dump();
+  log_decision(c, body, o);
+  return true;
+}
+
 void native_decide(Ctx& c, Response& out) {
   if (!is_json(c.req)) {
     out = error(400, "the Content-Type must be application/json");
     return;
   }
+  if (native_decide_graph(c, out)) return;
   Outcome o;
   std::uint32_t action = ~0u;
   native_one(c, c.req.body(), o, action);

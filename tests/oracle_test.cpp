@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <map>
 #include <random>
+#include <set>
 
 #include "support/engine_util.hpp"
 #include "support/reference.hpp"
+#include "treaty/graph.hpp"
 
 using namespace treaty;
 using namespace treaty::testing;
@@ -282,6 +285,113 @@ RC_GTEST_PROP(Oracle, OrderAndMonotonicity, ()) {
       // Default deny: with no permit at all nothing is allowed.
       if (p.rules.empty()) RC_ASSERT(!b.allow);
     }
+}
+
+// Every edge a decision's picture draws is a fact the decision read (treaty/graph.hpp): a fact
+// edge stands for attribute reads that Engine::decision_facts recorded while evaluating the
+// drawn rules again, each read value is the entity's attribute in the world, the attribute is
+// one the drawn rules' conditions (or the predicates they call) read, and the edge runs from the
+// entity (a link: between its key's two ends) to what the attribute names. Request and rule edges
+// start at the decision and end at the principal, resource or a drawn rule. The DOT text draws
+// exactly these edges, between declared nodes.
+RC_GTEST_PROP(Oracle, DecisionPicturesDrawOnlyFactsTheDecisionRead, ()) {
+  const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+  ProgramGen g(seed);
+  const std::string rules = g.program();
+  const std::string world = g.world();
+  auto l = engine_from_texts({kSchema, rules, world});
+  if (!l->engine) RC_FAIL("the checker rejected a well-typed program:\n" + render_human(l->sm, l->diags.all()) + rules);
+  const Engine& e = *l->engine;
+  const auto& p = e.program();
+  const auto& s = p.schema;
+  // The attribute names each rule's conditions read, through the predicates they call.
+  auto attrs_of_rule = [&](std::uint32_t ri) {
+    std::set<std::uint32_t> out;
+    std::vector<NodeId> todo;
+    for (const auto& c : p.rules[ri].conditions) todo.push_back(c.expr);
+    std::set<NodeId> seen;
+    while (!todo.empty()) {
+      const NodeId n = todo.back();
+      todo.pop_back();
+      if (!seen.insert(n).second) continue;
+      const Node& nd = p.nodes[n];
+      if (nd.op == Op::attr) out.insert(nd.a);
+      if (nd.op == Op::call) todo.push_back(p.predicates[nd.a].body);
+      for (NodeId k : nd.kids) todo.push_back(k);
+    }
+    return out;
+  };
+  auto names = [&](const Value& v, EntityId target) {
+    if (v.tag == Tag::entity) return static_cast<EntityId>(v.i) == target;
+    return set_contains(v, Value::entity(target));
+  };
+  std::size_t fact_edges = 0, failed_edges = 0;
+  const auto person_t = s.find_entity("Person").value(), doc_t = s.find_entity("Doc").value();
+  for (EntityId u : p.world().of_type(person_t))
+    for (EntityId doc : p.world().of_type(doc_t)) {
+      Request r;
+      r.principal = u;
+      r.resource = doc;
+      r.action = s.find_action("read").value();
+      const Decision d = e.decide(r, true);
+      const DecisionFacts facts = e.decision_facts(d, r);
+      const Graph pic = decision_graph(e, d, r, &l->sm);
+      std::set<std::string> rule_keys;
+      std::set<std::uint32_t> readable;
+      for (const auto& rf : facts.rules) {
+        rule_keys.insert("rule:" + p.rules[rf.rule].name);
+        const auto a = attrs_of_rule(rf.rule);
+        readable.insert(a.begin(), a.end());
+        for (const auto& fr : rf.reads) {
+          // Each recorded read is what the world holds.
+          const int col = s.entities[e.type_of(fr.entity)].column(fr.attr);
+          RC_ASSERT(col >= 0);
+          RC_ASSERT(value_equal(e.attr_of(fr.entity, static_cast<std::uint32_t>(col)), fr.value));
+        }
+      }
+      for (const auto& x : pic.edges) {
+        RC_ASSERT(pic.find(x.from) != nullptr);
+        RC_ASSERT(pic.find(x.to) != nullptr);
+        if (x.kind == GraphEdge::Kind::request) {
+          RC_ASSERT(x.from == std::string("decision"));
+          RC_ASSERT(x.to == e.entity_name(u, nullptr) || x.to == e.entity_name(doc, nullptr));
+          continue;
+        }
+        if (x.kind == GraphEdge::Kind::rule) {
+          RC_ASSERT(x.from == std::string("decision"));
+          RC_ASSERT(rule_keys.count(x.to) == 1u);
+          continue;
+        }
+        ++fact_edges;
+        failed_edges += x.failed;
+        RC_ASSERT(x.read);
+        RC_ASSERT(!x.facts.empty());
+        for (const auto& f : x.facts) {
+          const auto& attr = s.entities[e.type_of(f.entity)].attrs.at(f.column);
+          RC_ASSERT(names(e.attr_of(f.entity, f.column), f.target));
+          RC_ASSERT(readable.count(attr.name_id) == 1u);
+          bool recorded = false;
+          for (const auto& rf : facts.rules)
+            for (const auto& fr : rf.reads)
+              recorded = recorded || (fr.entity == f.entity && fr.attr == attr.name_id && names(fr.value, f.target));
+          if (!recorded) RC_FAIL("edge " + x.from + " -> " + x.to + " (" + x.label + ") was not read:\n" + rules + world);
+        }
+        if (x.facts.size() == 1) {
+          RC_ASSERT(x.from == e.entity_name(x.facts[0].entity, nullptr));
+          RC_ASSERT(x.to == e.entity_name(x.facts[0].target, nullptr));
+        } else {
+          RC_ASSERT(x.from == e.entity_name(x.facts[0].target, nullptr));
+          RC_ASSERT(x.to == e.entity_name(x.facts[1].target, nullptr));
+        }
+      }
+      // The DOT text: one `->` statement per edge, each between declared nodes.
+      const std::string dot = to_dot(pic);
+      std::size_t arrows = 0;
+      for (auto at = dot.find("\" -> \""); at != std::string::npos; at = dot.find("\" -> \"", at + 1)) ++arrows;
+      RC_ASSERT(arrows == pic.edges.size());
+    }
+  RC_CLASSIFY(fact_edges == 0, "no fact drawn");
+  RC_CLASSIFY(failed_edges > 0, "a failed condition on an edge");
 }
 
 }  // namespace

@@ -199,6 +199,35 @@ struct RuleOutcome {
   Miss miss;  ///< when not applied: the first condition that failed, narrowed as in Decision::misses
 };
 
+/// An attribute the evaluator read while deciding: attribute-name `attr` of `entity` was `value`.
+struct FactRead {
+  EntityId entity = 0;
+  std::uint32_t attr = 0;  ///< global attribute-name id
+  Value value;
+  std::uint32_t condition = 0;  ///< index into the rule's conditions
+  bool failed = false;          ///< read by the conjunct that failed (Miss::condition)
+  /// Read while trying the closest candidate of an `exists` that held for none (it got furthest).
+  bool near = false;
+};
+
+/// What the conditions of one rule read, evaluated again as the decision evaluated them: every
+/// attribute read, in order, except those of `exists` candidates that did not hold (of an
+/// `exists` that held nothing for, the one candidate that got furthest, when one did).
+struct RuleFacts {
+  std::uint32_t rule = 0;
+  bool applied = false;
+  bool forbid = false;
+  std::optional<Miss> miss;  ///< not applied: the decision's miss
+  std::vector<FactRead> reads;
+};
+
+/// The facts behind a decision: the rules that decided it, or (a default deny) its closest
+/// misses, at most `max_rules` of them.
+struct DecisionFacts {
+  std::vector<RuleFacts> rules;
+  std::size_t more_rules = 0;  ///< rules left out past max_rules
+};
+
 /// How one permit of a reverse query (Engine::search_subjects, search_resources) found its
 /// candidates: through the entities its conditions pin the searched side to, or a scan.
 struct SearchRuleStats {
@@ -381,6 +410,9 @@ class Engine {
 
   /// Human-readable explanation of a decision, quoting conditions from `sm` when available.
   [[nodiscard]] std::string explain(const Decision& d, const Request& r, const SourceManager* sm) const;
+  /// The facts behind `d` (decided for `r` with an explanation): each rule that decided it, or
+  /// each closest miss, evaluated again with every attribute read recorded (DecisionFacts).
+  [[nodiscard]] DecisionFacts decision_facts(const Decision& d, const Request& r, std::size_t max_rules = 8) const;
   /// `{"decision", "determining", "misses", "errors"}` as in LANGUAGE.md section 10.
   [[nodiscard]] nlohmann::json to_json(const Decision& d, const SourceManager* sm) const;
   /// `Type::"id"` of an entity of the world or an overlay.

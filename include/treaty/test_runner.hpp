@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "treaty/graph.hpp"
 #include "treaty/runtime.hpp"
 
 namespace treaty {
@@ -21,6 +22,9 @@ struct ExpectationResult {
   Span span;
   /// With RunTestsOptions::coverage: how each candidate rule of the decision fared.
   std::vector<RuleOutcome> outcomes;
+  /// With RunTestsOptions::pictures, for a failed expectation that was decided: the decision as
+  /// a picture of the facts it read (treaty/graph.hpp), drawn while the test's `given` exists.
+  std::optional<Graph> picture;
 };
 
 struct TestReport {
@@ -33,6 +37,7 @@ struct TestReport {
 struct RunTestsOptions {
   std::string filter;     ///< only tests whose name contains it (all when empty)
   bool coverage = false;  ///< record each decision's rule outcomes (ExpectationResult::outcomes)
+  bool pictures = false;  ///< draw each failed expectation's decision (ExpectationResult::picture)
 };
 
 /// Runs every expectation of every test whose name contains `filter` (all when empty).

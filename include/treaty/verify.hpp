@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "treaty/graph.hpp"
 #include "treaty/runtime.hpp"
 
 namespace treaty {
@@ -35,6 +36,8 @@ struct VerifyOptions {
   std::uint64_t max_requests = 10'000'000;
   /// Called after each world (property index, worlds tried so far); for progress displays.
   std::function<void(std::size_t, std::uint64_t)> progress;
+  /// Draw each counterexample (Counterexample::picture).
+  bool pictures = false;
 };
 
 struct Counterexample {
@@ -42,6 +45,9 @@ struct Counterexample {
   std::string explanation;  ///< Engine::explain of the wrong decision
   std::size_t entities = 0; ///< entities in the shrunk world
   std::size_t shrink_steps = 0;
+  /// With VerifyOptions::pictures: the wrong decision as a picture of the facts it read, over
+  /// the whole shrunk world (treaty/graph.hpp).
+  std::optional<Graph> picture;
 };
 
 struct PropertyResult {

@@ -414,5 +414,100 @@ expect_rc 2 "query with an unknown question" -- "$T" query who "$q"
 expect_rc 0 "--help lists query" -- "$T" --help
 expect_in "$work/out" "query" "--help lists query"
 
+# --- graph and pictures ---
+four=("$src/policies/4me/lib" "$src/policies/examples/4me_enterprise_msp")
+expect_rc 0 "--help lists graph" -- "$T" --help
+expect_in "$work/out" "graph" "--help lists graph"
+expect_rc 0 "graph of the trusts" -- "$T" graph "${four[@]}" --types Account,Trust
+expect_in "$work/out" 'digraph "world" {' "graph writes DOT"
+expect_in "$work/out" '"Account::\"globex_it\"" -> "Account::\"initrode\"" [label="Trust::\"globex_it_initrode\"\naccepted: true\noptions: {change_tasks_to_key_contacts_and_specialists, approval_tasks_to_anyone}\nshared_roles: {service_desk_analyst}"' "a trust is an edge grantor -> grantee with its options and shared roles"
+if grep -q 'Person::' "$work/out"; then bad "--types Account,Trust draws no person"; else ok; fi
+expect_rc 0 "graph of the library's trusts" -- "$T" graph "$src/policies/4me" --types Trust
+expect_in "$work/out" '"Account::\"t_other\"" -> "Account::\"t_msp\"" [label="Trust::\"t_other_msp\"\naccepted: false' "the unaccepted trust is drawn"
+if grep -F '"Account::\"t_other\"" -> "Account::\"t_msp\""' "$work/out" | grep -q 'style=dashed'; then ok; else bad "the unaccepted trust is dashed"; fi
+if grep -F '"Account::\"t_widget\"" -> "Account::\"t_msp\""' "$work/out" | grep -q 'style=dashed'; then bad "an accepted trust is not dashed"; else ok; fi
+expect_rc 0 "graph --around" -- "$T" graph "${four[@]}" --around 'Person::"ivan"'
+expect_in "$work/out" '"Person::\"ivan\"" -> "Account::\"initrode\"" [label="account"' "the neighbourhood's edge"
+if grep -q 'globex' "$work/out"; then bad "--around depth 1 stays one step from ivan"; else ok; fi
+expect_rc 0 "graph --around --depth 2" -- "$T" graph "${four[@]}" --around 'Person::"ivan"' --depth 2
+expect_in "$work/out" 'Account::\"globex_it\"' "depth 2 reaches the trusting account"
+expect_rc 0 "graph --format mermaid" -- "$T" graph "${four[@]}" --types Account,Trust --format mermaid
+expect_in "$work/out" "flowchart LR" "mermaid flowchart"
+expect_in "$work/out" '-->|"Trust::#quot;globex_it_initrode#quot;<br/>accepted: true' "mermaid escapes quotes and breaks lines"
+expect_rc 0 "graph --format json" -- "$T" graph "${four[@]}" --types Account,Trust --format json
+if python3 -c 'import json, sys; g = json.load(open(sys.argv[1])); assert len(g["nodes"]) == 5 and len(g["edges"]) == 5, (len(g["nodes"]), len(g["edges"]))' "$work/out"; then ok; else bad "graph json: 5 accounts, 2 trusts and 3 directory edges"; fi
+expect_rc 0 "graph --format svg" -- "$T" graph "${four[@]}" --types Account,Trust --format svg -o "$work/trusts.svg"
+expect_in "$work/trusts.svg" "<svg" "svg through Graphviz"
+expect_in "$work/trusts.svg" "globex_it_initrode" "the svg draws the trust"
+expect_rc 0 "graph DOT renders with dot" -- bash -c "'$T' graph '$src/policies/4me' --max-nodes 0 | dot -Tsvg >/dev/null"
+printf 'stale\n' >"$work/kept.svg"
+expect_rc 2 "graph --format svg without dot" -- env PATH=/nonexistent "$T" graph "${four[@]}" --types Trust --format svg -o "$work/kept.svg"
+expect_in "$work/err" "Graphviz's \`dot\` is not on PATH" "a missing dot is explained"
+expect_in "$work/err" "apt-get install graphviz" "with how to install it"
+expect_in "$work/kept.svg" "stale" "nothing is half-written when dot is missing"
+expect_rc 2 "graph with an unknown type" -- "$T" graph "${four[@]}" --types Acount,Trust
+expect_in "$work/err" "--types: unknown entity type \`Acount\`; did you mean \`Account\`?" "unknown type named, with a suggestion"
+expect_rc 2 "graph --around an unknown entity" -- "$T" graph "${four[@]}" --around 'Person::"nobody"'
+expect_in "$work/err" '--around: no entity Person::"nobody" in the facts' "unknown entity named"
+expect_rc 2 "graph --around an unknown type" -- "$T" graph "${four[@]}" --around 'Persn::"ivan"'
+expect_in "$work/err" "did you mean \`Person\`?" "unknown --around type"
+expect_rc 2 "graph --around not an entity" -- "$T" graph "${four[@]}" --around 'ivan'
+expect_in "$work/err" "--around takes an entity" "a bare name is refused"
+expect_rc 2 "graph --depth without --around" -- "$T" graph "${four[@]}" --depth 2
+expect_in "$work/err" "--depth goes with --around" "--depth alone is refused"
+expect_rc 2 "graph with too many nodes" -- "$T" graph "$src/policies/4me"
+expect_in "$work/err" "more than the limit of 200: narrow it with --types" "too many nodes says how to narrow"
+expect_in "$work/err" "--around TYPE::" "the message names --around"
+expect_in "$work/err" "--max-nodes" "and --max-nodes"
+expect_rc 2 "graph --max-nodes 3" -- "$T" graph "${four[@]}" --types Account --max-nodes 3
+expect_in "$work/err" "the graph has 5 nodes (Account 5), more than the limit of 3" "the count by type"
+expect_rc 2 "graph with a bad format" -- "$T" graph "${four[@]}" --format png
+expect_in "$work/err" "png" "the bad format is named"
+expect_rc 2 "graph of a missing path" -- "$T" graph "$work/nope"
+
+# eval --explain as a picture
+expect_rc 0 "eval --explain --format dot (allow)" -- "$T" eval "${four[@]}" --explain --format dot --principal 'Person::"ivan"' --action 'assign_task(kind: approval)' --resource 'Person::"ceo"'
+expect_in "$work/out" '"decision" [label="ALLOW\nPerson::\"ivan\" assign_task(kind: approval) Person::\"ceo\"\l"' "the decision node"
+expect_in "$work/out" '"Account::\"globex_it\"" -> "Account::\"initrode\"" [label="Trust::\"globex_it_initrode\"' "the trust the exists found"
+expect_in "$work/out" 'approval_tasks_to_anyone' "the option read"
+expect_rc 0 "eval --explain --format dot (deny)" -- "$T" eval "$src/policies/4me" --explain --format dot --principal 'Person::"t_outsourced"' --action register_request --resource 'Person::"t_ospec"'
+expect_in "$work/out" 'DENY' "a deny"
+expect_in "$work/out" 'closest miss' "its closest misses"
+expect_in "$work/out" '✗ when has_role(analyst, service_desk_analyst, customer_person.account) is false' "the failed condition on the rule"
+if grep -F '"Account::\"t_other\"" -> "Account::\"t_msp\""' "$work/out" | grep -q 'color="#c62828"'; then ok; else bad "the unaccepted trust is red where the condition failed"; fi
+expect_rc 0 "eval --explain --format mermaid" -- "$T" eval "${four[@]}" --explain --format mermaid --principal 'Person::"ivan"' --action 'assign_task(kind: approval)' --resource 'Person::"hal"'
+expect_in "$work/out" 'DENY' "mermaid deny"
+expect_rc 0 "eval --explain --format svg" -- "$T" eval "${four[@]}" --explain --format svg -o "$work/deny.svg" --principal 'Person::"ivan"' --action 'assign_task(kind: approval)' --resource 'Person::"hal"'
+expect_in "$work/deny.svg" "<svg" "eval svg"
+printf '{"principal": {"type": "Person", "id": "ivan"}, "action": {"name": "assign_task", "args": {"kind": "approval"}}, "resource": {"type": "Person", "id": "ceo"}}' >"$work/req.json"
+expect_rc 0 "eval --request --explain --format dot" -- "$T" eval "${four[@]}" --request "$work/req.json" --explain --format dot
+expect_in "$work/out" "ALLOW" "a JSON request drawn"
+expect_rc 2 "eval --format dot without --explain" -- "$T" eval "${four[@]}" --format dot --principal 'Person::"ivan"' --action 'assign_task(kind: approval)' --resource 'Person::"ceo"'
+expect_in "$work/err" "add --explain" "a picture needs --explain"
+expect_rc 2 "eval --requests --format dot" -- "$T" eval "${four[@]}" --requests "$work/req.json" --explain --format dot
+expect_in "$work/err" "draws one decision" "a batch is not drawn"
+expect_rc 2 "eval --output without a picture" -- "$T" eval "${four[@]}" --output "$work/x" --principal 'Person::"ivan"' --action 'assign_task(kind: approval)' --resource 'Person::"ceo"'
+
+# a failed test, drawn
+expect_rc 1 "test --pictures" -- "$T" test "$work/failing.treaty" --pictures "$work/pics"
+expect_in "$work/err" "drew a failed expectation: $work/pics/" "the picture's file is named"
+pic=$(ls "$work/pics"/*.dot 2>/dev/null | head -1)
+[ -n "$pic" ] && [ "$(ls "$work/pics" | wc -l)" -eq 1 ] && ok || bad "one picture for the one failed expectation"
+[ -n "$pic" ] && expect_in "$pic" 'label="test ' "the picture is titled with the test"
+[ -n "$pic" ] && expect_in "$pic" 'expected allow, got deny' "and its failure"
+[ -n "$pic" ] && expect_rc 0 "the test picture renders" -- dot -Tsvg "$pic" -o "$work/pic.svg"
+expect_rc 0 "test --pictures with nothing failing" -- "$T" test "$q" --pictures "$work/nopics"
+[ -z "$(ls -A "$work/nopics" 2>/dev/null)" ] && ok || bad "no failure, no picture"
+expect_rc 1 "test --pictures --picture-format mermaid" -- "$T" test "$work/failing.treaty" --pictures "$work/pics_mm" --picture-format mermaid
+[ "$(ls "$work/pics_mm"/*.mmd 2>/dev/null | wc -l)" -eq 1 ] && ok || bad "a mermaid picture"
+
+# a verify counterexample, drawn over its shrunk world
+expect_rc 1 "verify --pictures" -- "$T" verify "$work/mutant/lib" --seed 3 --runs 500 --filter revocation --pictures "$work/cx" --picture-format svg
+expect_in "$work/err" "drew a counterexample: $work/cx/revocation_always_wins.svg" "the counterexample's picture"
+expect_in "$work/cx/revocation_always_wins.svg" "expected deny, got allow" "titled with the wrong decision"
+expect_rc 1 "verify --pictures (dot)" -- "$T" verify "$work/mutant/lib" --seed 3 --runs 500 --filter revocation --pictures "$work/cxd"
+expect_in "$work/cxd/revocation_always_wins.dot" 'revokes' "the shrunk world's revocation is drawn"
+expect_in "$work/cxd/revocation_always_wins.dot" 'ALLOW' "the wrong allow"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
