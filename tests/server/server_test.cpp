@@ -638,6 +638,53 @@ TEST(Native, DecideBatchMaskStatusHealth) {
   EXPECT_EQ(c.get("/v1/decide").status, 405u);
 }
 
+// `"explain": "graph"` answers the decision with the picture of the facts it read, as DOT or
+// Mermaid (treaty/graph.hpp); anything else in `explain` or `format` is the client's error.
+TEST(Native, DecideWithAGraph) {
+  ServerProcess s({kSrc + "/policies/bm365"});
+  ASSERT_NE(s.port(), 0) << s.log();
+  Client c(s.port());
+  json req = json::parse(R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"view_ticket_field","args":{"field":"summary"}},
+    "resource":{"type":"Ticket","id":"b_acme_1"},"explain":"graph"})");
+  auto r = c.post("/v1/decide", req);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.j()["decision"], "allow");
+  EXPECT_FALSE(r.j()["determining"].empty());
+  ASSERT_TRUE(r.j().contains("graph")) << r.body;
+  EXPECT_EQ(r.j()["graph"]["format"], "dot");
+  const std::string dot = r.j()["graph"]["text"];
+  EXPECT_EQ(dot.rfind("digraph \"decision\"", 0), 0u) << dot;
+  EXPECT_NE(dot.find("ALLOW"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("Ticket::\\\"b_acme_1\\\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("rule:" + r.j()["determining"][0]["rule"].get<std::string>()), std::string::npos) << dot;
+  // A deny draws its closest misses.
+  json deny = req;
+  deny["action"]["args"]["field"] = "billing_rate";
+  req["format"] = "mermaid";
+  r = c.post("/v1/decide", deny);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.j()["decision"], "deny");
+  EXPECT_NE(r.j()["graph"]["text"].get<std::string>().find("DENY"), std::string::npos);
+  r = c.post("/v1/decide", req);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.j()["graph"]["format"], "mermaid");
+  EXPECT_EQ(r.j()["graph"]["text"].get<std::string>().rfind("flowchart LR", 0), 0u) << r.body;
+  // Errors: another explain, another format, an unknown entity.
+  json bad = req;
+  bad["explain"] = true;
+  EXPECT_EQ(c.post("/v1/decide", bad).status, 400u);
+  bad = req;
+  bad["format"] = "png";
+  r = c.post("/v1/decide", bad);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("dot"), std::string::npos) << r.body;
+  bad = req;
+  bad["principal"]["id"] = "nobody";
+  r = c.post("/v1/decide", bad);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_FALSE(r.j().contains("graph"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tokens
 // ---------------------------------------------------------------------------------------------
