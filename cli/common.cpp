@@ -167,4 +167,16 @@ bool write_pictures(const std::string& dir, const std::vector<std::pair<std::str
   return true;
 }
 
+bool draw_pictures(const std::string& dir, const std::vector<std::pair<std::string, const Graph*>>& pictures,
+                   const std::string& format, std::string_view what) {
+  std::vector<std::string> written;
+  std::string error;
+  if (!write_pictures(dir, pictures, format, written, error)) {
+    std::cerr << "treaty: error: --pictures: " << error << "\n";
+    return false;
+  }
+  for (const auto& w : written) std::cerr << "treaty: drew " << what << ": " << w << "\n";
+  return true;
+}
+
 }  // namespace treaty::cli

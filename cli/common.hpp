@@ -98,6 +98,10 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
 /// written go to `written`. False with the reason at the first that cannot be.
 bool write_pictures(const std::string& dir, const std::vector<std::pair<std::string, const Graph*>>& pictures,
                     const std::string& format, std::vector<std::string>& written, std::string& error);
+/// `--pictures DIR` of `test` and `verify`: writes them, says on stderr each file drawn ("drew
+/// WHAT: FILE") or why it could not; false on an error (the verb then exits 2).
+bool draw_pictures(const std::string& dir, const std::vector<std::pair<std::string, const Graph*>>& pictures,
+                   const std::string& format, std::string_view what);
 
 /// Writes `text` whole to stdout, or to `path` atomically when one is given (not empty or "-").
 bool write_output(const std::string& path, const std::string& text, std::string& error);

@@ -52,13 +52,7 @@ int run_test(const TestOptions& o) {
         const auto lc = l.sm.line_col(r.span.file, r.span.begin);
         pics.emplace_back(r.test + "_line" + std::to_string(lc.line), &*r.picture);
       }
-    std::vector<std::string> written;
-    std::string error;
-    if (!write_pictures(o.pictures, pics, o.picture_format, written, error)) {
-      std::cerr << "treaty: error: --pictures: " << error << "\n";
-      return kUsage;
-    }
-    for (const auto& w : written) std::cerr << "treaty: drew a failed expectation: " << w << "\n";
+    if (!draw_pictures(o.pictures, pics, o.picture_format, "a failed expectation")) return kUsage;
   }
   if (!coverage) return rc;
   const CoverageReport c = coverage_of(l.engine->program(), report);

@@ -70,13 +70,7 @@ int run_verify(const VerifyCliOptions& o) {
     std::vector<std::pair<std::string, const Graph*>> pics;
     for (const auto& p : report.properties)
       if (p.counterexample && p.counterexample->picture) pics.emplace_back(p.name, &*p.counterexample->picture);
-    std::vector<std::string> written;
-    std::string error;
-    if (!write_pictures(o.pictures, pics, o.picture_format, written, error)) {
-      std::cerr << "treaty: error: --pictures: " << error << "\n";
-      return kUsage;
-    }
-    for (const auto& w : written) std::cerr << "treaty: drew a counterexample: " << w << "\n";
+    if (!draw_pictures(o.pictures, pics, o.picture_format, "a counterexample")) return kUsage;
   }
   return failed ? kProblems : kOk;
 }
