@@ -12,6 +12,7 @@
 namespace treaty::cli {
 
 std::function<int()> setup_serve(CLI::App& app);  // cli/serve.cpp
+std::function<int()> setup_lsp(CLI::App& app);    // cli/lsp.cpp
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> all = {
@@ -25,6 +26,8 @@ const std::vector<Verb>& verbs() {
       {"verify", "Search random worlds for counterexamples to every `property`", setup_verify},
       {"explain", "Explain a name: its declaration, `///` documentation and every use in the package", setup_explain},
       {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},
+      {"lsp", "Language server for editors (LSP over stdio): diagnostics, hover, definition, formatting, ...",
+       setup_lsp},
   };
   return all;
 }
