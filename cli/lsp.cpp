@@ -40,6 +40,7 @@ using json = nlohmann::json;
 
 constexpr std::size_t kMaxMessage = 64u << 20;  ///< bytes of one frame's body
 constexpr std::size_t kMaxHeaderLine = 4096;
+constexpr std::size_t kMaxDepth = 256;  ///< nesting of a message's JSON (copying is recursive)
 
 // JSON-RPC and LSP error codes.
 constexpr int kParseError = -32700;
@@ -116,6 +117,27 @@ Frame read_frame(std::FILE* in, std::string& body, std::string& why) {
   body.resize(length);
   if (length > 0 && std::fread(body.data(), 1, length, in) != length) return Frame::eof;
   return Frame::ok;
+}
+
+/// True when the JSON text nests arrays and objects deeper than kMaxDepth (strings skipped).
+/// Checked before parsing: nlohmann-json copies and prints values recursively.
+bool too_deep(const std::string& body) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
 }
 
 void write_frame(const json& msg) {
@@ -232,6 +254,10 @@ class Server {
       if (f == Frame::eof) return shutdown_ ? kOk : kProblems;
       if (f == Frame::bad) {
         error_response(nullptr, kInvalidRequest, why);
+        continue;
+      }
+      if (too_deep(body)) {
+        error_response(nullptr, kInvalidRequest, "the message nests deeper than " + std::to_string(kMaxDepth) + " levels");
         continue;
       }
       json msg = json::parse(body, nullptr, false);
@@ -686,9 +712,14 @@ class Server {
     for (const auto& d : params.at("context").value("diagnostics", json::array())) {
       if (!d.contains("data") || !d["data"].is_object() || !d["data"].contains("fix")) continue;
       const auto& fix = d["data"]["fix"];
+      // The diagnostic is echoed with the fields LSP defines only: what else the client put in it
+      // (of any depth) is not written back.
+      json echoed = {{"range", d.at("range")}, {"message", d.value("message", "")}};
+      for (const char* k : {"severity", "code", "source"})
+        if (d.contains(k) && !d[k].is_structured()) echoed[k] = d[k];
       out.push_back({{"title", "Replace with `" + fix.at("newText").get<std::string>() + "`"},
                      {"kind", "quickfix"},
-                     {"diagnostics", json::array({d})},
+                     {"diagnostics", json::array({echoed})},
                      {"isPreferred", true},
                      {"edit", {{"changes", {{uri, json::array({{{"range", fix.at("range")},
                                                                 {"newText", fix.at("newText")}}})}}}}}});

@@ -264,6 +264,14 @@ def main():
         c.raw(b"Content-Type: x\r\n\r\n")
         m = c.take()
         check(m.get("error", {}).get("code") == -32600, "a frame without a length: InvalidRequest, %r" % m)
+        deep = b'{"jsonrpc":"2.0","id":99,"method":"workspace/symbol","params":{"query":' + b"[" * 100000 + b"]" * 100000 + b"}}"
+        c.raw(b"Content-Length: %d\r\n\r\n" % len(deep) + deep)
+        m = c.take()
+        check(m.get("error", {}).get("code") == -32600 and "deeper" in m["error"]["message"],
+              "JSON nested 100,000 deep: InvalidRequest, %r" % m)
+        c.raw(b"Content-Length: 99999999999999999999999\r\n\r\n")
+        m = c.take()
+        check(m.get("error", {}).get("code") == -32600, "an absurd Content-Length: InvalidRequest, %r" % m)
         c.notify("$/unknownNotification", {})
         r = c.request("textDocument/unknownMethod", {})
         check(r.get("error", {}).get("code") == -32601, "an unknown method: MethodNotFound, %r" % r)
