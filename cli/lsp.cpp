@@ -790,6 +790,21 @@ class Server {
       return items;
     }
     if (p) {
+      // The variables read in the declaration around the cursor (bindings, parameters, `exists`
+      // variables), with their types: the names in scope there.
+      if (auto it = a->file_of.find(path); it != a->file_of.end())
+        if (const syntax::File* sf = a->syntax_of(it->second))
+          for (const auto& decl : sf->decls) {
+            const Span ds = syntax::decl_span(decl);
+            if (!(ds.begin <= off && off <= ds.end)) continue;
+            for (const auto& t : a->index->types) {
+              if (t.span.file != it->second || t.span.begin < ds.begin || t.span.end > ds.end) continue;
+              const std::string_view name = a->sm.text(t.span);
+              // A variable read is a bare name; an attribute's span is its name after a `.`.
+              if (t.span.begin > 0 && a->sm.file(it->second).text[t.span.begin - 1] == '.') continue;
+              item(std::string(name), 6, t.type);
+            }
+          }
       for (const auto& et : p->schema.entities) item(et.name, 7, "entity type");
       for (const auto& en : p->schema.enums) {
         item(en.name, 13, "enum");

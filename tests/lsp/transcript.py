@@ -188,6 +188,9 @@ def main():
                                                   "position": pos_of(text, "has_role(", 0, 3)})
         labels = {i["label"] for i in r["result"]}
         check({"has_role", "trusted", "specialist", "Person", "permit"} <= labels, "completion of names")
+        details = {i["label"]: i.get("detail") for i in r["result"]}
+        check(details.get("p") == "Person" and details.get("c") == "Ci",
+              "completion offers the rule's variables with their types: p %r, c %r" % (details.get("p"), details.get("c")))
 
         # Document symbols and workspace symbols.
         r = c.request("textDocument/documentSymbol", {"textDocument": {"uri": uri(cis)}})
