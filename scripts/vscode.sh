@@ -2,7 +2,8 @@
 # The VS Code extension (editors/vscode): installs its npm dependencies exactly as locked
 # (`npm ci`; the npm registry is the only network it needs), checks that the client parses, runs
 # the grammar tests (vscode-tmgrammar-test on editors/vscode/tests/*.treaty: scope assertions on
-# snippets of the bundled policies) and packages the extension with @vscode/vsce 3.x (which needs
+# snippets of the bundled policies), checks that docs/editor-highlighting.svg is what the grammar
+# renders of editors/vscode/sample.treaty, and packages the extension with @vscode/vsce 3.x (which needs
 # node 20). Exits non-zero on any failure.
 # Usage: scripts/vscode.sh [OUT.vsix]     (default editors/vscode/treaty.vsix)
 set -euo pipefail
@@ -22,6 +23,15 @@ npm ci --no-audit --no-fund --loglevel=error
 node --check extension.js
 echo "vscode.sh: grammar tests" >&2
 npx --no-install vscode-tmgrammar-test -g syntaxes/treaty.tmLanguage.json 'tests/*.treaty'
+# docs/editor-highlighting.svg is the grammar's rendering of sample.treaty: it must be current.
+node render-highlighting.js sample.treaty "$out.svg.tmp"
+if ! cmp -s "$out.svg.tmp" "$root/docs/editor-highlighting.svg"; then
+  rm -f "$out.svg.tmp"
+  echo "vscode.sh: docs/editor-highlighting.svg is not what the grammar renders now; regenerate it with" \
+       "(cd editors/vscode && node render-highlighting.js sample.treaty ../../docs/editor-highlighting.svg)" >&2
+  exit 1
+fi
+rm -f "$out.svg.tmp"
 echo "vscode.sh: packaging $out" >&2
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$.vsix"
