@@ -335,7 +335,9 @@ class Server {
 
   void notification(const std::string& method, const json& params) {
     if (!initialized_ || shutdown_) return;
-    if (method == "textDocument/didOpen") {
+    if (method == "initialized") {
+      analyze();  // the workspace's problems and symbols before any document is opened
+    } else if (method == "textDocument/didOpen") {
       const auto& td = params.at("textDocument");
       const std::string path = path_of(td.at("uri"));
       docs_[path] = {td.at("text").get<std::string>(), td.value("version", std::int64_t{0})};
@@ -360,7 +362,7 @@ class Server {
     } else if (method == "textDocument/didSave" || method == "workspace/didChangeWatchedFiles") {
       analyze();
     }
-    // `initialized`, `$/cancelRequest`, `$/setTrace`, ... and unknown notifications: nothing to do.
+    // `$/cancelRequest`, `$/setTrace`, ... and unknown notifications: nothing to do.
   }
 
   static std::string path_of(const json& uri) {

@@ -135,6 +135,9 @@ def main():
                     "workspaceSymbolProvider"]:
             check(cap in caps, "capability " + cap)
         c.notify("initialized", {})
+        # The workspace is checked at once: its symbols are there before any document is opened.
+        r = c.request("workspace/symbol", {"query": "registered_in"})
+        check([s["name"] for s in r["result"]] == ["registered_in"], "workspace symbols before didOpen: %r" % r["result"])
 
         # didOpen: the package has no problems.
         c.notify("textDocument/didOpen", {"textDocument": {"uri": uri(cis), "languageId": "treaty", "version": 1,
