@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The VS Code extension (editors/vscode): installs its npm dependencies exactly as locked
-# (`npm ci`; the npm registry is the only network it needs), checks that the client parses, runs
+# (`npm ci`; the npm registry is the only network it needs), checks that the client parses and
+# runs its commands as it should against fakes of VS Code (tests/extension.test.js), runs
 # the grammar tests (vscode-tmgrammar-test on editors/vscode/tests/*.treaty: scope assertions on
 # snippets of the bundled policies), checks that docs/editor-highlighting.svg is what the grammar
 # renders of editors/vscode/sample.treaty, and packages the extension with @vscode/vsce 3.x (which needs
@@ -21,6 +22,7 @@ fi
 echo "vscode.sh: npm ci" >&2
 npm ci --no-audit --no-fund --loglevel=error
 node --check extension.js
+node tests/extension.test.js
 echo "vscode.sh: grammar tests" >&2
 npx --no-install vscode-tmgrammar-test -g syntaxes/treaty.tmLanguage.json 'tests/*.treaty'
 # docs/editor-highlighting.svg is the grammar's rendering of sample.treaty: it must be current.
