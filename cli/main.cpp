@@ -12,6 +12,7 @@
 namespace treaty::cli {
 
 std::function<int()> setup_serve(CLI::App& app);  // cli/serve.cpp
+std::function<int()> setup_lsp(CLI::App& app);    // cli/lsp.cpp
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> all = {
@@ -27,6 +28,8 @@ const std::vector<Verb>& verbs() {
       {"graph", "Draw the facts: entities as nodes, references and trusts as edges (DOT, SVG, Mermaid, JSON)",
        setup_graph},
       {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},
+      {"lsp", "Language server for editors (LSP over stdio): diagnostics, hover, definition, formatting, ...",
+       setup_lsp},
   };
   return all;
 }
