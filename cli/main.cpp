@@ -23,6 +23,8 @@ const std::vector<Verb>& verbs() {
       {"query", "Reverse queries: who may (subjects), on what (resources), which actions, exactly as eval decides",
        setup_query},
       {"verify", "Search random worlds for counterexamples to every `property`", setup_verify},
+      {"diff", "The decisions that differ between two versions (packages or bundles) over their facts; exit 1 if any",
+       setup_diff},
       {"explain", "Explain a name: its declaration, `///` documentation and every use in the package", setup_explain},
       {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},
   };

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 #include "treaty/coverage.hpp"
 #include "treaty/diagnostics.hpp"
+#include "treaty/diff.hpp"
 #include "treaty/request_reader.hpp"
 #include "treaty/runtime.hpp"
 #include "treaty/source.hpp"
@@ -70,6 +72,13 @@ void write_explain_report(std::ostream& out, const SourceManager& sm, const std:
 /// it starts) or cobertura (XML, lines as in lcov).
 void write_coverage_report(std::ostream& out, const CoverageReport& c, const SourceManager& sm,
                            const std::string& format);
+
+/// `treaty diff`'s report as JSON (the format `--expect` reads: docs/ci.md, "diff").
+nlohmann::json diff_json(const DiffReport& r);
+
+/// `treaty diff`'s report in `format`: text, json or markdown (a pull-request comment).
+void write_diff_report(std::ostream& out, const DiffReport& r, const std::string& format, const std::string& old_name,
+                       const std::string& new_name);
 
 /// Escapes text for XML attributes and bodies (JUnit).
 std::string xml_escape(const std::string& s);

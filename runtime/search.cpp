@@ -40,6 +40,7 @@ struct Gen {
     call,     ///< a predicate not inlined: kids[0] runs in its frame, `args` (callee slot, key) filled first
     probe_each,  ///< slot.attr == v for each entity v kids[0] gives (an argument `x.attr` of a call)
     path,     ///< slot.a1.a2... == key: `levels` probed from the last attribute back to the slot
+    seeded,   ///< `exists slot` with slot = the seed entity (treaty diff): kids[0] runs with it set
   };
   Kind kind = Kind::value;
   NodeId key = 0;
@@ -233,6 +234,157 @@ class Planner {
     return each;
   }
 
+  /// Planning for treaty diff: the `exists` node `site` takes the seed entity (a fact that differs
+  /// between two versions). differs() gives a superset of the values of `target` for which the
+  /// value of `n` can differ between the versions through the seed being the site's variable.
+  /// Its argument: if `n` differs, it holds in one version, so a plan of `n` holding (gen())
+  /// will do, run in both; and a difference of `and`, `or` or `not` is a difference of a child
+  /// that holds the site, of an `exists` one of its body for some variable, and of the site
+  /// itself one of its body with the seed, which then holds in one version.
+  void set_site(NodeId site) {
+    site_ = site;
+    holds_site_.assign(p_.nodes.size(), 0);
+    pred_site_.assign(p_.predicates.size(), 0);
+  }
+
+  /// Whether `n` reaches the site (through predicate calls too).
+  bool reaches_site(NodeId n) {
+    if (n >= p_.nodes.size()) return false;
+    auto& memo = holds_site_[n];
+    if (memo != 0) return memo == 2;
+    memo = 1;
+    const Node& nd = p_.nodes[n];
+    bool r = n == site_;
+    for (NodeId k : nd.kids) r = reaches_site(k) || r;
+    if (nd.op == Op::call && nd.a < p_.predicates.size()) {
+      auto& pm = pred_site_[nd.a];
+      if (pm == 0) {
+        pm = 1;
+        pm = reaches_site(p_.predicates[nd.a].body) ? 2 : 1;
+      }
+      r = r || pm == 2;
+    }
+    memo = r ? 2 : 1;
+    return r;
+  }
+
+  std::optional<Gen> differs(NodeId n, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
+                             std::vector<std::uint32_t>& bound, int depth) {
+    if (depth > kMaxDepth || ++visits_ > kMaxVisits || !reaches_site(n)) return std::nullopt;
+    const Node& nd = p_.nodes[n];
+    std::optional<Gen> holds = gen(n, target, ttypes, is_target, bound, depth + 1);
+    std::optional<Gen> g;
+    switch (nd.op) {
+      case Op::exists_type: {
+        if (n == site_) {
+          bound.push_back(nd.slot);
+          auto body = gen(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
+          bound.pop_back();
+          if (body) {
+            g.emplace();
+            g->kind = Gen::Kind::seeded;
+            g->slot = nd.slot;
+            g->kids.push_back(std::move(*body));
+          }
+          break;
+        }
+        // The variable's values whose body can differ, then the target from the body holding.
+        const std::vector<TypeId> vtypes(nd.types.begin(), nd.types.end());
+        auto var = differs(nd.kids[0], nd.slot, vtypes, false, bound, depth + 1);
+        if (!var) break;
+        bound.push_back(nd.slot);
+        auto then = gen(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
+        bound.pop_back();
+        if (!then) break;
+        g.emplace();
+        g->kind = Gen::Kind::via;
+        g->slot = nd.slot;
+        g->types = vtypes;
+        g->kids.push_back(std::move(*var));
+        g->kids.push_back(std::move(*then));
+        break;
+      }
+      case Op::and_:
+      case Op::or_:
+      case Op::not_: {
+        Gen u;
+        u.kind = Gen::Kind::any_of;
+        bool ok = true;
+        for (NodeId k : nd.kids) {
+          if (!reaches_site(k)) continue;
+          auto kg = differs(k, target, ttypes, is_target, bound, depth + 1);
+          if (!kg) {
+            ok = false;
+            break;
+          }
+          u.kids.push_back(std::move(*kg));
+        }
+        if (ok && !u.kids.empty()) {
+          if (u.kids.size() == 1) g = std::move(u.kids[0]);
+          else g = std::move(u);
+        }
+        break;
+      }
+      case Op::call: g = differs_call(nd, target, ttypes, is_target, bound, depth); break;
+      default: break;
+    }
+    if (holds && (!g || rank(*holds) <= rank(*g))) return holds;
+    return g;
+  }
+
+  /// differs() through a predicate that was not inlined, planned in its frame as call() plans.
+  std::optional<Gen> differs_call(const Node& nd, std::uint32_t target, const std::vector<TypeId>& ttypes,
+                                  bool is_target, std::vector<std::uint32_t>& bound, int depth) {
+    if (nd.a >= p_.predicates.size()) return std::nullopt;
+    const PredicateInfo& pred = p_.predicates[nd.a];
+    Gen g;
+    g.kind = Gen::Kind::call;
+    g.frame = std::max<std::uint32_t>(pred.frame, 1);
+    std::vector<std::uint32_t> inner;
+    std::optional<std::uint32_t> as_var, as_attr;
+    for (std::uint32_t i = 0; i < nd.kids.size() && i < pred.params.size(); ++i) {
+      const NodeId k = nd.kids[i];
+      const Node& kn = p_.nodes[k];
+      // An argument that reaches the site is evaluated in the caller's frame: not planned here.
+      if (reaches_site(k)) return std::nullopt;
+      if (free_of(k, bound)) {
+        inner.push_back(i);
+        g.args.emplace_back(i, k);
+      } else if (kn.op == Op::var && kn.slot == target) {
+        as_var = as_var.value_or(i);
+      } else if (kn.op == Op::attr && !kn.kids.empty() && p_.nodes[kn.kids[0]].op == Op::var &&
+                 p_.nodes[kn.kids[0]].slot == target && pred.params[i].type.base == Base::entity &&
+                 !pred.params[i].type.set) {
+        as_attr = as_attr.value_or(i);
+      }
+    }
+    if (as_var) {
+      if (auto body = differs(pred.body, *as_var, ttypes, is_target, inner, depth + 1)) {
+        g.kids.push_back(std::move(*body));
+        return g;
+      }
+    }
+    if (!as_attr) return std::nullopt;
+    const Node& an = p_.nodes[nd.kids[*as_attr]];
+    auto body = differs(pred.body, *as_attr, pred.params[*as_attr].type.entities, false, inner, depth + 1);
+    if (!body) return std::nullopt;
+    g.kids.push_back(std::move(*body));
+    Gen each;
+    each.kind = Gen::Kind::probe_each;
+    each.types = ttypes;
+    each.target = is_target;
+    for (TypeId t : ttypes) {
+      const int col = p_.schema.entities[t].column(an.a);
+      each.columns.push_back(col);
+      if (col >= 0) add_spec(IndexSpec::on(t, static_cast<std::uint32_t>(col)));
+    }
+    each.kids.push_back(std::move(g));
+    return each;
+  }
+
+  /// Whether `n` reads only slots of `bound` (and its own `exists` variables).
+  bool reads_only(NodeId n, std::vector<std::uint32_t>& bound) { return free_of(n, bound); }
+
   /// How costly a generator is likely to be, to choose between conjuncts.
   static int rank(const Gen& g) {
     switch (g.kind) {
@@ -248,6 +400,7 @@ class Planner {
       case Gen::Kind::call: return rank(g.kids[0]);
       case Gen::Kind::probe_each: return 3 + rank(g.kids[0]);
       case Gen::Kind::path: return 2 + 2 * static_cast<int>(g.levels.size());
+      case Gen::Kind::seeded: return rank(g.kids[0]);
     }
     return 100;
   }
@@ -283,6 +436,8 @@ class Planner {
 
   const Program& p_;
   std::size_t visits_ = 0;
+  NodeId site_ = kNone32;
+  std::vector<std::uint8_t> holds_site_, pred_site_;  ///< reaches_site: 0 unknown, 1 no, 2 yes
 };
 
 /// What a generator does, for `--explain`.
@@ -310,6 +465,7 @@ std::string describe(const Program& p, const Gen& g) {
       return "exists " + names + " by " + describe(p, g.kids[0]) + ", then " + describe(p, g.kids[1]);
     }
     case Gen::Kind::call: return "a predicate's " + describe(p, g.kids[0]);
+    case Gen::Kind::seeded: return "the changed fact, then " + describe(p, g.kids[0]);
     case Gen::Kind::path: {
       std::string out = "path";
       for (const auto& level : g.levels) {
@@ -341,9 +497,17 @@ class Runner {
       : p_(p), d_(d), o_(o), searched_(searched), eval_(std::move(eval)), type_in_(std::move(type_in)) {}
 
   bool failed = false;
+  EntityId seed = kNone32;  ///< the entity a Gen::Kind::seeded sets (treaty diff)
 
   void run(const Gen& g, Value* f, std::vector<EntityId>& out) {
     switch (g.kind) {
+      case Gen::Kind::seeded: {
+        const Value saved = f[g.slot];
+        f[g.slot] = Value::entity(seed);
+        run(g.kids[0], f, out);
+        f[g.slot] = saved;
+        return;
+      }
       case Gen::Kind::value:
         failed |= !eval_(g.key, f, [&](const Value& v) {
           if (v.tag == Tag::entity) out.push_back(static_cast<EntityId>(v.i));
@@ -510,8 +674,19 @@ struct Engine::SearchPlans {
   struct Side {
     std::optional<search_detail::Gen> gen;
     std::string how;  ///< what drives it, or why it scans
+    /// The conditions (by index) that read neither this side nor anything but the other side
+    /// and the arguments: rule_may_hold() evaluates them with the other side alone. Forbids too.
+    std::vector<std::uint32_t> known_only;
   };
-  std::vector<std::array<Side, 2>> rules;  ///< by rule; empty sides for forbids
+  std::vector<std::array<Side, 2>> rules;  ///< by rule; no `gen` for forbids
+  std::vector<std::uint32_t> params;       ///< the slots of every action's parameters
+};
+
+struct Engine::SeedPlan {
+  std::uint32_t rule = 0;
+  int side = 0;
+  search_detail::Gen gen;
+  std::string how;
 };
 
 void Engine::plan_searches() {
@@ -528,8 +703,18 @@ void Engine::plan_searches() {
   std::vector<TypeId> all_types(p.schema.entities.size());
   for (TypeId t = 0; t < all_types.size(); ++t) all_types[t] = t;
   Planner planner(p);
+  plans->params = params;
   for (std::uint32_t ri = 0; ri < p.rules.size(); ++ri) {
     const RuleInfo& rule = p.rules[ri];
+    for (int side = 0; side < 2; ++side) {
+      std::vector<std::uint32_t> known = params;
+      known.push_back(side == 0 ? 1u : 0u);
+      auto& out = plans->rules[ri][static_cast<std::size_t>(side)];
+      for (std::uint32_t ci = 0; ci < rule.conditions.size(); ++ci) {
+        planner.reset();
+        if (planner.reads_only(rule.conditions[ci].expr, known)) out.known_only.push_back(ci);
+      }
+    }
     if (rule.forbid) continue;
     for (int side = 0; side < 2; ++side) {
       const auto& declared = side == 0 ? rule.principals : rule.resources;
@@ -672,6 +857,123 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
     if (decide(r, false).allow) res.entities.push_back(*it);
   }
   return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The primitives of treaty diff (runtime/diff.cpp)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+/// A frame for `action`'s request with one side known and the other none.
+std::vector<Value> side_frame(const Program& p, std::size_t size, int side, EntityId known, std::uint32_t action,
+                              const std::vector<Value>& args) {
+  std::vector<Value> frame(std::max<std::size_t>(size, 2), Value::none());
+  if (side >= 0) frame[side == 0 ? 1 : 0] = Value::entity(known);
+  if (action < p.schema.actions.size()) {
+    const auto& act = p.schema.actions[action];
+    for (std::size_t j = 0; j < act.params.size() && j < args.size(); ++j)
+      if (2 + act.param_ids[j] < frame.size()) frame[2 + act.param_ids[j]] = args[j];
+  }
+  return frame;
+}
+}  // namespace
+
+bool Engine::rule_candidates(std::uint32_t rule, int side, TypeId type, EntityId known, std::uint32_t action,
+                             const std::vector<Value>& args, std::vector<EntityId>& out) const {
+  using namespace search_detail;
+  if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return false;
+  const auto& plan = search_plans_->rules[rule][static_cast<std::size_t>(side)];
+  if (!plan.gen) return false;
+  auto frame = side_frame(*p_, max_frame_, side, known, action, args);
+  Runner runner(
+      *p_, eval_delta_, nullptr, type,
+      [&](NodeId n, Value* f, const std::function<void(const Value&)>& use) { return eval_with(n, f, nullptr, use); },
+      [&](EntityId e) { return type_in(e, nullptr); });
+  runner.run(*plan.gen, frame.data(), out);
+  if (eval_delta_) out.insert(out.end(), eval_delta_->of_type(type).begin(), eval_delta_->of_type(type).end());
+  return !runner.failed;
+}
+
+bool Engine::rule_has_plan(std::uint32_t rule, int side) const {
+  return rule < search_plans_->rules.size() && (side == 0 || side == 1) &&
+         search_plans_->rules[rule][static_cast<std::size_t>(side)].gen.has_value();
+}
+
+const std::string& Engine::rule_plan(std::uint32_t rule, int side) const {
+  static const std::string none = "no plan: a forbid, or no such rule";
+  if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return none;
+  const auto& plan = search_plans_->rules[rule][static_cast<std::size_t>(side)];
+  return plan.gen || !p_->rules[rule].forbid ? plan.how : none;
+}
+
+bool Engine::rule_may_hold(std::uint32_t rule, int side, EntityId known, std::uint32_t action,
+                           const std::vector<Value>& args) const noexcept {
+  try {
+    if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return true;
+    const auto& plan = search_plans_->rules[rule][static_cast<std::size_t>(side)];
+    if (plan.known_only.empty()) return true;
+    auto frame = side_frame(*p_, max_frame_, side, known, action, args);
+    const RuleInfo& r = p_->rules[rule];
+    for (std::uint32_t ci : plan.known_only) {
+      const auto& c = r.conditions[ci];
+      bool truth = false;
+      if (!eval_with(c.expr, frame.data(), nullptr, [&](const Value& v) { truth = v.tag == Tag::bool_ && v.i != 0; }))
+        return true;  // a failed evaluation rules nothing out
+      if (truth != c.is_when) return false;
+    }
+    return true;
+  } catch (...) {
+    return true;
+  }
+}
+
+std::shared_ptr<const Engine::SeedPlan> Engine::plan_seeded(std::uint32_t rule, NodeId site, int side) const {
+  using namespace search_detail;
+  const Program& p = *p_;
+  if (rule >= p.rules.size() || site >= p.nodes.size() || (side != 0 && side != 1)) return nullptr;
+  const RuleInfo& r = p.rules[rule];
+  std::vector<TypeId> types;
+  const auto& declared = side == 0 ? r.principals : r.resources;
+  if (declared.empty()) {
+    for (TypeId t = 0; t < p.schema.entities.size(); ++t) types.push_back(t);
+  } else {
+    types.assign(declared.begin(), declared.end());
+  }
+  Planner planner(p);
+  planner.set_site(site);
+  auto plan = std::make_shared<SeedPlan>();
+  plan->rule = rule;
+  plan->side = side;
+  plan->gen.kind = Gen::Kind::any_of;
+  for (const auto& c : r.conditions) {
+    if (!planner.reaches_site(c.expr)) continue;
+    planner.reset();
+    std::vector<std::uint32_t> bound = search_plans_->params;
+    auto g = planner.differs(c.expr, static_cast<std::uint32_t>(side), types, true, bound, 0);
+    if (!g) return nullptr;
+    if (!plan->how.empty()) plan->how += "; ";
+    plan->how += describe(p, *g);
+    plan->gen.kids.push_back(std::move(*g));
+  }
+  if (plan->gen.kids.empty()) return nullptr;
+  for (const auto& s : planner.specs) p_->world().build_index(s);
+  return plan;
+}
+
+const std::string& Engine::seeded_plan_text(const SeedPlan& plan) const { return plan.how; }
+
+bool Engine::run_seeded(const SeedPlan& plan, TypeId type, EntityId seed, std::uint32_t action,
+                        const std::vector<Value>& args, std::vector<EntityId>& out) const {
+  using namespace search_detail;
+  auto frame = side_frame(*p_, max_frame_, -1, 0, action, args);
+  Runner runner(
+      *p_, eval_delta_, nullptr, type,
+      [&](NodeId n, Value* f, const std::function<void(const Value&)>& use) { return eval_with(n, f, nullptr, use); },
+      [&](EntityId e) { return type_in(e, nullptr); });
+  runner.seed = seed;
+  runner.run(plan.gen, frame.data(), out);
+  if (eval_delta_) out.insert(out.end(), eval_delta_->of_type(type).begin(), eval_delta_->of_type(type).end());
+  return !runner.failed;
 }
 
 SearchResult Engine::search_subjects(TypeId principal_type, std::uint32_t action, std::vector<Value> args,
