@@ -596,7 +596,7 @@ class Differ {
     f.action = *a;
     f.pt = *ptid;
     f.rt = *rtid;
-    f.nforbid = v_[i].e->candidate_rules(*a, *ptid, *rtid, f.rules);
+    f.nforbid = v_[i].e->request_rules(*a, *ptid, *rtid, f.rules);
     return f;
   }
 

@@ -345,7 +345,7 @@ class Engine {
   // found as the reverse queries above find candidates, over the engine's facts (no overlay).
   /// The rules a request of (action, principal type, resource type) meets into `out`, forbids
   /// first, each in rule order; returns the number of forbids.
-  std::uint32_t candidate_rules(std::uint32_t action, TypeId pt, TypeId rt, std::vector<std::uint32_t>& out) const {
+  std::uint32_t request_rules(std::uint32_t action, TypeId pt, TypeId rt, std::vector<std::uint32_t>& out) const {
     return rules_for(action, pt, rt, out);
   }
   /// Appends to `out` a superset of the entities of `type` on `side` (0 principal, 1 resource)
