@@ -25,7 +25,7 @@ namespace {
 
 struct DiffCliOptions {
   std::string before, after;
-  std::vector<std::string> data;
+  std::vector<std::string> data, old_data, new_data;
   std::string format = "text";
   std::string expect;
   std::size_t examples = 3;
@@ -127,10 +127,19 @@ int run_diff(const DiffCliOptions& o) {
       return kUsage;
     }
   }
-  if (!o.data.empty() && (is_bundle(o.before) || is_bundle(o.after))) {
-    std::cerr << "treaty: error: --data adds facts to packages; a bundle carries its own (compile it with them)\n";
+  if ((!o.data.empty() || !o.old_data.empty()) && is_bundle(o.before)) {
+    std::cerr << "treaty: error: --data and --old-data add facts to packages; the bundle `" << o.before
+              << "` carries its own (compile it with them)\n";
     return kUsage;
   }
+  if ((!o.data.empty() || !o.new_data.empty()) && is_bundle(o.after)) {
+    std::cerr << "treaty: error: --data and --new-data add facts to packages; the bundle `" << o.after
+              << "` carries its own (compile it with them)\n";
+    return kUsage;
+  }
+  std::vector<std::string> data_a = o.data, data_b = o.data;
+  data_a.insert(data_a.end(), o.old_data.begin(), o.old_data.end());
+  data_b.insert(data_b.end(), o.new_data.begin(), o.new_data.end());
   nlohmann::json approved;
   if (!o.expect.empty()) {
     std::string error;
@@ -145,8 +154,8 @@ int run_diff(const DiffCliOptions& o) {
   {
     StageTimer t("load");
     // The two versions load side by side: on a large world each is mostly reading its facts.
-    auto other = std::async(std::launch::async, [&] { return load_version(b, "new", o.after, o.data, eb); });
-    oka = load_version(a, "old", o.before, o.data, ea);
+    auto other = std::async(std::launch::async, [&] { return load_version(b, "new", o.after, data_b, eb); });
+    oka = load_version(a, "old", o.before, data_a, ea);
     okb = other.get();
   }
   if (!oka || !okb) {
@@ -184,6 +193,8 @@ std::function<int()> setup_diff(CLI::App& app) {
   app.add_option("old", o->before, "The old version: a package (directory or file) or a bundle")->required();
   app.add_option("new", o->after, "The new version: a package (directory or file) or a bundle")->required();
   app.add_option("--data", o->data, "JSON facts file added to both packages (repeatable)");
+  app.add_option("--old-data", o->old_data, "JSON facts file added to the old package only (repeatable)");
+  app.add_option("--new-data", o->new_data, "JSON facts file added to the new package only (repeatable)");
   add_format_option(app, o->format, {"text", "json", "markdown"});
   app.add_option("--expect", o->expect,
                  "An approved impact (a `--format json` report): exit 0 when the impact is this one, 1 with what "

@@ -853,7 +853,9 @@ class Differ {
     for (const auto& [i, r] : full) {
       const auto& rule = v_[i].p->rules[r];
       if (c.st->how.size() < 12)
-        c.st->how.push_back("`" + rule.name + "` " + (changed_[i][r] ? "changed" : "reads a changed literal") + ": every " +
+        c.st->how.push_back("`" + rule.name + "` " + (changed_[i][r]                   ? "changed"
+                                  : reads_[i][r].literal_touched ? "reads a changed literal"
+                                                                 : "reads changed facts no seeded plan reaches") + ": every " +
                             (known_side == 0 ? pt : rt) + ", then the " + (searched == 0 ? "principals" : "resources") +
                             " by " +
                             (rule.forbid ? std::string("the permits' plans (a forbid)") : c_engine(i).rule_plan(r, searched)));
@@ -897,14 +899,20 @@ class Differ {
     if (filter && valid[0] && valid[1]) {
       bool same = true;
       for (const auto& name : c.names) {
+        // A decision is a function of which rules hold and whether each is a permit or a
+        // forbid: a rule that turned from one into the other changes it wherever it holds.
         std::optional<bool> h[2];
+        bool forbid[2] = {false, false};
         for (int i = 0; i < 2; ++i) {
           h[i] = false;
           auto it = std::find_if(c.relevant[i].begin(), c.relevant[i].end(),
                                  [&](std::uint32_t x) { return v_[i].p->rules[x].name == name; });
-          if (it != c.relevant[i].end()) h[i] = c_engine(i).rule_holds(*it, req[i]);
+          if (it != c.relevant[i].end()) {
+            h[i] = c_engine(i).rule_holds(*it, req[i]);
+            forbid[i] = v_[i].p->rules[*it].forbid;
+          }
         }
-        if (!h[0] || !h[1] || *h[0] != *h[1]) {
+        if (!h[0] || !h[1] || *h[0] != *h[1] || (*h[0] && forbid[0] != forbid[1])) {
           same = false;
           break;
         }

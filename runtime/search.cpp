@@ -328,8 +328,10 @@ class Planner {
       case Op::call: g = differs_call(nd, target, ttypes, is_target, bound, depth); break;
       default: break;
     }
-    if (holds && (!g || rank(*holds) <= rank(*g))) return holds;
-    return g;
+    // A plan through the seed is preferred: the seed pins it to the entities the changed fact
+    // reaches, where a plan of `n` holding finds every entity it holds for.
+    if (g) return g;
+    return holds;
   }
 
   /// differs() through a predicate that was not inlined, planned in its frame as call() plans.
