@@ -963,6 +963,13 @@ class Differ {
   }
 
   void finish() {
+    // Each version's rule may add the same line: keep the first of each.
+    for (auto& st : report_.actions) {
+      std::vector<std::string> unique;
+      for (auto& h : st.how)
+        if (std::find(unique.begin(), unique.end(), h) == unique.end()) unique.push_back(std::move(h));
+      st.how = std::move(unique);
+    }
     for (auto& [key, acc] : groups_) {
       acc.group.digest = hex16(acc.sum);
       report_.groups.push_back(std::move(acc.group));

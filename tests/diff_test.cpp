@@ -411,7 +411,9 @@ std::vector<std::pair<std::string, std::string>> mutated(std::vector<std::pair<s
 }
 
 std::string gen_world_file(int accounts) {
-  const std::string path = ::testing::TempDir() + "diff_4me_" + std::to_string(accounts) + ".json";
+  // One file per test: ctest runs the tests of this file side by side.
+  const std::string path = ::testing::TempDir() + "diff_4me_" + std::to_string(accounts) + "_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
   const std::string cmd = std::string(TREATY_GEN_WORLD) + " --accounts " + std::to_string(accounts) +
                           " --seed 7 --facts " + path + " > /dev/null";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
