@@ -901,6 +901,11 @@ bool Engine::rule_has_plan(std::uint32_t rule, int side) const {
          search_plans_->rules[rule][static_cast<std::size_t>(side)].gen.has_value();
 }
 
+std::size_t Engine::rule_filters(std::uint32_t rule, int side) const {
+  if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return 0;
+  return search_plans_->rules[rule][static_cast<std::size_t>(side)].known_only.size();
+}
+
 const std::string& Engine::rule_plan(std::uint32_t rule, int side) const {
   static const std::string none = "no plan: a forbid, or no such rule";
   if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return none;

@@ -356,6 +356,9 @@ class Engine {
                        const std::vector<Value>& args, std::vector<EntityId>& out) const;
   /// Whether rule_candidates() has a plan for `side` (never for a forbid).
   [[nodiscard]] bool rule_has_plan(std::uint32_t rule, int side) const;
+  /// How many conditions of `rule` rule_may_hold() evaluates with `side` unknown (those that read
+  /// only the other side and the arguments): filters on the entities of the other side.
+  [[nodiscard]] std::size_t rule_filters(std::uint32_t rule, int side) const;
   /// How rule_candidates() finds the candidates of `side`, or why it cannot.
   [[nodiscard]] const std::string& rule_plan(std::uint32_t rule, int side) const;
   /// False when a condition of `rule` that reads only the other side (`known`) and the
