@@ -45,6 +45,7 @@ std::function<int()> setup_verify(CLI::App& app);
 std::function<int()> setup_explain(CLI::App& app);
 std::function<int()> setup_query(CLI::App& app);
 std::function<int()> setup_graph(CLI::App& app);
+std::function<int()> setup_diff(CLI::App& app);
 
 /// Splits `--action name` or `name(k: v, k2: v2)` into the name and each argument's name and
 /// value text (commas inside strings, sets and parentheses do not split); false with the reason

@@ -24,6 +24,8 @@ const std::vector<Verb>& verbs() {
       {"query", "Reverse queries: who may (subjects), on what (resources), which actions, exactly as eval decides",
        setup_query},
       {"verify", "Search random worlds for counterexamples to every `property`", setup_verify},
+      {"diff", "The decisions that differ between two versions (packages or bundles) over their facts; exit 1 if any",
+       setup_diff},
       {"explain", "Explain a name: its declaration, `///` documentation and every use in the package", setup_explain},
       {"graph", "Draw the facts: entities as nodes, references and trusts as edges (DOT, SVG, Mermaid, JSON)",
        setup_graph},

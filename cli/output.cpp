@@ -485,4 +485,154 @@ bool render_picture(const Graph& g, const std::string& format, std::string& out,
   return false;
 }
 
+// --- treaty diff -------------------------------------------------------------------------------
+
+namespace {
+
+nlohmann::json diff_outcome_json(const DiffOutcome& o) {
+  nlohmann::json j{{"decision", o.allow ? "allow" : "deny"}, {"rules", o.rules}};
+  if (o.error) j["error"] = true;
+  if (o.missing) j["missing"] = true;
+  return j;
+}
+
+/// `kind: approval`, or empty for an action asked without arguments.
+std::string diff_args_text(const std::string& param, const std::string& value) {
+  return param.empty() ? "" : "(" + param + ": " + value + ")";
+}
+
+/// What decided: "allowed by `a`, `b`", "denied by `f`", "no permit (default deny)", ...
+std::string diff_outcome_text(const DiffOutcome& o, const char* quote) {
+  if (o.missing) return "cannot be asked (not in this version): deny";
+  std::string rules;
+  for (const auto& r : o.rules) rules += (rules.empty() ? "" : ", ") + std::string(quote) + r + quote;
+  if (o.error) return "deny (evaluation error)";
+  if (o.allow) return "allow by " + rules;
+  return rules.empty() ? "deny (no permit applies)" : "deny by " + rules;
+}
+
+std::string diff_entity_text(const DiffEntity& e) { return e.type + "::" + quote_string(e.id); }
+
+}  // namespace
+
+nlohmann::json diff_json(const DiffReport& r) {
+  nlohmann::json j;
+  j["changed"] = r.changed;
+  j["gained"] = r.gained;
+  j["lost"] = r.lost;
+  nlohmann::json rules = nlohmann::json::array();
+  for (const auto& c : r.rules) rules.push_back({{"rule", c.rule}, {"change", c.change}, {"kind", c.forbid ? "forbid" : "permit"}});
+  j["rules"] = rules;
+  j["facts"] = {{"added", r.facts_added}, {"removed", r.facts_removed}, {"modified", r.facts_modified}};
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : r.groups) {
+    nlohmann::json x{{"action", g.action}};
+    if (!g.param.empty()) x["args"] = {{g.param, g.value}};
+    x["before"] = diff_outcome_json(g.before);
+    x["after"] = diff_outcome_json(g.after);
+    x["count"] = g.count;
+    x["digest"] = g.digest;
+    nlohmann::json ex = nlohmann::json::array();
+    for (const auto& [p, res] : g.examples)
+      ex.push_back({{"principal", {{"type", p.type}, {"id", p.id}}}, {"resource", {{"type", res.type}, {"id", res.id}}}});
+    x["examples"] = ex;
+    groups.push_back(std::move(x));
+  }
+  j["groups"] = groups;
+  nlohmann::json actions = nlohmann::json::array();
+  for (const auto& a : r.actions) {
+    nlohmann::json x{{"action", a.action}};
+    if (!a.param.empty()) x["args"] = {{a.param, a.value}};
+    x["principal_type"] = a.principal_type;
+    x["resource_type"] = a.resource_type;
+    x["candidates"] = a.candidates;
+    x["decisions"] = a.decisions;
+    x["scan"] = a.scan;
+    x["how"] = a.how;
+    actions.push_back(std::move(x));
+  }
+  j["actions"] = actions;
+  j["skipped"] = r.skipped;
+  j["brute_force"] = r.brute_force;
+  return j;
+}
+
+void write_diff_report(std::ostream& out, const DiffReport& r, const std::string& format, const std::string& old_name,
+                       const std::string& new_name) {
+  if (format == "json") {
+    out << diff_json(r).dump(2) << "\n";
+    return;
+  }
+  const bool md = format == "markdown";
+  const char* q = md ? "`" : "`";
+  std::string rules;
+  for (const auto& c : r.rules)
+    rules += (rules.empty() ? "" : ", ") + std::string(q) + c.rule + q + " (" + c.change + " " + (c.forbid ? "forbid" : "permit") + ")";
+  const std::size_t facts = r.facts_added + r.facts_removed + r.facts_modified;
+  std::string facts_text = std::to_string(r.facts_added) + " added, " + std::to_string(r.facts_removed) + " removed, " +
+                           std::to_string(r.facts_modified) + " modified";
+  const std::string headline = std::to_string(r.changed) + (r.changed == 1 ? " decision differs" : " decisions differ") +
+                               " (" + std::to_string(r.gained) + " now allowed, " + std::to_string(r.lost) + " now denied)";
+  if (md) {
+    out << "### Policy impact: " << headline << "\n\n";
+    out << "`" << old_name << "` → `" << new_name << "`\n\n";
+    out << "- **Rules changed:** " << (rules.empty() ? "none" : rules) << "\n";
+    out << "- **Facts changed:** " << (facts == 0 ? "none" : facts_text) << "\n";
+    if (!r.skipped.empty()) {
+      out << "- **Not compared** (parameters that cannot be enumerated):";
+      for (const auto& s : r.skipped) out << " `" << s << "`";
+      out << "\n";
+    }
+    out << "\n";
+    if (!r.groups.empty()) {
+      out << "| action | before | after | decisions | examples (principal → resource) |\n";
+      out << "|---|---|---|---:|---|\n";
+      for (const auto& g : r.groups) {
+        std::string ex;
+        for (const auto& [p, res] : g.examples)
+          ex += (ex.empty() ? "" : "<br>") + std::string("`") + diff_entity_text(p) + "` → `" + diff_entity_text(res) + "`";
+        out << "| `" << g.action << diff_args_text(g.param, g.value) << "` | " << diff_outcome_text(g.before, "`")
+            << " | " << diff_outcome_text(g.after, "`") << " | " << g.count << " | " << ex << " |\n";
+      }
+      out << "\n";
+    } else {
+      out << "No decision changes.\n\n";
+    }
+    if (!r.actions.empty()) {
+      out << "<details><summary>How the candidates were found</summary>\n\n";
+      for (const auto& a : r.actions) {
+        out << "- `" << a.action << diff_args_text(a.param, a.value) << "` (" << a.principal_type << " → "
+            << a.resource_type << "): " << a.candidates << " candidates, " << a.decisions << " decisions"
+            << (a.scan ? ", **scanned**" : "") << "\n";
+        for (const auto& h : a.how) out << "  - " << h << "\n";
+      }
+      out << "\n</details>\n";
+    }
+    return;
+  }
+  out << "treaty diff " << old_name << " -> " << new_name << ": " << headline << "\n";
+  out << "rules changed: " << (rules.empty() ? "none" : rules) << "\n";
+  out << "facts changed: " << (facts == 0 ? "none" : facts_text) << "\n";
+  for (const auto& g : r.groups) {
+    out << "\n" << g.action << diff_args_text(g.param, g.value) << ": " << g.count
+        << (g.count == 1 ? " decision" : " decisions") << "\n";
+    out << "  before: " << diff_outcome_text(g.before, "`") << "\n";
+    out << "  after:  " << diff_outcome_text(g.after, "`") << "\n";
+    for (const auto& [p, res] : g.examples) out << "  e.g. " << diff_entity_text(p) << " on " << diff_entity_text(res) << "\n";
+  }
+  if (!r.skipped.empty()) {
+    out << "\nnot compared (parameters that cannot be enumerated):";
+    for (const auto& s : r.skipped) out << " " << s;
+    out << "\n";
+  }
+  if (!r.actions.empty()) {
+    out << "\nsearch:\n";
+    for (const auto& a : r.actions) {
+      out << "  " << a.action << diff_args_text(a.param, a.value) << " (" << a.principal_type << " -> " << a.resource_type
+          << "): " << a.candidates << " candidates, " << a.decisions << " decisions" << (a.scan ? ", scanned" : "") << "\n";
+      for (const auto& h : a.how) out << "    " << h << "\n";
+    }
+  }
+}
+
 }  // namespace treaty::cli

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "treaty/coverage.hpp"
 #include "treaty/diagnostics.hpp"
 #include "treaty/graph.hpp"
+#include "treaty/diff.hpp"
 #include "treaty/request_reader.hpp"
 #include "treaty/runtime.hpp"
 #include "treaty/source.hpp"
@@ -84,6 +86,12 @@ bool render_picture(const Graph& g, const std::string& format, std::string& out,
 /// Runs Graphviz's `dot -Tsvg` on `dot_text` (through temporary files, no shell); false with the
 /// reason (how to install Graphviz when `dot` is missing).
 bool dot_to_svg(const std::string& dot_text, std::string& svg, std::string& error);
+/// `treaty diff`'s report as JSON (the format `--expect` reads: docs/ci.md, "diff").
+nlohmann::json diff_json(const DiffReport& r);
+
+/// `treaty diff`'s report in `format`: text, json or markdown (a pull-request comment).
+void write_diff_report(std::ostream& out, const DiffReport& r, const std::string& format, const std::string& old_name,
+                       const std::string& new_name);
 
 /// Escapes text for XML attributes and bodies (JUnit).
 std::string xml_escape(const std::string& s);

@@ -6,6 +6,9 @@
 // must pin). Predicates the compiler inlined are plain expressions here; a call it did not inline
 // is planned in the predicate's frame. A permit that cannot be planned scans every entity of the
 // type, unless no condition reads the searched side at all (it then applies to all or to none).
+//
+// treaty diff's seeded plans (plan_seeded) start instead from a fact that differs between two
+// versions, the variable of one `exists` node (the site): Planner::differs.
 #include "treaty/data/search_plan.hpp"
 
 #include <algorithm>
@@ -138,9 +141,11 @@ class Planner {
   /// A call of a predicate that was not inlined: planned in the predicate's own frame, where its
   /// parameters whose arguments are known are bound. The searched variable is passed itself
   /// (`f(p, ...)`), or as an attribute (`f(p.account, ...)`: the predicate's parameter is then
-  /// planned, and each entity it gives is probed back through the attribute).
+  /// planned, and each entity it gives is probed back through the attribute). With `seeded`, the
+  /// body is planned by differs() instead of gen() (treaty diff), and an argument that reaches
+  /// the site, evaluated in the caller's frame, is not planned.
   std::optional<Gen> call(const Node& nd, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
-                          std::vector<std::uint32_t>& bound, int depth) {
+                          std::vector<std::uint32_t>& bound, int depth, bool seeded = false) {
     if (nd.a >= p_.predicates.size()) return std::nullopt;
     const PredicateInfo& pred = p_.predicates[nd.a];
     Gen g;
@@ -151,6 +156,7 @@ class Planner {
     for (std::uint32_t i = 0; i < nd.kids.size() && i < pred.params.size(); ++i) {
       const NodeId k = nd.kids[i];
       const Node& kn = p_.nodes[k];
+      if (seeded && reaches_site(k)) return std::nullopt;
       if (free_of(k, bound)) {
         inner.push_back(i);
         g.args.emplace_back(i, k);
@@ -162,15 +168,19 @@ class Planner {
         as_attr = as_attr.value_or(i);
       }
     }
+    auto plan_body = [&](std::uint32_t slot, const std::vector<TypeId>& types, bool of_target) {
+      return seeded ? differs(pred.body, slot, types, of_target, inner, depth + 1)
+                    : gen(pred.body, slot, types, of_target, inner, depth + 1);
+    };
     if (as_var) {
-      if (auto body = gen(pred.body, *as_var, ttypes, is_target, inner, depth + 1)) {
+      if (auto body = plan_body(*as_var, ttypes, is_target)) {
         g.kids.push_back(std::move(*body));
         return g;
       }
     }
     if (!as_attr) return std::nullopt;
     const Node& an = p_.nodes[nd.kids[*as_attr]];
-    auto body = gen(pred.body, *as_attr, pred.params[*as_attr].type.entities, false, inner, depth + 1);
+    auto body = plan_body(*as_attr, pred.params[*as_attr].type.entities, false);
     if (!body) return std::nullopt;
     g.kids.push_back(std::move(*body));
     Gen each;
@@ -184,6 +194,106 @@ class Planner {
     }
     each.kids.push_back(std::move(g));
     return each;
+  }
+
+  /// Planning for treaty diff: the `exists` node `site` takes the seed entity (a fact that differs
+  /// between two versions). differs() gives a superset of the values of `target` for which the
+  /// value of `n` can differ between the versions through the seed being the site's variable.
+  /// Its argument: if `n` differs, it holds in one version, so a plan of `n` holding (gen())
+  /// will do, run in both; and a difference of `and`, `or` or `not` is a difference of a child
+  /// that holds the site, of an `exists` one of its body for some variable, and of the site
+  /// itself one of its body with the seed, which then holds in one version.
+  void set_site(NodeId site) {
+    site_ = site;
+    holds_site_.assign(p_.nodes.size(), 0);
+    pred_site_.assign(p_.predicates.size(), 0);
+  }
+
+  /// Whether `n` reaches the site (through predicate calls too); set_site() first.
+  bool reaches_site(NodeId n) {
+    if (n >= holds_site_.size()) return false;
+    auto& memo = holds_site_[n];
+    if (memo != 0) return memo == 2;
+    memo = 1;
+    const Node& nd = p_.nodes[n];
+    bool r = n == site_;
+    for (NodeId k : nd.kids) r = reaches_site(k) || r;
+    if (nd.op == Op::call && nd.a < p_.predicates.size()) {
+      auto& pm = pred_site_[nd.a];
+      if (pm == 0) {
+        pm = 1;
+        pm = reaches_site(p_.predicates[nd.a].body) ? 2 : 1;
+      }
+      r = r || pm == 2;
+    }
+    holds_site_[n] = r ? 2 : 1;
+    return r;
+  }
+
+  std::optional<Gen> differs(NodeId n, std::uint32_t target, const std::vector<TypeId>& ttypes, bool is_target,
+                             std::vector<std::uint32_t>& bound, int depth) {
+    if (depth > kMaxDepth || ++visits_ > kMaxVisits || !reaches_site(n)) return std::nullopt;
+    const Node& nd = p_.nodes[n];
+    std::optional<Gen> holds = gen(n, target, ttypes, is_target, bound, depth + 1);
+    std::optional<Gen> g;
+    switch (nd.op) {
+      case Op::exists_type: {
+        if (n == site_) {
+          bound.push_back(nd.slot);
+          auto body = gen(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
+          bound.pop_back();
+          if (body) {
+            g.emplace();
+            g->kind = Gen::Kind::seeded;
+            g->slot = nd.slot;
+            g->kids.push_back(std::move(*body));
+          }
+          break;
+        }
+        // The variable's values whose body can differ, then the target from the body holding.
+        const std::vector<TypeId> vtypes(nd.types.begin(), nd.types.end());
+        auto var = differs(nd.kids[0], nd.slot, vtypes, false, bound, depth + 1);
+        if (!var) break;
+        bound.push_back(nd.slot);
+        auto then = gen(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
+        bound.pop_back();
+        if (!then) break;
+        g.emplace();
+        g->kind = Gen::Kind::via;
+        g->slot = nd.slot;
+        g->types = vtypes;
+        g->kids.push_back(std::move(*var));
+        g->kids.push_back(std::move(*then));
+        break;
+      }
+      case Op::and_:
+      case Op::or_:
+      case Op::not_: {
+        Gen u;
+        u.kind = Gen::Kind::any_of;
+        bool ok = true;
+        for (NodeId k : nd.kids) {
+          if (!reaches_site(k)) continue;
+          auto kg = differs(k, target, ttypes, is_target, bound, depth + 1);
+          if (!kg) {
+            ok = false;
+            break;
+          }
+          u.kids.push_back(std::move(*kg));
+        }
+        if (ok && !u.kids.empty()) {
+          if (u.kids.size() == 1) g = std::move(u.kids[0]);
+          else g = std::move(u);
+        }
+        break;
+      }
+      case Op::call: g = call(nd, target, ttypes, is_target, bound, depth, true); break;
+      default: break;
+    }
+    // A plan through the seed is preferred: the seed pins it to the entities the changed fact
+    // reaches, where a plan of `n` holding finds every entity it holds for.
+    if (g) return g;
+    return holds;
   }
 
   /// How costly a generator is likely to be, to choose between conjuncts.
@@ -201,6 +311,7 @@ class Planner {
       case Gen::Kind::call: return rank(g.kids[0]);
       case Gen::Kind::probe_each: return 3 + rank(g.kids[0]);
       case Gen::Kind::path: return 2 + 2 * static_cast<int>(g.levels.size());
+      case Gen::Kind::seeded: return rank(g.kids[0]);
     }
     return 100;
   }
@@ -242,6 +353,8 @@ class Planner {
 
   const Program& p_;
   std::size_t visits_ = 0;
+  NodeId site_ = kNone32;
+  std::vector<std::uint8_t> holds_site_, pred_site_;  ///< reaches_site: 0 unknown, 1 no, 2 yes
 };
 
 /// What a generator does, for `--explain`.
@@ -269,6 +382,7 @@ std::string describe(const Program& p, const Gen& g) {
       return "exists " + names + " by " + describe(p, g.kids[0]) + ", then " + describe(p, g.kids[1]);
     }
     case Gen::Kind::call: return "a predicate's " + describe(p, g.kids[0]);
+    case Gen::Kind::seeded: return "the changed fact, then " + describe(p, g.kids[0]);
     case Gen::Kind::path: {
       std::string out = "path";
       for (const auto& level : g.levels) {
@@ -290,24 +404,42 @@ std::string describe(const Program& p, const Gen& g) {
   return "";
 }
 
-std::vector<std::array<SidePlan, 2>> plan_permits(const Program& p, std::vector<IndexSpec>& specs) {
-  std::vector<std::array<SidePlan, 2>> plans(p.rules.size());
-  // Slots every request fills: the action's parameters (2 + parameter-name id).
+std::vector<std::uint32_t> request_param_slots(const Program& p) {
   std::vector<std::uint32_t> params;
   for (const auto& a : p.schema.actions)
     for (auto id : a.param_ids) params.push_back(2 + id);
   std::sort(params.begin(), params.end());
   params.erase(std::unique(params.begin(), params.end()), params.end());
-  std::vector<TypeId> all_types(p.schema.entities.size());
-  for (TypeId t = 0; t < all_types.size(); ++t) all_types[t] = t;
+  return params;
+}
+
+namespace {
+/// The types a rule's side may hold: those it declares, or every type.
+std::vector<TypeId> side_types(const Program& p, const RuleInfo& rule, int side) {
+  const auto& declared = side == 0 ? rule.principals : rule.resources;
+  if (!declared.empty()) return {declared.begin(), declared.end()};
+  std::vector<TypeId> all(p.schema.entities.size());
+  for (TypeId t = 0; t < all.size(); ++t) all[t] = t;
+  return all;
+}
+}  // namespace
+
+std::vector<std::array<SidePlan, 2>> plan_permits(const Program& p, std::vector<IndexSpec>& specs) {
+  std::vector<std::array<SidePlan, 2>> plans(p.rules.size());
+  const std::vector<std::uint32_t> params = request_param_slots(p);
   Planner planner(p);
   for (std::uint32_t ri = 0; ri < p.rules.size(); ++ri) {
     const RuleInfo& rule = p.rules[ri];
+    for (int side = 0; side < 2; ++side) {
+      std::vector<std::uint32_t> known = params;
+      known.push_back(side == 0 ? 1u : 0u);
+      auto& out = plans[ri][static_cast<std::size_t>(side)];
+      for (std::uint32_t ci = 0; ci < rule.conditions.size(); ++ci)
+        if (planner.reads_only(rule.conditions[ci].expr, known)) out.known_only.push_back(ci);
+    }
     if (rule.forbid) continue;
     for (int side = 0; side < 2; ++side) {
-      const auto& declared = side == 0 ? rule.principals : rule.resources;
-      const std::vector<TypeId> types =
-          declared.empty() ? all_types : std::vector<TypeId>(declared.begin(), declared.end());
+      const std::vector<TypeId> types = side_types(p, rule, side);
       std::vector<std::uint32_t> bound = params;
       bound.push_back(side == 0 ? 1u : 0u);
       auto& out = plans[ri][static_cast<std::size_t>(side)];
@@ -336,6 +468,32 @@ std::vector<std::array<SidePlan, 2>> plan_permits(const Program& p, std::vector<
   }
   specs = std::move(planner.specs);
   return plans;
+}
+
+std::optional<Gen> plan_seeded(const Program& p, std::uint32_t rule, NodeId site, int side, std::string& how,
+                               std::vector<IndexSpec>& specs) {
+  how.clear();
+  if (rule >= p.rules.size() || site >= p.nodes.size() || (side != 0 && side != 1)) return std::nullopt;
+  const RuleInfo& r = p.rules[rule];
+  const std::vector<TypeId> types = side_types(p, r, side);
+  const std::vector<std::uint32_t> params = request_param_slots(p);
+  Planner planner(p);
+  planner.set_site(site);
+  Gen all;
+  all.kind = Gen::Kind::any_of;
+  for (const auto& c : r.conditions) {
+    if (!planner.reaches_site(c.expr)) continue;
+    planner.reset();
+    std::vector<std::uint32_t> bound = params;
+    auto g = planner.differs(c.expr, static_cast<std::uint32_t>(side), types, true, bound, 0);
+    if (!g) return std::nullopt;
+    if (!how.empty()) how += "; ";
+    how += describe(p, *g);
+    all.kids.push_back(std::move(*g));
+  }
+  if (all.kids.empty()) return std::nullopt;
+  specs = std::move(planner.specs);
+  return all;
 }
 
 }  // namespace treaty::search_detail

@@ -773,6 +773,26 @@ Engine::Engine(std::unique_ptr<Program> program, EngineLimits limits) : p_(std::
 
 Decision Engine::decide(const Request& r, bool explain) const noexcept { return decide_impl(r, explain, nullptr); }
 
+std::optional<bool> Engine::rule_holds(std::uint32_t rule, const Request& r) const noexcept {
+  try {
+    const Program& p = *p_;
+    if (rule >= p.rules.size() || r.action >= p.schema.actions.size()) return std::nullopt;
+    Evaluator ev(p, *code_, eval_delta_, r.overlay, limits_.max_steps);
+    Frame frame;
+    frame.assign(max_frame_, Value::none());
+    frame[0] = Value::entity(r.principal);
+    frame[1] = Value::entity(r.resource);
+    const auto& action = p.schema.actions[r.action];
+    for (std::size_t j = 0; j < action.params.size() && j < r.args.size(); ++j)
+      if (2 + action.param_ids[j] < frame.size()) frame[2 + action.param_ids[j]] = r.args[j];
+    for (std::uint32_t k = tests_first_[rule]; k < tests_first_[rule + 1]; ++k)
+      if (ev.truth(tests_[k].expr, frame.data()) != tests_[k].want) return false;
+    return true;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 bool Engine::eval_with(NodeId n, Value* frame, const Overlay* overlay,
                        const std::function<void(const Value&)>& use) const {
   try {

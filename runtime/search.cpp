@@ -38,9 +38,17 @@ class Runner {
       : p_(p), d_(d), o_(o), searched_(searched), eval_(std::move(eval)), type_in_(std::move(type_in)) {}
 
   bool failed = false;
+  EntityId seed = kNone32;  ///< the entity a Gen::Kind::seeded sets (treaty diff)
 
   void run(const Gen& g, Value* f, std::vector<EntityId>& out) {
     switch (g.kind) {
+      case Gen::Kind::seeded: {
+        const Value saved = f[g.slot];
+        f[g.slot] = Value::entity(seed);
+        run(g.kids[0], f, out);
+        f[g.slot] = saved;
+        return;
+      }
       case Gen::Kind::value:
         failed |= !eval_(g.key, f, [&](const Value& v) {
           if (v.tag == Tag::entity) out.push_back(static_cast<EntityId>(v.i));
@@ -204,7 +212,14 @@ std::uint32_t query_hash(int side, TypeId type, std::uint32_t action, const std:
 }  // namespace search_detail
 
 struct Engine::SearchPlans {
-  std::vector<std::array<search_detail::SidePlan, 2>> rules;  ///< by rule; empty sides for forbids
+  std::vector<std::array<search_detail::SidePlan, 2>> rules;  ///< by rule; no generator for forbids
+};
+
+struct Engine::SeedPlan {
+  std::uint32_t rule = 0;
+  int side = 0;
+  search_detail::Gen gen;
+  std::string how;
 };
 
 void Engine::plan_searches() {
@@ -374,6 +389,107 @@ SearchResult Engine::search(int side, EntityId known, TypeId type, std::uint32_t
     res.entities.push_back(*it);
   }
   return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The primitives of treaty diff (runtime/diff.cpp)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+/// A frame for `action`'s request with one side known and the other none.
+std::vector<Value> side_frame(const Program& p, std::size_t size, int side, EntityId known, std::uint32_t action,
+                              const std::vector<Value>& args) {
+  std::vector<Value> frame(std::max<std::size_t>(size, 2), Value::none());
+  if (side >= 0) frame[side == 0 ? 1 : 0] = Value::entity(known);
+  if (action < p.schema.actions.size()) {
+    const auto& act = p.schema.actions[action];
+    for (std::size_t j = 0; j < act.params.size() && j < args.size(); ++j)
+      if (2 + act.param_ids[j] < frame.size()) frame[2 + act.param_ids[j]] = args[j];
+  }
+  return frame;
+}
+}  // namespace
+
+bool Engine::rule_candidates(std::uint32_t rule, int side, TypeId type, EntityId known, std::uint32_t action,
+                             const std::vector<Value>& args, std::vector<EntityId>& out) const {
+  using namespace search_detail;
+  if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return false;
+  const auto& plan = search_plans_->rules[rule][static_cast<std::size_t>(side)];
+  if (!plan.gen) return false;
+  auto frame = side_frame(*p_, max_frame_, side, known, action, args);
+  Runner runner(
+      *p_, eval_delta_, nullptr, type,
+      [&](NodeId n, Value* f, const std::function<void(const Value&)>& use) { return eval_with(n, f, nullptr, use); },
+      [&](EntityId e) { return type_in(e, nullptr); });
+  runner.run(*plan.gen, frame.data(), out);
+  if (eval_delta_) out.insert(out.end(), eval_delta_->of_type(type).begin(), eval_delta_->of_type(type).end());
+  return !runner.failed;
+}
+
+bool Engine::rule_has_plan(std::uint32_t rule, int side) const {
+  return rule < search_plans_->rules.size() && (side == 0 || side == 1) &&
+         search_plans_->rules[rule][static_cast<std::size_t>(side)].gen.has_value();
+}
+
+std::size_t Engine::rule_filters(std::uint32_t rule, int side) const {
+  if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return 0;
+  return search_plans_->rules[rule][static_cast<std::size_t>(side)].known_only.size();
+}
+
+const std::string& Engine::rule_plan(std::uint32_t rule, int side) const {
+  static const std::string none = "no plan: a forbid, or no such rule";
+  if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return none;
+  const auto& plan = search_plans_->rules[rule][static_cast<std::size_t>(side)];
+  return plan.gen || !p_->rules[rule].forbid ? plan.how : none;
+}
+
+bool Engine::rule_may_hold(std::uint32_t rule, int side, EntityId known, std::uint32_t action,
+                           const std::vector<Value>& args) const noexcept {
+  try {
+    if (rule >= search_plans_->rules.size() || (side != 0 && side != 1)) return true;
+    const auto& plan = search_plans_->rules[rule][static_cast<std::size_t>(side)];
+    if (plan.known_only.empty()) return true;
+    auto frame = side_frame(*p_, max_frame_, side, known, action, args);
+    const RuleInfo& r = p_->rules[rule];
+    for (std::uint32_t ci : plan.known_only) {
+      const auto& c = r.conditions[ci];
+      bool truth = false;
+      if (!eval_with(c.expr, frame.data(), nullptr, [&](const Value& v) { truth = v.tag == Tag::bool_ && v.i != 0; }))
+        return true;  // a failed evaluation rules nothing out
+      if (truth != c.is_when) return false;
+    }
+    return true;
+  } catch (...) {
+    return true;
+  }
+}
+
+std::shared_ptr<const Engine::SeedPlan> Engine::plan_seeded(std::uint32_t rule, NodeId site, int side) const {
+  auto plan = std::make_shared<SeedPlan>();
+  std::vector<IndexSpec> specs;
+  auto g = search_detail::plan_seeded(*p_, rule, site, side, plan->how, specs);
+  if (!g) return nullptr;
+  plan->rule = rule;
+  plan->side = side;
+  plan->gen = std::move(*g);
+  for (const auto& s : specs) p_->world().build_index(s);
+  return plan;
+}
+
+const std::string& Engine::seeded_plan_text(const SeedPlan& plan) const { return plan.how; }
+
+bool Engine::run_seeded(const SeedPlan& plan, TypeId type, EntityId seed, std::uint32_t action,
+                        const std::vector<Value>& args, std::vector<EntityId>& out) const {
+  using namespace search_detail;
+  auto frame = side_frame(*p_, max_frame_, -1, 0, action, args);
+  Runner runner(
+      *p_, eval_delta_, nullptr, type,
+      [&](NodeId n, Value* f, const std::function<void(const Value&)>& use) { return eval_with(n, f, nullptr, use); },
+      [&](EntityId e) { return type_in(e, nullptr); });
+  runner.seed = seed;
+  runner.run(plan.gen, frame.data(), out);
+  if (eval_delta_) out.insert(out.end(), eval_delta_->of_type(type).begin(), eval_delta_->of_type(type).end());
+  return !runner.failed;
 }
 
 SearchResult Engine::search_subjects(TypeId principal_type, std::uint32_t action, std::vector<Value> args,

@@ -370,6 +370,47 @@ class Engine {
   [[nodiscard]] ActionSearchResult search_actions(EntityId principal, EntityId resource,
                                                   const Overlay* overlay = nullptr) const;
 
+  // The primitives of `treaty diff` (treaty/diff.hpp): what one rule of this engine can allow,
+  // found as the reverse queries above find candidates, over the engine's facts (no overlay).
+  /// The rules a request of (action, principal type, resource type) meets into `out`, forbids
+  /// first, each in rule order; returns the number of forbids.
+  std::uint32_t request_rules(std::uint32_t action, TypeId pt, TypeId rt, std::vector<std::uint32_t>& out) const {
+    return rules_for(action, pt, rt, out);
+  }
+  /// Appends to `out` a superset of the entities of `type` on `side` (0 principal, 1 resource)
+  /// for which permit `rule` holds, the other side being `known` and the request `action` with
+  /// `args` (by parameter index): unsorted, maybe repeated, deleted or of other types. False
+  /// when the permit has no plan for that side (or a key failed): the caller must scan.
+  bool rule_candidates(std::uint32_t rule, int side, TypeId type, EntityId known, std::uint32_t action,
+                       const std::vector<Value>& args, std::vector<EntityId>& out) const;
+  /// Whether rule_candidates() has a plan for `side` (never for a forbid).
+  [[nodiscard]] bool rule_has_plan(std::uint32_t rule, int side) const;
+  /// How many conditions of `rule` rule_may_hold() evaluates with `side` unknown (those that read
+  /// only the other side and the arguments): filters on the entities of the other side.
+  [[nodiscard]] std::size_t rule_filters(std::uint32_t rule, int side) const;
+  /// How rule_candidates() finds the candidates of `side`, or why it cannot.
+  [[nodiscard]] const std::string& rule_plan(std::uint32_t rule, int side) const;
+  /// False when a condition of `rule` that reads only the other side (`known`) and the
+  /// arguments rules every entity of `side` out; true otherwise (and when evaluation fails).
+  [[nodiscard]] bool rule_may_hold(std::uint32_t rule, int side, EntityId known, std::uint32_t action,
+                                   const std::vector<Value>& args) const noexcept;
+  /// Whether every condition of `rule` holds for `r` (its action and types are taken to match);
+  /// nullopt when evaluating it failed.
+  [[nodiscard]] std::optional<bool> rule_holds(std::uint32_t rule, const Request& r) const noexcept;
+  /// A plan of the entities of `side` for which a condition of `rule` can take another value when
+  /// the variable of the `exists` node `site` (of this program's IR) is a fact that differs from
+  /// another version's (data/search_plan.cpp, Planner::differs). Null when no condition reaching
+  /// the site pins that side. Builds the column indexes it probes: not to be called while other
+  /// threads decide on this engine.
+  struct SeedPlan;
+  [[nodiscard]] std::shared_ptr<const SeedPlan> plan_seeded(std::uint32_t rule, NodeId site, int side) const;
+  /// Appends to `out` the candidates of a seeded plan of entities of `type` with the site's
+  /// variable = `seed`; false when a key failed (the caller must scan).
+  bool run_seeded(const SeedPlan& plan, TypeId type, EntityId seed, std::uint32_t action,
+                  const std::vector<Value>& args, std::vector<EntityId>& out) const;
+  /// What a seeded plan does, for the diff's report.
+  [[nodiscard]] const std::string& seeded_plan_text(const SeedPlan& plan) const;
+
   /// Builds a request, resolving entities in the overlay and then the world. Returns false with
   /// a message when an entity is unknown, a type is not accepted or an argument is missing.
   bool make_request(TypeId ptype, std::string_view pid, std::uint32_t action, std::vector<Value> args,

@@ -28,7 +28,7 @@ declare -A layer_of_header=(
   [program.hpp]=data [convert.hpp]=data
   [data/world.hpp]=data [data/index.hpp]=data [data/delta.hpp]=data [data/wal.hpp]=data [data/search_plan.hpp]=data
   [check.hpp]=compiler [dump.hpp]=compiler
-  [runtime.hpp]=runtime [test_runner.hpp]=runtime [coverage.hpp]=runtime [verify.hpp]=runtime [request_reader.hpp]=runtime [live.hpp]=runtime [graph.hpp]=runtime
+  [runtime.hpp]=runtime [test_runner.hpp]=runtime [coverage.hpp]=runtime [diff.hpp]=runtime [verify.hpp]=runtime [request_reader.hpp]=runtime [live.hpp]=runtime [graph.hpp]=runtime
   [compile.hpp]=pipeline
 )
 declare -A layer_of_dir=([base]=base [dsl]=dsl [data]=data [compiler]=compiler [runtime]=runtime [pipeline]=pipeline [server]=server

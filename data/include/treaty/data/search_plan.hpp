@@ -1,6 +1,8 @@
 // How reverse queries find their candidates (docs/query.md, "How the candidates are found"): each
 // permit planned once per searched side, from the IR alone. The runtime runs the plans
 // (runtime/search.cpp); the compiler's lint W0610 reports the permits whose plan is a scan.
+// `treaty diff` plans here too (plan_seeded): from a fact that differs between two versions to
+// the entities whose decisions it can change.
 #pragma once
 
 #include <array>
@@ -25,6 +27,7 @@ struct Gen {
     call,     ///< a predicate not inlined: kids[0] runs in its frame, `args` (callee slot, key) filled first
     probe_each,  ///< slot.attr == v for each entity v kids[0] gives (an argument `x.attr` of a call)
     path,     ///< slot.a1.a2... == key: `levels` probed from the last attribute back to the slot
+    seeded,   ///< `exists slot` with slot = the seed entity (treaty diff): kids[0] runs with it set
   };
   Kind kind = Kind::value;
   NodeId key = 0;
@@ -54,13 +57,30 @@ struct SidePlan {
   /// Some `when` condition reads the searched side (one that is only in `unless` conditions
   /// removes entities: what is left is most of the type, which a scan costs in proportion to).
   bool when_reads = false;
+  /// The conditions (by index) that read neither this side nor anything but the other side and
+  /// the arguments: evaluated with the other side alone, they rule a rule out before any search
+  /// (Engine::rule_may_hold). Forbids too.
+  std::vector<std::uint32_t> known_only;
   /// Without a generator and not independent: a search must decide every entity of the type.
   [[nodiscard]] bool scans() const { return !gen && !independent; }
 };
 
+/// The frame slots every request fills: the actions' parameters (2 + parameter-name id), sorted.
+[[nodiscard]] std::vector<std::uint32_t> request_param_slots(const Program& p);
+
 /// Plans every permit of `p` for both sides (0: the principals are searched, 1: the resources),
-/// by rule (forbids get empty plans); `specs` receives the column indexes the plans probe.
+/// by rule (forbids get no generator, only `known_only`); `specs` receives the column indexes the
+/// plans probe.
 [[nodiscard]] std::vector<std::array<SidePlan, 2>> plan_permits(const Program& p, std::vector<IndexSpec>& specs);
+
+/// A seeded plan (treaty diff) of rule `rule` for side `side`: the variable of the `exists` node
+/// `site` is a fact that differs from another version's; the generator (a union, one per
+/// condition that reaches the site) gives a superset of the entities of that side whose decision
+/// can differ through it, run with the site's variable set to the fact (Gen::Kind::seeded), the
+/// other side unknown and the arguments known. nullopt when some condition reaching the site
+/// cannot be planned, or none does. `how` receives what it does; `specs` the indexes it probes.
+[[nodiscard]] std::optional<Gen> plan_seeded(const Program& p, std::uint32_t rule, NodeId site, int side,
+                                             std::string& how, std::vector<IndexSpec>& specs);
 
 /// What a generator does, for `--explain`.
 [[nodiscard]] std::string describe(const Program& p, const Gen& g);
