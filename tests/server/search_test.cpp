@@ -551,7 +551,8 @@ TEST(InteropSearch, EveryRequestOfTheScenario) {
       const Names want = it == actions.end() ? Names{} : sorted(it->second);
       nonempty += !want.empty();
       EXPECT_EQ(names_of(r.j()), want) << "which actions can " << u << " do on record " << id;
-      for (const auto& a : r.j()["results"]) EXPECT_EQ(a.size(), 1u) << "an action is its name: " << a;
+      const json answer = r.j();  // r.j() parses a new value: iterating inside the temporary dangles
+      for (const auto& a : answer["results"]) EXPECT_EQ(a.size(), 1u) << "an action is its name: " << a;
     }
   EXPECT_EQ(nonempty, kActionSearches.size());
   // The scenario's own examples, in full: "who can view record 105?", "which records can Erin

@@ -146,7 +146,8 @@ class World {
     return true;
   }
   /// The address of an entity's first attribute cell in a sealed world, to prefetch it.
-  [[nodiscard]] const void* row_address(EntityId e, TypeId t) const { return &cells_[first_attr(e, t)]; }
+  /// (Arithmetic on data(), not `&cells_[i]`: a world whose types have no attributes has no cells.)
+  [[nodiscard]] const void* row_address(EntityId e, TypeId t) const { return cells_.data() + first_attr(e, t); }
   /// True once group_by_type (or a bundle) grouped the entities by type and stored their
   /// attributes in cells; type_of and first_attr then use the per-type tables.
   [[nodiscard]] bool sealed() const { return !type_first_.empty(); }
