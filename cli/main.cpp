@@ -13,6 +13,7 @@ namespace treaty::cli {
 
 std::function<int()> setup_serve(CLI::App& app);  // cli/serve.cpp
 std::function<int()> setup_lsp(CLI::App& app);    // cli/lsp.cpp
+std::function<int()> setup_schema(CLI::App& app); // cli/schema.cpp
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> all = {
@@ -29,6 +30,8 @@ const std::vector<Verb>& verbs() {
       {"explain", "Explain a name: its declaration, `///` documentation and every use in the package", setup_explain},
       {"graph", "Draw the facts: entities as nodes, references and trusts as edges (DOT, SVG, Mermaid, JSON)",
        setup_graph},
+      {"schema", "`schema sql PATH...`: the PostgreSQL DDL of the package's schema, for `serve --facts postgresql://...`",
+       setup_schema},
       {"serve", "Serve decisions over HTTP: AuthZEN 1.0 and the native API, with hot reload", setup_serve},
       {"lsp", "Language server for editors (LSP over stdio): diagnostics, hover, definition, formatting, ...",
        setup_lsp},

@@ -24,7 +24,10 @@ std::string fnv_hex(const std::vector<std::string>& parts) {
 }
 
 /// Loads the configured policy into a snapshot (on the server's reload thread).
-std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::string* facts, std::string& error) {
+/// `degrade`: the facts come from the source of truth (PostgreSQL): requirement violations are
+/// kept in Snapshot::violations and reported, not refused.
+std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::string* facts, std::string& error,
+                                                bool degrade) {
   auto l = std::make_shared<Loaded>();
   // The live facts, when given, are the world in place of the data files (they started from
   // them); a bundle keeps its own world.
@@ -34,7 +37,17 @@ std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::strin
     lo.data_texts = {{"live facts", *facts}};
   }
   load(*l, lo);  // a bundle's requirements too (LoadOptions::bundle_requirements)
-  if (l->diags.has_errors() || !l->engine) {
+  std::vector<std::string> violations;
+  if (degrade && l->engine && l->diags.has_errors()) {
+    bool only_requirements = true;
+    for (const auto& d : l->diags.all())
+      if (d.severity == Severity::error) {
+        if (d.code() == "E0500") violations.push_back(d.message);
+        else only_requirements = false;
+      }
+    if (!only_requirements) violations.clear();
+  }
+  if ((l->diags.has_errors() && violations.empty()) || !l->engine) {
     l->diags.sort();
     error = render_human(l->sm, l->diags.all());
     if (error.empty()) error = "the policy could not be loaded";
@@ -55,6 +68,7 @@ std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::strin
   }
   s->checksum = fnv_hex(parts);
   s->took_facts = take;
+  s->violations = std::move(violations);
   s->can_take_facts = lo.bundle.empty();
   s->sources = lo.bundle.empty() ? lo.paths : std::vector<std::string>{lo.bundle};
   s->sources.insert(s->sources.end(), lo.data.begin(), lo.data.end());
@@ -70,7 +84,8 @@ std::shared_ptr<server::Snapshot> load_snapshot(LoadOptions lo, const std::strin
 std::function<int()> setup_serve(CLI::App& app) {
   struct Opts {
     std::vector<std::string> paths, data, types, actions;
-    std::string bundle, listen, tokens, decision_log, base_url, state;
+    std::string bundle, listen, tokens, decision_log, base_url, state, facts;
+    long max_lag_ms = 5000, facts_poll_ms = 100;
     bool no_sync = false;
     std::size_t compact_after = 100'000;
     unsigned threads = 2;
@@ -105,6 +120,13 @@ std::function<int()> setup_serve(CLI::App& app) {
   app.add_flag("--no-sync", o->no_sync, "Do not fdatasync the write-ahead log (benchmarks only: a crash loses writes)");
   app.add_option("--max-revision-wait-ms", o->revision_wait_ms,
                  "Longest wait for the revision a request asks for (default 2000), then 503");
+  app.add_option("--facts", o->facts,
+                 "Load the facts from PostgreSQL (postgresql://... or a libpq connection string; the schema of "
+                 "`treaty schema sql`) and follow its changes; POST /v1/facts writes through to it");
+  app.add_option("--max-lag-ms", o->max_lag_ms,
+                 "With --facts: /health/ready is 503 while the facts lag PostgreSQL by more (default 5000)");
+  app.add_option("--facts-poll-ms", o->facts_poll_ms,
+                 "With --facts: read PostgreSQL's changes at least this often, besides on NOTIFY (default 100)");
   app.add_option("--compact-after", o->compact_after,
                  "Fold the writes into a new world once they hold N entities (default 100000)");
   return [o]() -> int {
@@ -114,6 +136,11 @@ std::function<int()> setup_serve(CLI::App& app) {
     }
     if (!o->state.empty() && !o->bundle.empty()) {
       std::cerr << "treaty: error: --state needs policy PATHs: a bundle's world cannot be rebuilt from the state\n";
+      return kUsage;
+    }
+    if (!o->facts.empty() && (!o->bundle.empty() || !o->state.empty() || !o->data.empty())) {
+      std::cerr << "treaty: error: --facts takes the facts from PostgreSQL: give policy PATHs without --bundle, "
+                   "--state or --data\n";
       return kUsage;
     }
     server::Options so;
@@ -173,6 +200,9 @@ std::function<int()> setup_serve(CLI::App& app) {
     so.state_sync = !o->no_sync;
     so.compact_after = std::max<std::size_t>(1, o->compact_after);
     so.max_revision_wait = std::chrono::milliseconds(std::max(0L, o->revision_wait_ms));
+    so.facts_url = o->facts;
+    so.max_lag = std::chrono::milliseconds(std::max(1L, o->max_lag_ms));
+    so.facts_poll = std::chrono::milliseconds(std::max(1L, o->facts_poll_ms));
     so.watch_files = o->bundle.empty() ? o->paths : std::vector<std::string>{o->bundle};
     so.watch_files.insert(so.watch_files.end(), o->data.begin(), o->data.end());
 
@@ -181,11 +211,14 @@ std::function<int()> setup_serve(CLI::App& app) {
     lo.data = o->data;
     lo.bundle = o->bundle;
     lo.bundle_requirements = true;  // a server checks a bundle's facts as it checks a package's
-    server::Server srv(std::move(so),
-                       [lo](const std::string* facts, std::string& error) { return load_snapshot(lo, facts, error); });
+    const bool degrade = !o->facts.empty();
+    server::Server srv(std::move(so), [lo, degrade](const std::string* facts, std::string& error) {
+      return load_snapshot(lo, facts, error, degrade);
+    });
     std::string error;
     if (!srv.load(error)) {
-      std::cerr << error << "treaty: error: the policy has errors; run `treaty check` for details\n";
+      if (degrade) std::cerr << "treaty serve: error: " << error << "\ntreaty: error: the policy or its facts from PostgreSQL could not be loaded\n";
+      else std::cerr << error << "treaty: error: the policy has errors; run `treaty check` for details\n";
       return kProblems;
     }
     return srv.run();

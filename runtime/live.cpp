@@ -70,7 +70,8 @@ std::string batch_path(std::string m) {
 }  // namespace
 
 std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohmann::json& batch,
-                                                 std::uint64_t revision, WriteResult& r) const {
+                                                 std::uint64_t revision, WriteResult& r,
+                                                 bool allow_requirements) const {
   const Program& p = over.program();
   const Schema& s = p.schema;
   auto fail = [&](std::string code, std::string message) {
@@ -91,7 +92,10 @@ std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohm
   if (ups.size() + dels.size() > o_.max_batch)
     return fail("batch", "a batch may write at most " + std::to_string(o_.max_batch) + " entities; this one has " +
                              std::to_string(ups.size() + dels.size()));
-  if (ups.empty() && dels.empty()) return fail("batch", "the batch is empty");
+  if (ups.empty() && dels.empty()) {
+    if (allow_requirements) return over.with_facts(over.facts_shared(), revision);  // follow(): the revision moves
+    return fail("batch", "the batch is empty");
+  }
   r.upserts = ups.size();
   r.deletes = dels.size();
 
@@ -150,20 +154,34 @@ std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohm
   touched.reserve(b.touched().size());
   for (const auto& t : b.touched()) touched.push_back({t.entity, t.type, t.existed, t.deleted});
   std::shared_ptr<const FactDelta> frozen = std::move(next);
-  for (auto& [code, message] : over.write_violations(frozen, touched)) r.errors.push_back({code, std::move(message)});
+  for (auto& [code, message] : over.write_violations(frozen, touched)) {
+    if (allow_requirements && code == "requirement") r.violations.push_back({code, std::move(message)});
+    else r.errors.push_back({code, std::move(message)});
+  }
   if (!r.errors.empty()) return nullptr;
   return over.with_facts(frozen, revision);
 }
 
 WriteResult LiveFacts::write(const nlohmann::json& batch) {
-  return apply(batch, 0, journal_ != nullptr);
+  return apply(batch, 0, journal_ != nullptr, Mode::write);
 }
 
 WriteResult LiveFacts::replay(const nlohmann::json& batch, std::uint64_t revision) {
-  return apply(batch, revision, false);
+  return apply(batch, revision, false, Mode::replay);
 }
 
-WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal) {
+WriteResult LiveFacts::follow(const nlohmann::json& batch, std::uint64_t revision,
+                              const std::function<void(const Engine&, const WriteResult&)>& before_publish) {
+  return apply(batch, revision, false, Mode::follow, before_publish ? &before_publish : nullptr);
+}
+
+std::shared_ptr<const Engine> LiveFacts::check(const nlohmann::json& batch, WriteResult& r) const {
+  std::lock_guard lock(write_m_);
+  return prepare(*staged_, batch, staged_->revision() + 1, r);
+}
+
+WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal, Mode mode,
+                             const std::function<void(const Engine&, const WriteResult&)>* before_publish) {
   WriteResult r;
   std::shared_ptr<const Engine> next;
   std::uint64_t ticket = 0;
@@ -174,13 +192,21 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
       r.errors.push_back({"unavailable", "the write-ahead log failed; the server takes no writes until it restarts"});
       return r;
     }
-    const std::uint64_t rev = staged_->revision() + 1;
-    if (want_revision != 0 && want_revision != rev) {
+    std::uint64_t rev = staged_->revision() + 1;
+    if (mode == Mode::follow) {
+      if (want_revision <= staged_->revision()) {
+        r.errors.push_back({"batch", "the feed's next revision " + std::to_string(want_revision) +
+                                         " is not above the facts' revision " + std::to_string(staged_->revision())});
+        return r;
+      }
+      rev = want_revision;
+      following_ = true;
+    } else if (want_revision != 0 && want_revision != rev) {
       r.errors.push_back({"batch", "the log's next batch is revision " + std::to_string(want_revision) +
                                        " but the state is at revision " + std::to_string(rev - 1)});
       return r;
     }
-    next = prepare(*staged_, batch, rev, r);
+    next = prepare(*staged_, batch, rev, r, mode == Mode::follow);
     if (!next) {
       std::lock_guard pub(pub_m_);
       ++counters_.rejected;
@@ -210,6 +236,7 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
     }
   }
   r.ok = true;
+  if (before_publish) (*before_publish)(*next, r);
   std::lock_guard pub(pub_m_);
   ++counters_.batches;
   counters_.upserts += r.upserts;
@@ -220,7 +247,7 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
   while (moved) {
     moved = false;
     for (auto it = durable_.begin(); it != durable_.end(); ++it)
-      if ((*it)->revision() == current_->revision() + 1) {
+      if ((*it)->revision() == current_->revision() + 1 || mode == Mode::follow) {
         current_ = *it;
         published_.store(current_->revision(), std::memory_order_release);
         durable_.erase(it);
@@ -269,7 +296,7 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
   for (const auto& [rev, text] : history_) {
     if (rev <= at) continue;
     WriteResult r;
-    auto next = prepare(*top, nlohmann::json::parse(text), rev, r);
+    auto next = prepare(*top, nlohmann::json::parse(text), rev, r, following_);
     if (!next) {
       error = "batch of revision " + std::to_string(rev) + " no longer applies: " +
               (r.errors.empty() ? std::string("?") : r.errors.front().message);

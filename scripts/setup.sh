@@ -19,6 +19,10 @@ packages=(
   clang libclang-rt-dev    # libFuzzer harnesses in fuzz/ (scripts/fuzz.sh)
   time                     # /usr/bin/time: compile and load measurements in scripts/bench.sh
   graphviz                 # `dot`: SVG pictures of `treaty graph` / `--explain --format svg`, docs/img/
+  libpq-dev                # libpq: `treaty serve --facts postgresql://...` loads and follows the facts (server/pg_feed.cpp)
+  postgresql-15            # initdb/postgres/psql: the PostgreSQL the pg and cluster tests and scripts/cluster.sh start
+  haproxy                  # the load balancer in front of the replicas (scripts/cluster.sh, tests/server/cluster_test.cpp)
+  curl                     # scripts/cluster.sh waits for HAProxy with it
 )
 
 missing=()

@@ -902,6 +902,7 @@ std::string Server::Impl::status_json() {
                               {"deletes", metrics.deletes.load()}}},
                   {"state_snapshot_revision", state_revision},
                   {"last_state_error", state_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(state_error)}};
+    if (feed) j["facts"]["feed"] = feed->status();
   }
   j["last_reload_error"] = last_reload_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_reload_error);
   j["reloads"] = {{"ok", metrics.reloads_ok.load()}, {"failed", metrics.reloads_failed.load()}};
@@ -972,8 +973,12 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
         out.body = R"({"status":"live"})";
       } else if (ep == Endpoint::ready) {
         const bool ready = generation.load() > 0 && !draining.load();
-        out.status = ready ? 200 : 503;
-        out.body = ready ? R"({"status":"ready"})" : R"({"status":"not ready"})";
+        const bool fresh = !feed || feed->ready(opts.max_lag);
+        out.status = ready && fresh ? 200 : 503;
+        out.body = !ready ? R"({"status":"not ready"})"
+                   : !fresh ? R"({"status":"not ready","reason":"the facts lag PostgreSQL by more than --max-lag"})"
+                   : feed   ? R"({"status":"ready","revision":)" + std::to_string(live->revision()) + "}"
+                            : R"({"status":"ready"})";
       } else if (ep == Endpoint::metrics) {
         out.content_type = "text/plain; version=0.0.4";
         out.body = render_metrics();

@@ -60,6 +60,10 @@ void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
     out = json_error(400, "the body is not JSON: at byte " + std::to_string(bad->offset) + ": " + bad->message);
     return;
   }
+  if (feed) {
+    facts_write_through(batch, out);
+    return;
+  }
   WriteResult r = live->write(batch);
   if (!r.ok) {
     nlohmann::json errors = nlohmann::json::array();
@@ -94,6 +98,54 @@ void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
     state_wanted = true;
     state_cv.notify_one();
   }
+}
+
+void Server::Impl::facts_write_through(const nlohmann::json& batch, Response& out) {
+  // Checked whole here first (types, references, keys, requirements over this replica's facts),
+  // then written to PostgreSQL in one transaction, which checks the references and keys again
+  // at commit. The answer's revision is the transaction's position: visible here once this
+  // replica has followed it (waited for up to --max-revision-wait-ms), and the token to ask any
+  // replica for it.
+  WriteResult r;
+  const auto next = live->check(batch, r);
+  if (!next) {
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& e : r.errors) errors.push_back({{"code", e.code}, {"message", e.message}});
+    out.status = 422;
+    out.body = nlohmann::json{{"error", "the batch was rejected"}, {"errors", std::move(errors)}}.dump();
+    metrics.writes_rejected.fetch_add(1);
+    return;
+  }
+  const Schema& s = next->program().schema;
+  std::vector<nlohmann::json> ups;
+  std::vector<std::pair<std::string, std::string>> dels;
+  if (batch.contains("upsert"))
+    for (const auto& u : batch["upsert"]) {
+      const auto t = s.find_entity(u["type"].get_ref<const std::string&>());
+      const auto id = t ? next->find(*t, u["id"].get_ref<const std::string&>()) : std::nullopt;
+      if (id) ups.push_back(entity_json(*next, *id));  // as the converter read it: ids, enum names, arrays
+    }
+  if (batch.contains("delete"))
+    for (const auto& d : batch["delete"]) dels.emplace_back(d["type"].get<std::string>(), d["id"].get<std::string>());
+  std::uint64_t position = 0;
+  std::string error;
+  bool refused = false;
+  if (!feed->write(s, ups, dels, position, error, refused)) {
+    out.status = refused ? 422 : 503;
+    out.body = nlohmann::json{{"error", refused ? "PostgreSQL refused the batch" : "the batch could not be written to PostgreSQL"},
+                              {"errors", {{{"code", "postgresql"}, {"message", error}}}}}
+                   .dump();
+    if (!refused) out.headers.emplace_back("Retry-After", "1");
+    (refused ? metrics.writes_rejected : metrics.writes_unavailable).fetch_add(1);
+    return;
+  }
+  metrics.writes_ok.fetch_add(1);
+  metrics.upserts.fetch_add(ups.size());
+  metrics.deletes.fetch_add(dels.size());
+  const bool visible = live->at_least(position, opts.max_revision_wait) != nullptr;
+  if (visible) publish_revision();
+  out.body = nlohmann::json{{"revision", position}, {"upserts", ups.size()}, {"deletes", dels.size()}, {"visible", visible}}.dump();
+  out.headers.emplace_back("X-Treaty-Revision", std::to_string(position));
 }
 
 void Server::Impl::facts_get(std::string_view path, Response& out) {

@@ -509,7 +509,10 @@ bool Server::Impl::reload_now(std::string& error) {
   std::vector<WalRecord> records;
   const bool first = !live;
   try {
-    if (first && !opts.state_dir.empty()) {
+    if (first && feed) {
+      if (!feed->load(facts, at, error)) throw std::runtime_error(error);
+      given = &facts;
+    } else if (first && !opts.state_dir.empty()) {
       if (!open_state(facts, records, error)) throw std::runtime_error(error);
       if (!facts.empty()) given = &facts;
       at = initial_revision;
@@ -556,6 +559,7 @@ bool Server::Impl::reload_now(std::string& error) {
     metrics.reloads_failed.fetch_add(1);
     return false;
   }
+  if (feed) feed->set_violations(s->violations, first ? "the initial load" : "a reload");
   s->prepare();
   {
     std::lock_guard lk(snap_m);
@@ -655,6 +659,7 @@ Server::Server(Options opts, Loader loader) : impl_(std::make_unique<Impl>()) {
 }
 
 Server::~Server() {
+  if (impl_->feed) impl_->feed->stop();
   {
     std::lock_guard lk(impl_->reload_m);
     impl_->stopping = true;
@@ -666,7 +671,13 @@ Server::~Server() {
   impl_->log.stop();
 }
 
-bool Server::load(std::string& error) { return impl_->reload_now(error); }
+bool Server::load(std::string& error) {
+  if (!impl_->opts.facts_url.empty() && !impl_->feed)
+    impl_->feed = std::make_unique<PgFeed>(*impl_, impl_->opts.facts_url);
+  if (!impl_->reload_now(error)) return false;
+  if (impl_->feed) impl_->feed->start();
+  return true;
+}
 
 void Server::stop() { impl_->begin_drain(); }
 

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pg.hpp"
 #include "server.hpp"
 #include "treaty/data/wal.hpp"
 #include "treaty/data/world.hpp"
@@ -237,6 +238,9 @@ struct Server::Impl {
 
   // Live facts (server/facts.cpp).
   std::shared_ptr<LiveFacts> live;         ///< set by the first load
+  std::unique_ptr<PgFeed> feed;            ///< with --facts: the PostgreSQL feed (server/pg_feed.cpp)
+  /// POST /v1/facts with --facts: checked here, written to PostgreSQL in one transaction.
+  void facts_write_through(const nlohmann::json& batch, internal::Response& out);
   std::uint64_t initial_revision = 0;      ///< of the state snapshot the first load starts from
   std::unique_ptr<WriteAheadLog> wal;
   std::unique_ptr<Journal> journal;

@@ -42,6 +42,9 @@ struct Snapshot {
   /// brings its own world, and the writes since it was loaded are applied again on top).
   bool took_facts = false;
   bool can_take_facts = true;  ///< false for a bundle
+  /// The requirements the facts break, when the loader was told to apply such facts anyway (the
+  /// facts come from PostgreSQL, the source of truth: reported as degraded, never refused).
+  std::vector<std::string> violations;
 
   // Precomputed for responses (filled by prepare()).
   std::vector<std::string> rule_name_json;  ///< by rule: `"name"` (JSON string)
@@ -94,6 +97,11 @@ struct Options {
   bool state_sync = true;                  ///< fdatasync the log (off only for benchmarks)
   std::size_t compact_after = 100'000;     ///< entities the writes hold before they are folded into the world
   std::chrono::milliseconds max_revision_wait{2000};  ///< longest wait for X-Treaty-Min-Revision
+  /// The facts from PostgreSQL (a libpq connection string or postgresql:// URL): loaded at start,
+  /// then followed (server/pg.hpp); POST /v1/facts writes through to it. Empty: none.
+  std::string facts_url;
+  std::chrono::milliseconds max_lag{5000};     ///< /health/ready is 503 while the feed lags more
+  std::chrono::milliseconds facts_poll{100};   ///< read the changes at least this often
 };
 
 class Server {

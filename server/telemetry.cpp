@@ -1,4 +1,5 @@
 // Metrics (Prometheus text format), the decision log, tokens and snapshot preparation.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -242,6 +243,28 @@ std::string Server::Impl::render_metrics() {
   {
     std::lock_guard lk(snap_m);
     line("treaty_facts_revision", "", current ? static_cast<double>(current->engine->revision()) : 0);
+  }
+  if (feed) {
+    const double lag = feed->lag_seconds();
+    o += "# HELP treaty_feed_lag_seconds Time since the last complete read of PostgreSQL's changes (-1: none yet).\n"
+         "# TYPE treaty_feed_lag_seconds gauge\n";
+    line("treaty_feed_lag_seconds", "", std::isinf(lag) ? -1.0 : lag);
+    o += "# HELP treaty_feed_transactions_total Source transactions applied from PostgreSQL.\n"
+         "# TYPE treaty_feed_transactions_total counter\n";
+    line("treaty_feed_transactions_total", "", static_cast<double>(feed->transactions.load()));
+    o += "# HELP treaty_feed_changes_total Entity changes (outbox rows) read from PostgreSQL.\n"
+         "# TYPE treaty_feed_changes_total counter\n";
+    line("treaty_feed_changes_total", "", static_cast<double>(feed->changes.load()));
+    o += "# HELP treaty_feed_failures_total Reads of PostgreSQL's changes that failed.\n"
+         "# TYPE treaty_feed_failures_total counter\n";
+    line("treaty_feed_failures_total", "", static_cast<double>(feed->failures.load()));
+    const auto v = feed->violations().size();
+    o += "# HELP treaty_facts_degraded 1 while the facts break a requirement (applied from the source of truth).\n"
+         "# TYPE treaty_facts_degraded gauge\n";
+    line("treaty_facts_degraded", "", v ? 1.0 : 0.0);
+    o += "# HELP treaty_facts_requirement_violations Requirement violations in the facts being served.\n"
+         "# TYPE treaty_facts_requirement_violations gauge\n";
+    line("treaty_facts_requirement_violations", "", static_cast<double>(v));
   }
   o += "# HELP treaty_fact_writes_total Batches of POST /v1/facts by result.\n# TYPE treaty_fact_writes_total counter\n";
   line("treaty_fact_writes_total", "result=\"ok\"", static_cast<double>(metrics.writes_ok.load()));

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
@@ -48,6 +49,8 @@ struct WriteResult {
   std::uint64_t revision = 0;      ///< the batch's revision when ok
   std::vector<WriteError> errors;  ///< why it was rejected (nothing changed)
   bool unavailable = false;        ///< rejected for a server-side reason (the journal failed): retry later
+  /// Requirements the batch breaks, applied anyway (follow(): the facts' source committed it).
+  std::vector<WriteError> violations;
   std::size_t upserts = 0, deletes = 0;
 };
 
@@ -84,6 +87,20 @@ class LiveFacts {
   /// (the next one) and pass validation as it did when it was first written; no journal write.
   WriteResult replay(const nlohmann::json& batch, std::uint64_t revision);
 
+  /// Validates a batch as write() does, over the latest validated revision, and commits nothing:
+  /// the engine it would make, or null with the errors in `r` (a write-through to another system
+  /// of record checks a batch so before sending it there).
+  [[nodiscard]] std::shared_ptr<const Engine> check(const nlohmann::json& batch, WriteResult& r) const;
+  /// Applies a batch that the facts' source of truth already committed (the PostgreSQL feed)
+  /// under `revision`, which must be above the latest: a batch that breaks a requirement is
+  /// applied all the same (a withdrawal must never wait), its violations in WriteResult::
+  /// violations; only a batch the world cannot hold (types, references, keys) is refused. A batch
+  /// without upserts or deletes only moves the revision. No journal.
+  /// `before_publish`, when given, is called with the engine of the new revision (and the result)
+  /// before any reader can take it: what must be known of a revision once it is visible.
+  WriteResult follow(const nlohmann::json& batch, std::uint64_t revision,
+                     const std::function<void(const Engine&, const WriteResult&)>& before_publish = {});
+
   /// Starts a rebase: the engine of the latest acknowledged revision, whose facts the caller
   /// exports to build the next base from; from now until rebase() or cancel_rebase(), every batch
   /// after it is kept to be applied again. (Otherwise a batch is kept only until it is
@@ -109,10 +126,13 @@ class LiveFacts {
   [[nodiscard]] Counters counters() const;
 
  private:
-  WriteResult apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal);
-  /// Builds the engine of `batch` over `over`; nullptr with the errors in `r`.
+  enum class Mode { write, replay, follow };
+  WriteResult apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal, Mode mode,
+                    const std::function<void(const Engine&, const WriteResult&)>* before_publish = nullptr);
+  /// Builds the engine of `batch` over `over`; nullptr with the errors in `r`. With
+  /// `allow_requirements`, requirement violations go to r.violations and do not refuse it.
   std::shared_ptr<const Engine> prepare(const Engine& over, const nlohmann::json& batch, std::uint64_t revision,
-                                        WriteResult& r) const;
+                                        WriteResult& r, bool allow_requirements = false) const;
 
   LiveOptions o_;
   Journal* journal_ = nullptr;
@@ -125,6 +145,7 @@ class LiveFacts {
   std::vector<std::pair<std::uint64_t, std::string>> history_;
   std::optional<std::uint64_t> hold_;  ///< a rebase from this revision is being prepared
   bool keep_all_ = false;
+  bool following_ = false;  ///< follow() was used: a rebase applies requirement violations again too
   void trim_history();
   bool failed_ = false;  ///< the journal failed: no more writes (under write_m_)
   /// Indexes of the base world's reference columns, built the first time a delete needs one
