@@ -44,10 +44,11 @@ inline unsigned short free_port() {
   return ntohs(a.sin_port);
 }
 
-/// Runs `argv` as a child (as user `as` when given and we are root), its output to `log`;
+/// Runs `argv` as a child (as user `as` when given and we are root), its output to `log` (its
+/// stderr to `err_log` when given);
 /// with `die_with_parent`, it gets SIGINT when the test process dies. Returns its PID.
 inline pid_t spawn(const std::vector<std::string>& argv, const std::string& log, const std::string& as = {},
-                   bool die_with_parent = true) {
+                   bool die_with_parent = true, const std::string& err_log = {}) {
   uid_t uid = 0;
   gid_t gid = 0;
   const bool switch_user = !as.empty() && geteuid() == 0;
@@ -66,6 +67,10 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::string& log,
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
+    }
+    if (!err_log.empty()) {
+      const int efd = ::open(err_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (efd >= 0) dup2(efd, 2);
     }
     std::vector<char*> a;
     for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
