@@ -674,8 +674,14 @@ Server::~Server() {
 bool Server::load(std::string& error) {
   if (!impl_->opts.facts_url.empty() && !impl_->feed)
     impl_->feed = std::make_unique<PgFeed>(*impl_, impl_->opts.facts_url);
+  const auto t0 = std::chrono::steady_clock::now();
   if (!impl_->reload_now(error)) return false;
-  if (impl_->feed) impl_->feed->start();
+  if (impl_->feed) {
+    std::cerr << "treaty serve: the facts from PostgreSQL are served: "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+              << " ms from the start of the load (read, converted, indexed, requirements evaluated)\n";
+    impl_->feed->start();
+  }
   return true;
 }
 

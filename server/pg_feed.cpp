@@ -125,7 +125,7 @@ bool PgFeed::load(std::string& facts, std::uint64_t& position, std::string& erro
     std::size_t n = 0;
     for (const auto& t : types) {
       // Streamed: one row at a time, never the whole table in a result.
-      const std::string q = "SELECT " + sql_ident("treaty_image_" + t) + "(r)::text FROM " + sql_ident(t) + " r";
+      const std::string q = "SELECT image::text FROM " + sql_ident("treaty_images_" + t);
       if (!PQsendQuery(c, q.c_str()) || !PQsetSingleRowMode(c)) return error = conn_error(c), false;
       std::string err;
       while (PGresult* pr = PQgetResult(c)) {

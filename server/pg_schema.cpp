@@ -1,4 +1,5 @@
 // The PostgreSQL DDL of a package's schema (server/pg.hpp, docs/scale.md).
+#include <functional>
 #include <set>
 
 #include "pg.hpp"
@@ -152,25 +153,39 @@ $$ BEGIN RAISE EXCEPTION 'TRUNCATE of a Treaty table is not followed by the repl
     const std::string touch = sql_ident("treaty_touch_" + t.name);
     const std::string track = sql_ident("treaty_track_" + t.name);
     // jsonb_build_object takes at most 100 arguments: 40 attributes a call, joined with ||.
-    std::string attrs;
-    for (std::size_t i = 0; i < t.attrs.size(); i += 40) {
-      if (i) attrs += " || ";
-      attrs += "jsonb_build_object(";
-      for (std::size_t j = i; j < std::min(t.attrs.size(), i + 40); ++j) {
-        const auto& a = t.attrs[j];
-        if (j > i) attrs += ", ";
-        attrs += sql_literal(a.name) + ", ";
-        if (is_link(a))
-          attrs += "(SELECT coalesce(jsonb_agg(l.\"value\" ORDER BY l.\"value\"), '[]'::jsonb) FROM " + link_table(t, a) +
-                   " l WHERE l.\"owner\" = r.\"id\")";
-        else
-          attrs += "r." + sql_ident(a.name);
+    // The attributes object; a set of entities as `link(index, attr)` reads it.
+    auto attrs_of = [&](const std::function<std::string(std::size_t, const AttrInfo&)>& link) {
+      std::string attrs;
+      for (std::size_t i = 0; i < t.attrs.size(); i += 40) {
+        if (i) attrs += " || ";
+        attrs += "jsonb_build_object(";
+        for (std::size_t j = i; j < std::min(t.attrs.size(), i + 40); ++j) {
+          const auto& a = t.attrs[j];
+          if (j > i) attrs += ", ";
+          attrs += sql_literal(a.name) + ", " + (is_link(a) ? link(j, a) : "r." + sql_ident(a.name));
+        }
+        attrs += ")";
       }
-      attrs += ")";
-    }
-    if (t.attrs.empty()) attrs = "'{}'::jsonb";
+      return t.attrs.empty() ? std::string("'{}'::jsonb") : attrs;
+    };
+    const std::string one = attrs_of([&](std::size_t, const AttrInfo& a) {
+      return "(SELECT coalesce(jsonb_agg(l.\"value\" ORDER BY l.\"value\"), '[]'::jsonb) FROM " + link_table(t, a) +
+             " l WHERE l.\"owner\" = r.\"id\")";
+    });
     o += "CREATE FUNCTION " + image + "(r " + tbl + ") RETURNS jsonb LANGUAGE sql STABLE AS\n$$ SELECT jsonb_build_object('type', " +
-         sql_literal(t.name) + ", 'id', r.\"id\", 'attrs', " + attrs + ") $$;\n";
+         sql_literal(t.name) + ", 'id', r.\"id\", 'attrs', " + one + ") $$;\n";
+    // Every image at once, set-based (the link tables aggregated once, not per row): what a
+    // replica's initial load reads.
+    const std::string all = attrs_of([&](std::size_t j, const AttrInfo&) {
+      return "coalesce(l" + std::to_string(j) + ".v, '[]'::jsonb)";
+    });
+    o += "CREATE VIEW " + sql_ident("treaty_images_" + t.name) + " AS SELECT jsonb_build_object('type', " +
+         sql_literal(t.name) + ", 'id', r.\"id\", 'attrs', " + all + ") AS image FROM " + tbl + " r";
+    for (std::size_t j = 0; j < t.attrs.size(); ++j)
+      if (is_link(t.attrs[j]))
+        o += " LEFT JOIN (SELECT \"owner\", jsonb_agg(\"value\" ORDER BY \"value\") AS v FROM " + link_table(t, t.attrs[j]) +
+             " GROUP BY \"owner\") l" + std::to_string(j) + " ON l" + std::to_string(j) + ".\"owner\" = r.\"id\"";
+    o += ";\n";
     o += "CREATE FUNCTION " + touch + "(key text) RETURNS void LANGUAGE sql AS\n$$ INSERT INTO treaty_outbox (\"type\", \"entity\", \"image\") SELECT " +
          sql_literal(t.name) + ", r.\"id\", " + image + "(r) FROM " + tbl + " r WHERE r.\"id\" = key $$;\n";
     o += "CREATE FUNCTION " + track + "() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"

@@ -178,6 +178,7 @@ $$ BEGIN RAISE EXCEPTION 'TRUNCATE of a Treaty table is not followed by the repl
 -- Per entity type: its image (the facts JSON format), and the triggers that record it.
 CREATE FUNCTION "treaty_image_Account"(r "Account") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Account', 'id', r."id", 'attrs', jsonb_build_object('kind', r."kind", 'plan', r."plan", 'modules', r."modules", 'directory', r."directory")) $$;
+CREATE VIEW "treaty_images_Account" AS SELECT jsonb_build_object('type', 'Account', 'id', r."id", 'attrs', jsonb_build_object('kind', r."kind", 'plan', r."plan", 'modules', r."modules", 'directory', r."directory")) AS image FROM "Account" r;
 CREATE FUNCTION "treaty_touch_Account"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Account', r."id", "treaty_image_Account"(r) FROM "Account" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Account"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -198,6 +199,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Account" FOR EA
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Account" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Change"(r "Change") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Change', 'id', r."id", 'attrs', jsonb_build_object('account', r."account")) $$;
+CREATE VIEW "treaty_images_Change" AS SELECT jsonb_build_object('type', 'Change', 'id', r."id", 'attrs', jsonb_build_object('account', r."account")) AS image FROM "Change" r;
 CREATE FUNCTION "treaty_touch_Change"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Change', r."id", "treaty_image_Change"(r) FROM "Change" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Change"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -218,6 +220,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Change" FOR EAC
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Change" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Ci"(r "Ci") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Ci', 'id', r."id", 'attrs', jsonb_build_object('owner', r."owner", 'support_team', r."support_team")) $$;
+CREATE VIEW "treaty_images_Ci" AS SELECT jsonb_build_object('type', 'Ci', 'id', r."id", 'attrs', jsonb_build_object('owner', r."owner", 'support_team', r."support_team")) AS image FROM "Ci" r;
 CREATE FUNCTION "treaty_touch_Ci"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Ci', r."id", "treaty_image_Ci"(r) FROM "Ci" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Ci"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -238,6 +241,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Ci" FOR EACH RO
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Ci" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Person"(r "Person") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Person', 'id', r."id", 'attrs', jsonb_build_object('account', r."account", 'roles', r."roles", 'teams', (SELECT coalesce(jsonb_agg(l."value" ORDER BY l."value"), '[]'::jsonb) FROM "Person.teams" l WHERE l."owner" = r."id"))) $$;
+CREATE VIEW "treaty_images_Person" AS SELECT jsonb_build_object('type', 'Person', 'id', r."id", 'attrs', jsonb_build_object('account', r."account", 'roles', r."roles", 'teams', coalesce(l2.v, '[]'::jsonb))) AS image FROM "Person" r LEFT JOIN (SELECT "owner", jsonb_agg("value" ORDER BY "value") AS v FROM "Person.teams" GROUP BY "owner") l2 ON l2."owner" = r."id";
 CREATE FUNCTION "treaty_touch_Person"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Person', r."id", "treaty_image_Person"(r) FROM "Person" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Person"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -266,6 +270,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Person.teams" F
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Person.teams" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Project"(r "Project") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Project', 'id', r."id", 'attrs', jsonb_build_object('account', r."account")) $$;
+CREATE VIEW "treaty_images_Project" AS SELECT jsonb_build_object('type', 'Project', 'id', r."id", 'attrs', jsonb_build_object('account', r."account")) AS image FROM "Project" r;
 CREATE FUNCTION "treaty_touch_Project"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Project', r."id", "treaty_image_Project"(r) FROM "Project" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Project"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -286,6 +291,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Project" FOR EA
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Project" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Request"(r "Request") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Request', 'id', r."id", 'attrs', jsonb_build_object('account', r."account", 'requested_for', r."requested_for", 'service', r."service")) $$;
+CREATE VIEW "treaty_images_Request" AS SELECT jsonb_build_object('type', 'Request', 'id', r."id", 'attrs', jsonb_build_object('account', r."account", 'requested_for', r."requested_for", 'service', r."service")) AS image FROM "Request" r;
 CREATE FUNCTION "treaty_touch_Request"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Request', r."id", "treaty_image_Request"(r) FROM "Request" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Request"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -306,6 +312,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Request" FOR EA
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Request" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_RoleAssignment"(r "RoleAssignment") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'RoleAssignment', 'id', r."id", 'attrs', jsonb_build_object('person', r."person", 'role', r."role", 'account', r."account")) $$;
+CREATE VIEW "treaty_images_RoleAssignment" AS SELECT jsonb_build_object('type', 'RoleAssignment', 'id', r."id", 'attrs', jsonb_build_object('person', r."person", 'role', r."role", 'account', r."account")) AS image FROM "RoleAssignment" r;
 CREATE FUNCTION "treaty_touch_RoleAssignment"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'RoleAssignment', r."id", "treaty_image_RoleAssignment"(r) FROM "RoleAssignment" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_RoleAssignment"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -326,6 +333,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "RoleAssignment"
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "RoleAssignment" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Service"(r "Service") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Service', 'id', r."id", 'attrs', jsonb_build_object('provider', r."provider")) $$;
+CREATE VIEW "treaty_images_Service" AS SELECT jsonb_build_object('type', 'Service', 'id', r."id", 'attrs', jsonb_build_object('provider', r."provider")) AS image FROM "Service" r;
 CREATE FUNCTION "treaty_touch_Service"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Service', r."id", "treaty_image_Service"(r) FROM "Service" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Service"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -346,6 +354,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Service" FOR EA
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Service" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Sla"(r "Sla") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Sla', 'id', r."id", 'attrs', jsonb_build_object('provider', r."provider", 'customer', r."customer", 'service', r."service", 'accepted', r."accepted", 'active', r."active", 'representatives', (SELECT coalesce(jsonb_agg(l."value" ORDER BY l."value"), '[]'::jsonb) FROM "Sla.representatives" l WHERE l."owner" = r."id"))) $$;
+CREATE VIEW "treaty_images_Sla" AS SELECT jsonb_build_object('type', 'Sla', 'id', r."id", 'attrs', jsonb_build_object('provider', r."provider", 'customer', r."customer", 'service', r."service", 'accepted', r."accepted", 'active', r."active", 'representatives', coalesce(l5.v, '[]'::jsonb))) AS image FROM "Sla" r LEFT JOIN (SELECT "owner", jsonb_agg("value" ORDER BY "value") AS v FROM "Sla.representatives" GROUP BY "owner") l5 ON l5."owner" = r."id";
 CREATE FUNCTION "treaty_touch_Sla"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Sla', r."id", "treaty_image_Sla"(r) FROM "Sla" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Sla"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -374,6 +383,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Sla.representat
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Sla.representatives" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Task"(r "Task") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Task', 'id', r."id", 'attrs', jsonb_build_object('account', r."account", 'kind', r."kind", 'assignee', r."assignee", 'change', r."change", 'project', r."project")) $$;
+CREATE VIEW "treaty_images_Task" AS SELECT jsonb_build_object('type', 'Task', 'id', r."id", 'attrs', jsonb_build_object('account', r."account", 'kind', r."kind", 'assignee', r."assignee", 'change', r."change", 'project', r."project")) AS image FROM "Task" r;
 CREATE FUNCTION "treaty_touch_Task"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Task', r."id", "treaty_image_Task"(r) FROM "Task" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Task"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -394,6 +404,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Task" FOR EACH 
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Task" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Team"(r "Team") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Team', 'id', r."id", 'attrs', jsonb_build_object('account', r."account")) $$;
+CREATE VIEW "treaty_images_Team" AS SELECT jsonb_build_object('type', 'Team', 'id', r."id", 'attrs', jsonb_build_object('account', r."account")) AS image FROM "Team" r;
 CREATE FUNCTION "treaty_touch_Team"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Team', r."id", "treaty_image_Team"(r) FROM "Team" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Team"() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -414,6 +425,7 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Team" FOR EACH 
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Team" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_image_Trust"(r "Trust") RETURNS jsonb LANGUAGE sql STABLE AS
 $$ SELECT jsonb_build_object('type', 'Trust', 'id', r."id", 'attrs', jsonb_build_object('grantor', r."grantor", 'grantee', r."grantee", 'accepted', r."accepted", 'options', r."options", 'shared_roles', r."shared_roles")) $$;
+CREATE VIEW "treaty_images_Trust" AS SELECT jsonb_build_object('type', 'Trust', 'id', r."id", 'attrs', jsonb_build_object('grantor', r."grantor", 'grantee', r."grantee", 'accepted', r."accepted", 'options', r."options", 'shared_roles', r."shared_roles")) AS image FROM "Trust" r;
 CREATE FUNCTION "treaty_touch_Trust"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Trust', r."id", "treaty_image_Trust"(r) FROM "Trust" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Trust"() RETURNS trigger LANGUAGE plpgsql AS $$
