@@ -53,15 +53,22 @@ url=$(bash "$root/scripts/pg.sh" start "$dir/pg")
 "$treaty" schema sql "$policy" -o "$dir/schema.sql"
 psql -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$dir/schema.sql" >/dev/null
 if [ -n "$data" ]; then
-  # The facts document, line by line into a table (CSV with quote and delimiter characters no JSON
-  # holds), then treaty_load() over the whole of it in one transaction.
+  # The facts document as one entity a line (jq), into a table, then treaty_load() over chunks of
+  # it in one transaction (the foreign keys are checked at its commit), with the outbox triggers
+  # off: the replicas start from the tables. CSV with quote and delimiter characters JSON never
+  # holds reads each line whole.
+  command -v jq >/dev/null || { echo "cluster.sh: jq is missing: run scripts/setup.sh" >&2; exit 1; }
+  jq -c '.entities[]' "$data" >"$dir/entities.jsonl"
   psql -X -q -v ON_ERROR_STOP=1 -d "$url" >/dev/null <<SQL
+BEGIN;
 CREATE TEMP TABLE treaty_lines (n bigserial, line text);
-\\copy treaty_lines (line) FROM '$data' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')
-SELECT treaty_load(string_agg(line, E'\\n' ORDER BY n)::jsonb) FROM treaty_lines;
+\\copy treaty_lines (line) FROM '$dir/entities.jsonl' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')
+SELECT sum(treaty_load(doc, false)) FROM (
+  SELECT jsonb_build_object('entities', jsonb_agg(line::jsonb ORDER BY n)) AS doc
+  FROM treaty_lines GROUP BY n / 100000) chunks;
+COMMIT;
 SQL
-  # The load's change rows are in the tables already: the replicas start from the tables.
-  psql -X -q -d "$url" -c "SELECT treaty_outbox_trim(treaty_position())" >/dev/null
+  rm -f "$dir/entities.jsonl"
 fi
 
 ports=()

@@ -22,7 +22,7 @@ packages=(
   libpq-dev                # libpq: `treaty serve --facts postgresql://...` loads and follows the facts (server/pg_feed.cpp)
   postgresql-15            # initdb/postgres/psql: the PostgreSQL the pg and cluster tests and scripts/cluster.sh start
   haproxy                  # the load balancer in front of the replicas (scripts/cluster.sh, tests/server/cluster_test.cpp)
-  curl                     # scripts/cluster.sh waits for HAProxy with it
+  curl jq                  # scripts/cluster.sh: waits for HAProxy (curl), splits a facts file into entities (jq)
 )
 
 missing=()

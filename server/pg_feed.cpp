@@ -124,22 +124,28 @@ bool PgFeed::load(std::string& facts, std::uint64_t& position, std::string& erro
     bool first = true;
     std::size_t n = 0;
     for (const auto& t : types) {
-      // Streamed: one row at a time, never the whole table in a result.
-      const std::string q = "SELECT image::text FROM " + sql_ident("treaty_images_" + t);
-      if (!PQsendQuery(c, q.c_str()) || !PQsetSingleRowMode(c)) return error = conn_error(c), false;
+      // Streamed with COPY: a row at a time, never the whole table in a result. CSV with quote
+      // and delimiter characters no JSON text holds: each row is its image, unescaped.
+      const std::string q = "COPY (SELECT image::text FROM " + sql_ident("treaty_images_" + t) +
+                            ") TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')";
       std::string err;
+      {
+        Result r(PQexec(c, q.c_str()));
+        if (PQresultStatus(r.r) != PGRES_COPY_OUT) return error = "reading table " + sql_ident(t) + ": " + r.error(), false;
+      }
+      char* row = nullptr;
+      int len = 0;
+      while ((len = PQgetCopyData(c, &row, 0)) > 0) {
+        if (!first) facts += ",\n";
+        first = false;
+        facts.append(row, static_cast<std::size_t>(len > 0 && row[len - 1] == '\n' ? len - 1 : len));
+        PQfreemem(row);
+        ++n;
+      }
+      if (len == -2) err = "reading table " + sql_ident(t) + ": " + conn_error(c);
       while (PGresult* pr = PQgetResult(c)) {
         Result r(pr);
-        if (!r.ok()) {
-          if (err.empty()) err = "reading table " + sql_ident(t) + ": " + r.error();
-          continue;
-        }
-        for (int i = 0; i < r.rows(); ++i) {
-          if (!first) facts += ",\n";
-          first = false;
-          facts += r.at(i, 0);
-          ++n;
-        }
+        if (!r.ok() && err.empty()) err = "reading table " + sql_ident(t) + ": " + r.error();
       }
       if (!err.empty()) return error = err, false;
     }

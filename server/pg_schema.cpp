@@ -1,5 +1,7 @@
 // The PostgreSQL DDL of a package's schema (server/pg.hpp, docs/scale.md).
 #include <functional>
+#include <string>
+#include <vector>
 #include <set>
 
 #include "pg.hpp"
@@ -188,7 +190,8 @@ $$ BEGIN RAISE EXCEPTION 'TRUNCATE of a Treaty table is not followed by the repl
     o += ";\n";
     o += "CREATE FUNCTION " + touch + "(key text) RETURNS void LANGUAGE sql AS\n$$ INSERT INTO treaty_outbox (\"type\", \"entity\", \"image\") SELECT " +
          sql_literal(t.name) + ", r.\"id\", " + image + "(r) FROM " + tbl + " r WHERE r.\"id\" = key $$;\n";
-    o += "CREATE FUNCTION " + track + "() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+    o += "CREATE FUNCTION " + track + "() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n" "  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN\n"
+         "    RETURN NULL;  -- treaty_load(..., record => false)\n  END IF;\n"
          "  IF TG_OP = 'DELETE' THEN\n"
          "    INSERT INTO treaty_outbox (\"type\", \"entity\", \"image\") VALUES (" + sql_literal(t.name) + ", OLD.\"id\", NULL);\n"
          "  ELSIF TG_OP = 'UPDATE' THEN\n"
@@ -205,7 +208,8 @@ $$ BEGIN RAISE EXCEPTION 'TRUNCATE of a Treaty table is not followed by the repl
       if (!is_link(a)) continue;
       const std::string ltrack = sql_ident("treaty_track_" + t.name + "." + a.name);
       // A change of a link row is a change of its owner (gone already when the owner is deleted).
-      o += "CREATE FUNCTION " + ltrack + "() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+      o += "CREATE FUNCTION " + ltrack + "() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n" "  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN\n"
+         "    RETURN NULL;  -- treaty_load(..., record => false)\n  END IF;\n"
            "  IF TG_OP <> 'INSERT' THEN PERFORM " + touch + "(OLD.\"owner\"); END IF;\n"
            "  IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR OLD.\"owner\" <> NEW.\"owner\") THEN PERFORM " + touch +
            "(NEW.\"owner\"); END IF;\n  RETURN NULL;\nEND $$;\n";
@@ -219,7 +223,16 @@ $$ BEGIN RAISE EXCEPTION 'TRUNCATE of a Treaty table is not followed by the repl
   // transaction (the foreign keys are checked at its commit): what a migration from data files
   // runs once. The triggers record every entity in the outbox, as any other write.
   o += "\n-- Loads a facts document (the --data JSON format) into the tables; returns the entities loaded.\n";
-  o += "CREATE FUNCTION treaty_load(facts jsonb) RETURNS bigint LANGUAGE plpgsql AS $$\nDECLARE n bigint := 0; c bigint;\nBEGIN\n";
+  o += "-- With record => false (a first load into empty tables, before any replica starts: they load the\n"
+       "-- tables; a superuser only) the outbox triggers skip its rows: no change rows, the foreign keys still checked.\n";
+  o += "CREATE FUNCTION treaty_load(facts jsonb, record boolean DEFAULT true) RETURNS bigint LANGUAGE plpgsql AS $$\n"
+       "DECLARE n bigint := 0; c bigint;\nBEGIN\n";
+  o += "  IF NOT record THEN\n"
+       "    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN\n"
+       "      RAISE EXCEPTION 'treaty_load(..., record => false) is for a superuser';\n"
+       "    END IF;\n"
+       "    PERFORM set_config('treaty.loading', 'on', true);\n"
+       "  END IF;\n";
   o += "  CREATE TEMP TABLE treaty_load_entities ON COMMIT DROP AS\n"
        "    SELECT e->>'type' AS type, e->>'id' AS id, coalesce(e->'attrs', '{}'::jsonb) AS attrs FROM jsonb_array_elements(facts->'entities') e;\n";
   o += "  IF EXISTS (SELECT 1 FROM treaty_load_entities l WHERE l.type NOT IN (";
@@ -239,7 +252,8 @@ $$ BEGIN RAISE EXCEPTION 'TRUNCATE of a Treaty table is not followed by the repl
         o += "  INSERT INTO " + link_table(t, a) + " SELECT l.id, v FROM treaty_load_entities l, jsonb_array_elements_text(l.attrs->" +
              sql_literal(a.name) + ") v WHERE l.type = " + sql_literal(t.name) + ";\n";
   }
-  o += "  DROP TABLE treaty_load_entities;\n  RETURN n;\nEND $$;\n";
+  o += "  DROP TABLE treaty_load_entities;\n";
+  o += "  PERFORM set_config('treaty.loading', '', true);\n  RETURN n;\nEND $$;\n";
   o += "\nCOMMIT;\n";
   out = std::move(o);
   return true;

@@ -183,6 +183,9 @@ CREATE FUNCTION "treaty_touch_Account"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Account', r."id", "treaty_image_Account"(r) FROM "Account" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Account"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Account', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -204,6 +207,9 @@ CREATE FUNCTION "treaty_touch_Change"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Change', r."id", "treaty_image_Change"(r) FROM "Change" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Change"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Change', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -225,6 +231,9 @@ CREATE FUNCTION "treaty_touch_Ci"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Ci', r."id", "treaty_image_Ci"(r) FROM "Ci" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Ci"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Ci', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -246,6 +255,9 @@ CREATE FUNCTION "treaty_touch_Person"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Person', r."id", "treaty_image_Person"(r) FROM "Person" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Person"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Person', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -262,6 +274,9 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Person" FOR EAC
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Person" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_track_Person.teams"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP <> 'INSERT' THEN PERFORM "treaty_touch_Person"(OLD."owner"); END IF;
   IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR OLD."owner" <> NEW."owner") THEN PERFORM "treaty_touch_Person"(NEW."owner"); END IF;
   RETURN NULL;
@@ -275,6 +290,9 @@ CREATE FUNCTION "treaty_touch_Project"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Project', r."id", "treaty_image_Project"(r) FROM "Project" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Project"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Project', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -296,6 +314,9 @@ CREATE FUNCTION "treaty_touch_Request"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Request', r."id", "treaty_image_Request"(r) FROM "Request" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Request"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Request', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -317,6 +338,9 @@ CREATE FUNCTION "treaty_touch_RoleAssignment"(key text) RETURNS void LANGUAGE sq
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'RoleAssignment', r."id", "treaty_image_RoleAssignment"(r) FROM "RoleAssignment" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_RoleAssignment"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('RoleAssignment', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -338,6 +362,9 @@ CREATE FUNCTION "treaty_touch_Service"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Service', r."id", "treaty_image_Service"(r) FROM "Service" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Service"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Service', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -359,6 +386,9 @@ CREATE FUNCTION "treaty_touch_Sla"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Sla', r."id", "treaty_image_Sla"(r) FROM "Sla" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Sla"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Sla', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -375,6 +405,9 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Sla" FOR EACH R
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Sla" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 CREATE FUNCTION "treaty_track_Sla.representatives"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP <> 'INSERT' THEN PERFORM "treaty_touch_Sla"(OLD."owner"); END IF;
   IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR OLD."owner" <> NEW."owner") THEN PERFORM "treaty_touch_Sla"(NEW."owner"); END IF;
   RETURN NULL;
@@ -388,6 +421,9 @@ CREATE FUNCTION "treaty_touch_Task"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Task', r."id", "treaty_image_Task"(r) FROM "Task" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Task"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Task', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -409,6 +445,9 @@ CREATE FUNCTION "treaty_touch_Team"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Team', r."id", "treaty_image_Team"(r) FROM "Team" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Team"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Team', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -430,6 +469,9 @@ CREATE FUNCTION "treaty_touch_Trust"(key text) RETURNS void LANGUAGE sql AS
 $$ INSERT INTO treaty_outbox ("type", "entity", "image") SELECT 'Trust', r."id", "treaty_image_Trust"(r) FROM "Trust" r WHERE r."id" = key $$;
 CREATE FUNCTION "treaty_track_Trust"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('treaty.loading', true) = 'on' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RETURN NULL;  -- treaty_load(..., record => false)
+  END IF;
   IF TG_OP = 'DELETE' THEN
     INSERT INTO treaty_outbox ("type", "entity", "image") VALUES ('Trust', OLD."id", NULL);
   ELSIF TG_OP = 'UPDATE' THEN
@@ -446,9 +488,17 @@ CREATE TRIGGER treaty_track AFTER INSERT OR UPDATE OR DELETE ON "Trust" FOR EACH
 CREATE TRIGGER treaty_no_truncate BEFORE TRUNCATE ON "Trust" FOR EACH STATEMENT EXECUTE FUNCTION treaty_no_truncate();
 
 -- Loads a facts document (the --data JSON format) into the tables; returns the entities loaded.
-CREATE FUNCTION treaty_load(facts jsonb) RETURNS bigint LANGUAGE plpgsql AS $$
+-- With record => false (a first load into empty tables, before any replica starts: they load the
+-- tables; a superuser only) the outbox triggers skip its rows: no change rows, the foreign keys still checked.
+CREATE FUNCTION treaty_load(facts jsonb, record boolean DEFAULT true) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint := 0; c bigint;
 BEGIN
+  IF NOT record THEN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+      RAISE EXCEPTION 'treaty_load(..., record => false) is for a superuser';
+    END IF;
+    PERFORM set_config('treaty.loading', 'on', true);
+  END IF;
   CREATE TEMP TABLE treaty_load_entities ON COMMIT DROP AS
     SELECT e->>'type' AS type, e->>'id' AS id, coalesce(e->'attrs', '{}'::jsonb) AS attrs FROM jsonb_array_elements(facts->'entities') e;
   IF EXISTS (SELECT 1 FROM treaty_load_entities l WHERE l.type NOT IN ('Account', 'Change', 'Ci', 'Person', 'Project', 'Request', 'RoleAssignment', 'Service', 'Sla', 'Task', 'Team', 'Trust')) THEN
@@ -493,6 +543,7 @@ BEGIN
   GET DIAGNOSTICS c = ROW_COUNT;
   n := n + c;
   DROP TABLE treaty_load_entities;
+  PERFORM set_config('treaty.loading', '', true);
   RETURN n;
 END $$;
 
