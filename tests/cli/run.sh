@@ -509,5 +509,18 @@ expect_rc 1 "verify --pictures (dot)" -- "$T" verify "$work/mutant/lib" --seed 3
 expect_in "$work/cxd/revocation_always_wins.dot" 'revokes' "the shrunk world's revocation is drawn"
 expect_in "$work/cxd/revocation_always_wins.dot" 'ALLOW' "the wrong allow"
 
+# --- schema sql (the DDL for serve --facts; loaded into PostgreSQL by tests/server/pg_test.cpp) ---
+expect_rc 0 "--help lists schema" -- "$T" --help
+expect_in "$work/out" "schema" "--help lists schema"
+expect_rc 0 "schema sql of the 4me library" -- "$T" schema sql "$src/policies/4me/lib"
+expect_in "$work/out" 'CREATE TABLE "Trust" (' "a table per entity type"
+expect_in "$work/out" 'UNIQUE ("grantor", "grantee")' "a key is a unique constraint"
+expect_in "$work/out" 'CREATE TABLE "Person.teams" (' "a set of entities is a link table"
+expect_in "$work/out" 'CREATE FUNCTION treaty_position()' "the writer's position"
+printf 'entity A { id: String }\n' >"$work/idattr.treaty"
+expect_rc 1 "schema sql refuses an attribute named id" -- "$T" schema sql "$work/idattr.treaty"
+expect_in "$work/err" "has an attribute named \`id\`" "the refusal names the attribute"
+expect_rc 2 "schema sql needs its subcommand" -- "$T" schema "$src/policies/4me/lib"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
