@@ -40,7 +40,7 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done  # an L replica takes seconds to exit
     kill -KILL "$p" 2>/dev/null || true
   done
   bash "$root/scripts/pg.sh" stop "$dir/pg" || true
@@ -79,7 +79,7 @@ for i in $(seq "$replicas"); do
 done
 for i in $(seq "$replicas"); do
   log=$dir/replica-$i.log
-  for _ in $(seq 1200); do
+  for _ in $(seq 12000); do  # up to 10 minutes: an L world loads in minutes
     grep -q "listening on" "$log" 2>/dev/null && break
     kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { cat "$log" >&2; exit 1; }
     sleep 0.05
