@@ -476,7 +476,7 @@ void authzen_metadata(Ctx& c, Response& out) {
                    {"search_subject_endpoint", base + "/access/v1/search/subject"},
                    {"search_resource_endpoint", base + "/access/v1/search/resource"},
                    {"search_action_endpoint", base + "/access/v1/search/action"}};
-  out.body = j.dump();
+  out.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // the Host header's bytes
 }
 
 // ---- native API ------------------------------------------------------------------------------
