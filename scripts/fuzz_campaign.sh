@@ -65,8 +65,8 @@ case $h in
   fuzz_parse | fuzz_check)
     find policies docs/examples tests/golden fuzz/regressions -name '*.treaty' -exec cp {} "$work/seeds/" \; ;;
   fuzz_bundle)
-    build-san/treaty compile policies/4me -o "$work/seeds/4me.bundle" 2>/dev/null || true
-    build-san/treaty compile policies/bm365 -o "$work/seeds/bm365.bundle" 2>/dev/null || true ;;
+    "${TREATY:-build-san/treaty}" compile policies/4me -o "$work/seeds/4me.bundle" 2>/dev/null || true
+    "${TREATY:-build-san/treaty}" compile policies/bm365 -o "$work/seeds/bm365.bundle" 2>/dev/null || true ;;
 esac
 args=(-timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="fuzz/findings/$h-")
 [ -n "$dict" ] && args+=(-dict="$dict")
@@ -92,6 +92,11 @@ fi
 # Minimize the corpus and what this turn added into a fresh directory, then replace the corpus.
 nice -n 19 "$bin" -merge=1 "${args[@]}" "$work/merged" "fuzz/corpus/$h" "$work/new" "$work/seeds" 2>"$work/merge.log" ||
   { tail -30 "$work/merge.log" >&2; echo "campaign: $h: the merge failed" >&2; exit 1; }
+# A corpus is committed: past FUZZ_CORPUS_KB (default 384) KB, its largest inputs are dropped.
+limit=${FUZZ_CORPUS_KB:-384}
+while [ "$(du -sk --apparent-size "$work/merged" | cut -f1)" -gt "$limit" ]; do
+  rm -f "$work/merged/$(ls -S "$work/merged" | head -1)"
+done
 rm -f fuzz/corpus/"$h"/*
 cp "$work/merged"/* "fuzz/corpus/$h/" 2>/dev/null || true
 ledger_add "$h" "$cpu" "${execs:-0}" "${edges:-}" 0 0
