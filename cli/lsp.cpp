@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "lsp.hpp"
 #include "name_index.hpp"
 #include "treaty/compile.hpp"
 #include "treaty/format.hpp"
@@ -140,9 +141,9 @@ bool too_deep(const std::string& body) {
   return false;
 }
 
-void write_frame(const json& msg) {
+void write_frame(std::ostream& out, const json& msg) {
   const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
-  std::cout << "Content-Length: " << body.size() << "\r\n\r\n" << body << std::flush;
+  out << "Content-Length: " << body.size() << "\r\n\r\n" << body << std::flush;
 }
 
 // --- URIs and positions --------------------------------------------------------------------------
@@ -247,10 +248,12 @@ struct Document {
 
 class Server {
  public:
+  Server(std::FILE* in, std::ostream& out, bool read_workspace) : in_(in), out_(out), read_workspace_(read_workspace) {}
+
   int run() {
     for (;;) {
       std::string body, why;
-      const Frame f = read_frame(stdin, body, why);
+      const Frame f = read_frame(in_, body, why);
       if (f == Frame::eof) return shutdown_ ? kOk : kProblems;
       if (f == Frame::bad) {
         error_response(nullptr, kInvalidRequest, why);
@@ -281,7 +284,7 @@ class Server {
       try {
         if (is_request) {
           json result = request(method, params);
-          write_frame({{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
+          write_frame(out_, {{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
         } else {
           notification(method, params);
         }
@@ -296,6 +299,9 @@ class Server {
   }
 
  private:
+  std::FILE* in_;
+  std::ostream& out_;
+  bool read_workspace_;  ///< false: the workspace is the open documents only (the fuzz harness)
   bool initialized_ = false;
   bool shutdown_ = false;
   std::string root_;  ///< the workspace folder; empty: only the open documents
@@ -305,13 +311,13 @@ class Server {
   bool good_is_current_ = false;
   std::set<std::string> published_;       ///< paths that were sent diagnostics
 
-  static void error_response(const json& id, int code, const std::string& message) {
-    write_frame({{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
+  void error_response(const json& id, int code, const std::string& message) {
+    write_frame(out_, {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}});
   }
-  static void notify(const std::string& method, json params) {
-    write_frame({{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}});
+  void notify(const std::string& method, json params) {
+    write_frame(out_, {{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}});
   }
-  static void log(const std::string& text) { notify("window/logMessage", {{"type", 3}, {"message", text}}); }
+  void log(const std::string& text) { notify("window/logMessage", {{"type", 3}, {"message", text}}); }
 
   json request(const std::string& method, const json& params) {
     if (method == "initialize") return initialize(params);
@@ -409,7 +415,7 @@ class Server {
     auto a = std::make_unique<Analysis>();
     std::vector<std::pair<std::string, std::string>> texts;
     std::set<std::string> seen;
-    if (!root_.empty() && std::filesystem::is_directory(root_)) {
+    if (read_workspace_ && !root_.empty() && std::filesystem::is_directory(root_)) {
       Diagnostics ignored;  // a workspace without .treaty files is not a problem of a document
       for (const auto& p : collect_treaty_files({root_}, ignored)) {
         const std::string path = std::filesystem::path(p).lexically_normal().string();
@@ -831,13 +837,17 @@ struct LspOptions {
 
 }  // namespace
 
+int run_lsp(std::FILE* in, std::ostream& out, bool read_workspace) {
+  Server s(in, out, read_workspace);
+  return s.run();
+}
+
 std::function<int()> setup_lsp(CLI::App& app) {
   auto o = std::make_shared<LspOptions>();
   app.add_flag("--stdio", o->stdio, "Talk LSP over stdin and stdout (the default and only transport)");
   return [o] {
     std::ios::sync_with_stdio(false);
-    Server s;
-    return s.run();
+    return run_lsp(stdin, std::cout, true);
   };
 }
 

@@ -146,12 +146,40 @@ RequestReader::~RequestReader() = default;
 bool RequestReader::read(std::string_view json, Request& out) { return impl_->read(json, out); }
 void RequestReader::set_engine(const Engine& e) { impl_->eng = &e; }
 
+std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t* ill) noexcept {
+  const auto at = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = at(0);
+  std::size_t need = 0;
+  unsigned lo = 0x80, hi = 0xbf;  // the range of the first continuation byte
+  if (c >= 0xc2 && c <= 0xdf) need = 1;
+  else if (c >= 0xe0 && c <= 0xef) need = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c >= 0xf0 && c <= 0xf4) need = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+  std::size_t k = 1;
+  if (need > 0 && at(1) >= lo && at(1) <= hi)
+    for (k = 2; k <= need && (at(k) & 0xc0u) == 0x80u;) ++k;
+  if (need > 0 && k == need + 1) return need + 1;
+  if (ill) *ill = k;  // the lead byte and the continuation bytes that fit: one replacement
+  return 0;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
   out.push_back('"');
   std::size_t run = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t ill = 1;
+      if (const std::size_t n = utf8_sequence(s, i, &ill)) {
+        i += n - 1;
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      out += "\xef\xbf\xbd";  // U+FFFD for the ill-formed part
+      i += ill - 1;
+      run = i + 1;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;

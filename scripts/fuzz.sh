@@ -1,36 +1,64 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (ASan + UBSan) into build-san/ and runs each for
-# SECONDS (default 45) on a copy of its seed corpus. Fails on any crash, leak, timeout or
-# sanitizer report. Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
+# SECONDS (default 45) on a copy of its seed corpus (fuzz/corpus/HARNESS/, the campaign's
+# minimized corpus, plus the policies for the parser and checker and compiled bundles for the
+# bundle loader). Fails on any crash, leak, timeout, out-of-memory, broken invariant or sanitizer
+# report. Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
+# FUZZ_ROTATE=K (CI): run only K of the harnesses, the ones due this day (a rotation over the
+# whole list, K a day), instead of all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-45}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_parse fuzz_check fuzz_facts fuzz_request fuzz_bundle)
+all=(fuzz_parse fuzz_check fuzz_facts fuzz_request fuzz_bundle fuzz_authzen fuzz_native fuzz_search
+  fuzz_facts_write fuzz_wal fuzz_differential fuzz_lsp)
+if [ ${#harnesses[@]} -eq 0 ]; then
+  harnesses=("${all[@]}")
+  if [ -n "${FUZZ_ROTATE:-}" ] && [ "$FUZZ_ROTATE" -lt ${#all[@]} ]; then
+    day=$(($(date +%s) / 86400))
+    harnesses=()
+    for ((i = 0; i < FUZZ_ROTATE; i++)); do harnesses+=("${all[$(((day * FUZZ_ROTATE + i) % ${#all[@]}))]}"); done
+  fi
+fi
 dir=build-san
 bash scripts/sanitize-build.sh --target "${harnesses[@]}" treaty >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Seed corpora: the policies and golden inputs, JSON facts and requests, and compiled bundles.
-mkdir -p "$work/treaty" "$work/json" "$work/request" "$work/bundle"
-find policies docs/examples tests/golden fuzz/corpus fuzz/regressions -name '*.treaty' -exec cp {} "$work/treaty/" \; 2>/dev/null || true
-cp fuzz/corpus/json/* "$work/json/" 2>/dev/null || true
-cp fuzz/corpus/request/* "$work/request/" 2>/dev/null || true
-"$dir/treaty" compile policies/4me -o "$work/bundle/4me.bundle" 2>/dev/null
-"$dir/treaty" compile policies/bm365 -o "$work/bundle/bm365.bundle" 2>/dev/null
-"$dir/treaty" compile docs/examples/quickstart.treaty -o "$work/bundle/quickstart.bundle" 2>/dev/null
-for h in "${harnesses[@]}"; do
+# seed_corpus HARNESS DIR: fills DIR with the harness's seeds.
+seed_corpus() {
+  local h=$1 out=$2
+  mkdir -p "$out"
+  [ -d "fuzz/corpus/$h" ] && cp fuzz/corpus/"$h"/* "$out/" 2>/dev/null || true
   case $h in
-    fuzz_parse | fuzz_check) corpus=$work/treaty dict=fuzz/treaty.dict ;;
-    fuzz_facts) corpus=$work/json dict=fuzz/json.dict ;;
-    fuzz_request) corpus=$work/request dict=fuzz/json.dict ;;
-    fuzz_bundle) corpus=$work/bundle dict= ;;
+    fuzz_parse | fuzz_check)
+      find policies docs/examples tests/golden fuzz/regressions -name '*.treaty' -exec cp {} "$out/" \; 2>/dev/null || true ;;
+    fuzz_bundle)
+      "$dir/treaty" compile policies/4me -o "$out/4me.bundle" 2>/dev/null
+      "$dir/treaty" compile policies/bm365 -o "$out/bm365.bundle" 2>/dev/null
+      "$dir/treaty" compile docs/examples/quickstart.treaty -o "$out/quickstart.bundle" 2>/dev/null ;;
   esac
+}
+# dict_of HARNESS: its dictionary, or nothing.
+dict_of() {
+  case $1 in
+    fuzz_parse | fuzz_check) echo fuzz/treaty.dict ;;
+    fuzz_facts | fuzz_request | fuzz_native) echo fuzz/json.dict ;;
+    fuzz_authzen | fuzz_search) echo fuzz/authzen.dict ;;
+    fuzz_facts_write) echo fuzz/facts.dict ;;
+    fuzz_lsp) echo fuzz/lsp.dict ;;
+    *) echo "" ;;
+  esac
+}
+for h in "${harnesses[@]}"; do
+  corpus=$work/$h
+  seed_corpus "$h" "$corpus"
+  dict=$(dict_of "$h")
   echo "fuzz: $h for ${secs}s" >&2
   args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
   [ -n "$dict" ] && args+=(-dict="$dict")
-  "$dir/fuzz/$h" "${args[@]}" "$corpus" 2>"$work/$h.log" || { tail -50 "$work/$h.log" >&2; echo "fuzz: $h FAILED" >&2; exit 1; }
-  grep -E "stat::number_of_executed_units|stat::new_units_added" "$work/$h.log" | sed "s/^/fuzz: $h: /" >&2
+  "$dir/fuzz/$h" "${args[@]}" "$corpus" 2>"$work/$h.log" ||
+    { tail -50 "$work/$h.log" >&2; echo "fuzz: $h FAILED (the reproducer, crash-*, leak-*, timeout-* or oom-*, is in the current directory)" >&2; exit 1; }
+  grep -E "stat::number_of_executed_units|stat::new_units_added|decisions compared" "$work/$h.log" | sed "s/^/fuzz: $h: /" >&2
 done
 echo "fuzz: all harnesses clean" >&2

@@ -97,9 +97,11 @@ struct Tally {
 Worker& Server::Impl::worker() {
   thread_local Worker w;
   const auto g = generation.load(std::memory_order_acquire);
-  if (g != w.generation) {
+  if (g != w.generation || w.server != server_id) {
     std::lock_guard lk(snap_m);
-    const bool same_policy = current && w.snap && w.reader && w.policy_generation == current->policy_generation;
+    const bool same_policy = current && w.snap && w.reader && w.server == server_id &&
+                             w.policy_generation == current->policy_generation;
+    w.server = server_id;
     w.snap = current;
     w.names = current_names;
     w.generation = current ? current->generation : 0;
@@ -474,7 +476,7 @@ void authzen_metadata(Ctx& c, Response& out) {
                    {"search_subject_endpoint", base + "/access/v1/search/subject"},
                    {"search_resource_endpoint", base + "/access/v1/search/resource"},
                    {"search_action_endpoint", base + "/access/v1/search/action"}};
-  out.body = j.dump();
+  out.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // the Host header's bytes
 }
 
 // ---- native API ------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ namespace treaty::server::internal {
 void json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
   out.push_back('"');
-  for (const char ch : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
       out.push_back('\\');
@@ -27,6 +28,18 @@ void json_string(std::string& out, std::string_view s) {
           out += "\\u00";
           out.push_back(hex[c >> 4]);
           out.push_back(hex[c & 15]);
+      }
+    } else if (c >= 0x80) {
+      // A request's bytes reach error messages: an ill-formed UTF-8 byte becomes U+FFFD, so the
+      // answer stays JSON.
+      std::size_t ill = 1;
+      const std::size_t n = utf8_sequence(s, i, &ill);
+      if (n == 0) {
+        out += "\xef\xbf\xbd";
+        i += ill - 1;
+      } else {
+        out.append(s.data() + i, n);
+        i += n - 1;
       }
     } else {
       out.push_back(ch);

@@ -18,7 +18,8 @@ namespace {
 Response json_error(unsigned status, std::string_view message) {
   Response r;
   r.status = status;
-  r.body = nlohmann::json{{"error", std::string(message)}}.dump();
+  // The message may quote a request's bytes (a percent-decoded id): ill-formed UTF-8 is replaced.
+  r.body = nlohmann::json{{"error", std::string(message)}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 
@@ -71,7 +72,7 @@ void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
     out.status = r.unavailable ? 503 : 422;
     out.body = nlohmann::json{{"error", r.unavailable ? "the write could not be made durable" : "the batch was rejected"},
                               {"errors", std::move(errors)}}
-                   .dump();
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // messages may quote the batch
     if (r.unavailable) out.headers.emplace_back("Retry-After", "1");
     (r.unavailable ? metrics.writes_unavailable : metrics.writes_rejected).fetch_add(1);
     return;

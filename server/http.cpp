@@ -2,6 +2,7 @@
 // and the reload and file-watch threads.
 #include <array>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -683,6 +684,87 @@ bool Server::load(std::string& error) {
     impl_->feed->start();
   }
   return true;
+}
+
+Server::Exchange Server::exchange(std::string_view method, std::string_view target,
+                                  const std::vector<std::pair<std::string, std::string>>& headers, std::string body) {
+  Impl& s = *impl_;
+  internal::HttpRequest req;
+  req.version(11);
+  req.method_string(boost::beast::string_view(method.data(), method.size()));
+  req.target(boost::beast::string_view(target.data(), target.size()));
+  for (const auto& [k, v] : headers) req.insert(k, v);
+  internal::Response out;
+  auto answer = [&](internal::Response& r) {
+    Exchange x;
+    x.status = r.deferred ? 0 : r.status;
+    x.body = std::move(r.body);
+    x.content_type = r.content_type;
+    x.headers = std::move(r.headers);
+    return x;
+  };
+  // The limits the session applies while it reads the body (on_header, start_batch).
+  const bool batch = target.starts_with("/v1/decide/batch") || target.starts_with("/access/v1/evaluations");
+  if (body.size() > (batch ? s.opts.max_batch_body : s.opts.max_body)) {
+    out.status = 413;
+    out.body = R"({"error":"the request body is too large"})";
+    return answer(out);
+  }
+  req.body() = std::move(body);
+  req.prepare_payload();
+  if (Impl::streamed(req)) {
+    auto b = s.open_batch(req, out);
+    if (!b) return answer(out);
+    // The body in pieces as reads would bring it, the answers collected whole; a batch cut short
+    // ends as the session ends it (its status when nothing was answered yet, else an error line).
+    const std::string& in = req.body();
+    std::string answers;
+    std::size_t at = 0;
+    auto fail = [&](unsigned status, std::string message) {
+      if (answers.empty() && b->out().empty()) {
+        b->status = status;
+        b.reset();
+        out.status = status;
+        out.body = "{\"error\":" + nlohmann::json(message).dump() + "}";
+        return answer(out);
+      }
+      b->fail(message);
+      answers += b->out();
+      b->finish();
+      out.status = 200;
+      out.content_type = "application/x-ndjson";
+      out.body = std::move(answers);
+      return answer(out);
+    };
+    for (;;) {
+      const bool end = at == in.size();
+      internal::BatchStream::State st;
+      try {
+        st = b->run(end);
+      } catch (const std::exception& e) {
+        return fail(500, std::string("internal error: ") + e.what());
+      }
+      if (st == internal::BatchStream::State::too_many)
+        return fail(413, "a batch may hold at most " + std::to_string(s.opts.max_batch) + " requests");
+      answers += b->out();
+      b->out().clear();
+      if (st == internal::BatchStream::State::full) continue;
+      if (end) break;
+      const auto [data, size] = b->space();
+      const std::size_t n = std::min(size, in.size() - at);
+      std::memcpy(data, in.data() + at, n);
+      b->commit(n);
+      at += n;
+    }
+    b->finish();
+    out.status = 200;
+    out.content_type = "application/x-ndjson";
+    out.headers.emplace_back("X-Treaty-Revision", std::to_string(b->revision));
+    out.body = std::move(answers);
+    return answer(out);
+  }
+  s.handle(req, out, [] { return internal::Later([](internal::Response) {}); });
+  return answer(out);
 }
 
 void Server::stop() { impl_->begin_drain(); }

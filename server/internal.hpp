@@ -138,6 +138,9 @@ struct Worker {
   std::shared_ptr<const struct Names> names;
   std::uint64_t generation = ~std::uint64_t{0};
   std::uint64_t policy_generation = ~std::uint64_t{0};
+  /// The server (Impl::server_id) this thread last served: generations count per server, so a second
+  /// server in the process (tests, fuzz harnesses) must not take another one's snapshot.
+  std::uint64_t server = 0;
   std::string scratch;
   /// The request hot path over this snapshot's engine (rebuilt with the snapshot).
   std::unique_ptr<RequestReader> reader;
@@ -207,6 +210,11 @@ class WalJournalAdapter : public Journal {
 namespace treaty::server {
 
 struct Server::Impl {
+  /// Unique in the process, never 0 (Worker::server).
+  const std::uint64_t server_id = [] {
+    static std::atomic<std::uint64_t> next{0};
+    return ++next;
+  }();
   Options opts;
   Loader loader;
   internal::Metrics metrics;

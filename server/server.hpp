@@ -17,6 +17,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "treaty/runtime.hpp"
@@ -118,6 +120,20 @@ class Server {
   int run();
   /// Asks the server to drain and stop (as SIGTERM does); safe from any thread.
   void stop();
+
+  /// What exchange() answers: the response the transport would send.
+  struct Exchange {
+    unsigned status = 0;  ///< 0: answered later (an admin reload), which exchange() does not wait for
+    std::string body;
+    std::string content_type;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  /// Answers one request in process, without a socket, as the transport does once it has read it:
+  /// the body limits (413), the routing, the endpoints, and a streamed `POST /v1/decide/batch`
+  /// answered whole. For tests and the fuzz harnesses (fuzz/fuzz_server.hpp); the server need
+  /// not run(), only load(). Not to be called while run() serves.
+  Exchange exchange(std::string_view method, std::string_view target,
+                    const std::vector<std::pair<std::string, std::string>>& headers, std::string body);
 
   struct Impl;
 

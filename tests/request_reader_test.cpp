@@ -99,6 +99,16 @@ TEST(RequestReader, WriterEscapesAsNlohmann) {
     append_json_string(out, s);
     EXPECT_EQ(out, nlohmann::json(s).dump());
   }
+  // Ill-formed UTF-8 (a request's bytes in an error message) as dump() with `replace` writes it:
+  // each bad byte U+FFFD, the well-formed sequences around it kept; the text stays JSON.
+  for (std::string s : {std::string("t_\xff\xfe"), std::string("\xc3"), std::string("\xc0\xaf overlong"),
+                        std::string("\xed\xa0\x80 surrogate"), std::string("\xf4\x90\x80\x80 too high"),
+                        std::string("ok \xe2\x82\xac \xf0\x9f\x98\x80 then \xe2\x82")}) {
+    std::string out;
+    append_json_string(out, s);
+    EXPECT_EQ(out, nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << s;
+    EXPECT_FALSE(nlohmann::json::parse(out, nullptr, false).is_discarded()) << out;
+  }
   std::string out;
   DecisionWriter::write_error("f.jsonl:3: unknown \"x\"", out);
   EXPECT_EQ(out, (nlohmann::json{{"decision", "error"}, {"errors", {"f.jsonl:3: unknown \"x\""}}}.dump()));

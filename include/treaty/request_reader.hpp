@@ -37,8 +37,15 @@ class RequestReader {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Appends `s` as a JSON string with the escapes nlohmann::json::dump() writes.
+/// Appends `s` as a JSON string with the escapes nlohmann::json::dump() writes; ill-formed UTF-8
+/// becomes U+FFFD as dump() with error_handler_t::replace writes it (one for each maximal
+/// ill-formed part), so the text is always JSON: a request's bytes reach error messages.
 void append_json_string(std::string& out, std::string_view s);
+/// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong form, no surrogate, at
+/// most U+10FFFF) that begins at `s[i]`, a byte of 0x80 or more; 0 when it is ill-formed, with
+/// `*ill` (when given) the length of the ill-formed part to replace: the byte and the
+/// continuation bytes after it that fit a sequence it begins.
+std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t* ill = nullptr) noexcept;
 
 /// Writes decisions as Engine::to_json(d, sm).dump() does, byte for byte, without a JSON tree:
 /// each rule's `{"file":..,"line":..,"rule":..}` is built once.
