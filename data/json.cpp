@@ -111,15 +111,31 @@ struct StrictSax {
   bool string(Json::string_t& v) { return dom.string(v); }
   bool binary(Json::binary_t& v) { return dom.binary(v); }
   bool start_object(std::size_t n) {
+    if (!deeper()) return false;
     keys.open();
     return dom.start_object(n);
   }
   bool end_object() {
+    --depth;
     keys.close();
     return dom.end_object();
   }
-  bool start_array(std::size_t n) { return dom.start_array(n); }
-  bool end_array() { return dom.end_array(); }
+  bool start_array(std::size_t n) { return deeper() && dom.start_array(n); }
+  bool end_array() {
+    --depth;
+    return dom.end_array();
+  }
+  /// Opens one more level, or refuses the document at the bracket that goes past kMaxJsonDepth:
+  /// a document nested a million deep parses (nlohmann's parser keeps its own stack) but every
+  /// recursive walk of it afterwards (a copy, a comparison, a dump) would overflow the stack.
+  bool deeper() {
+    if (++depth <= kMaxJsonDepth) return true;
+    const std::size_t read = static_cast<std::size_t>(*pos - begin);
+    error = JsonError{read ? read - 1 : 0, "the document is nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                              " levels of arrays and objects"};
+    return false;
+  }
+  std::size_t depth = 0;
   bool key(Json::string_t& k) {
     if (!keys.add(k)) {
       // The parser has just read the key's closing quote: its opening quote is the last

@@ -24,20 +24,28 @@ Response error(unsigned status, std::string_view message) {
   return r;
 }
 
-bool query_flag(std::string_view target, std::string_view name) {
+/// A flag of the query string: `?NAME`, `?NAME=true` or `=1` set it, `=false` or `=0` (or its
+/// absence) do not; any other value is the client's error (nullopt), never read as either.
+std::optional<bool> query_flag(std::string_view target, std::string_view name) {
   const auto q = target.find('?');
   if (q == std::string_view::npos) return false;
   std::string_view rest = target.substr(q + 1);
+  bool set = false;
   while (!rest.empty()) {
     const auto amp = rest.find('&');
     const auto part = rest.substr(0, amp);
-    if (part == name || (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=' &&
-                         (part.substr(name.size() + 1) == "true" || part.substr(name.size() + 1) == "1")))
-      return true;
+    if (part == name) {
+      set = true;
+    } else if (part.starts_with(name) && part.size() > name.size() && part[name.size()] == '=') {
+      const auto v = part.substr(name.size() + 1);
+      if (v == "true" || v == "1") set = true;
+      else if (v == "false" || v == "0") set = false;
+      else return std::nullopt;
+    }
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
   }
-  return false;
+  return set;
 }
 
 bool is_json(const HttpRequest& req) {
@@ -612,11 +620,7 @@ bool native_decide_graph(Ctx& c, Response& out) {
   const auto& body = c.req.body();
   if (body.find("\"explain\"") == std::string::npos) return false;
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(body);
-  } catch (const std::exception&) {
-    return false;  // not JSON: the usual path says why
-  }
+  if (parse_json(body, j)) return false;  // not JSON: the usual path says why
   if (!j.is_object() || !j.contains("explain")) return false;
   if (!j["explain"].is_string() || j["explain"].get<std::string>() != "graph") {
     out = error(400, "\"explain\" in a request is \"graph\" (a picture of the decision); for its misses use ?explain=true");
@@ -840,10 +844,8 @@ void native_mask(Ctx& c, Response& out) {
   const Engine& eng = *c.w.snap->engine;
   const Program& p = eng.program();
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(c.req.body());
-  } catch (const std::exception& e) {
-    out = error(400, std::string("the body is not valid JSON: ") + e.what());
+  if (auto bad = parse_json(c.req.body(), j)) {
+    out = error(400, "the body is not valid JSON: at byte " + std::to_string(bad->offset) + ": " + bad->message);
     return;
   }
   if (!j.is_object() || !j.contains("mask") || !j["mask"].is_string() || !j.contains("action") ||
@@ -991,10 +993,13 @@ void Server::Impl::handle(const HttpRequest& req, Response& out, LaterFactory la
         request_reload(later());
       } else {
         Worker& w = worker();
-        if (!w.snap) {
+        const auto explain = query_flag(sv(target), "explain");
+        if (!explain) {
+          out = error(400, "?explain is true or false (or 1 or 0)");
+        } else if (!w.snap) {
           out = error(503, "no policy is loaded");
         } else {
-          Ctx c{*this, req, w, query_flag(sv(target), "explain"), sv(req["X-Request-ID"]), t0};
+          Ctx c{*this, req, w, *explain, sv(req["X-Request-ID"]), t0};
           switch (ep) {
             case Endpoint::evaluation: authzen_evaluation(c, out); break;
             case Endpoint::evaluations: authzen_evaluations(c, out); break;
@@ -1037,13 +1042,17 @@ std::unique_ptr<BatchStream> Server::Impl::open_batch(const HttpRequest& req, Re
   const auto t0 = std::chrono::steady_clock::now();
   if (authorize(req, false, out) && wait_for_revision(req, out)) {
     Worker& w = worker();
-    if (w.snap) {
-      auto b = std::make_unique<NativeBatch>(*this, w.snap, w.names, query_flag(sv(req.target()), "explain"),
+    const auto explain = query_flag(sv(req.target()), "explain");
+    if (!explain) {
+      out = error(400, "?explain is true or false (or 1 or 0)");
+    } else if (w.snap) {
+      auto b = std::make_unique<NativeBatch>(*this, w.snap, w.names, *explain,
                                              std::string(sv(req["X-Request-ID"])), t0);
       b->revision = w.snap->engine->revision();  // the whole batch answers from this revision
       return b;
+    } else {
+      out = error(503, "no policy is loaded");
     }
-    out = error(503, "no policy is loaded");
   }
   record(Endpoint::batch, out.status, t0);
   return nullptr;

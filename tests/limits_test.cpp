@@ -231,6 +231,43 @@ TEST(JsonFacts, ARepeatedKeyIsAnErrorAtTheKey) {
   EXPECT_EQ(many.substr(e->offset, 6), "\"k17\":");
 }
 
+// A document nested deeper than kMaxJsonDepth is refused at the first bracket past the limit, by
+// json_error and parse_json alike (a fact write nested 100k deep once overflowed the server's stack
+// when the loader copied it); the limit itself is accepted, and a facts file that deep is an error
+// at that bracket, not a crash.
+TEST(JsonFacts, NestingDeeperThanTheLimitIsRefusedAtTheBracketPastIt) {
+  const auto nested = [](std::size_t depth, char open, char close) {
+    return std::string(depth, open) + std::string(depth, close);
+  };
+  nlohmann::json j;
+  EXPECT_FALSE(json_error(nested(kMaxJsonDepth, '[', ']')));
+  EXPECT_FALSE(parse_json(nested(kMaxJsonDepth, '[', ']'), j));
+  EXPECT_EQ(j.dump().size(), 2 * kMaxJsonDepth);
+  for (const std::string& text : {nested(kMaxJsonDepth + 1, '[', ']'), nested(1000000, '[', ']'),
+                                  std::string(1000000, '['), "{\"a\":" + nested(kMaxJsonDepth, '[', ']') + "}"}) {
+    for (bool build : {false, true}) {
+      nlohmann::json out = 7;
+      const auto e = build ? parse_json(text, out) : json_error(text);
+      ASSERT_TRUE(e) << text.size();
+      EXPECT_EQ(e->message, "the document is nested deeper than 1024 levels of arrays and objects");
+      EXPECT_EQ(e->offset, text[0] == '{' ? 5 + kMaxJsonDepth - 1 : kMaxJsonDepth) << text.size();
+      if (build) {
+        EXPECT_TRUE(out.is_null());
+      }
+    }
+  }
+  auto c = std::make_unique<Checked>();
+  CompileOptions o;
+  o.last = Step::lints;
+  const std::string deep = "{\"entities\": [{\"type\": \"Account\", \"id\": \"a\", \"attrs\": {\"plan\": " +
+                           nested(100000, '[', ']') + "}}]}";
+  o.check.data_texts.emplace_back("d.json", deep);
+  (void)compile(c->sm, Sources::from_texts({{"p.treaty", "enum Role { a, b }\nentity Account { plan: Role }\n"}}),
+                c->diags, o);
+  ASSERT_EQ(c->diags.all().size(), 1u);
+  EXPECT_NE(c->diags.all()[0].message.find("nested deeper than 1024"), std::string::npos) << c->diags.all()[0].message;
+}
+
 // --- source files that are not regular files ---
 
 struct TempDir {

@@ -65,13 +65,18 @@ struct JsonError {
   std::size_t offset = 0;
   std::string message;
 };
+/// The deepest nesting of arrays and objects json_error() and parse_json() accept (as simdjson's
+/// default, which the request hot path uses): deeper documents are refused where they go past it.
+inline constexpr std::size_t kMaxJsonDepth = 1024;
+
 /// Checks `text` as one JSON document (RFC 8259, as the facts and request readers parse it)
 /// without building it: nullopt when it is valid. A key given twice in one object is an error at
 /// that key, as in parse_json().
 [[nodiscard]] std::optional<JsonError> json_error(std::string_view text);
 
-/// Parses `text` into `out` in one pass, strictly: a syntax error, an out-of-range number or a key
-/// given twice in one object (which nlohmann would take the last of) is returned with its offset,
+/// Parses `text` into `out` in one pass, strictly: a syntax error, an out-of-range number, a key
+/// given twice in one object (which nlohmann would take the last of) or nesting deeper than
+/// kMaxJsonDepth is returned with its offset,
 /// and `out` is left null. For requests, whose every key must mean one thing.
 [[nodiscard]] std::optional<JsonError> parse_json(std::string_view text, nlohmann::json& out);
 
