@@ -1,5 +1,7 @@
 // `treaty serve`: an HTTP policy decision point (AuthZEN 1.0 and the native API); see
 // docs/server.md.
+#include <sys/resource.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -192,6 +194,18 @@ std::function<int()> setup_serve(CLI::App& app) {
     so.max_header = o->max_header;
     so.max_batch = o->max_batch;
     so.max_connections = std::max<std::size_t>(1, o->max_connections);
+    // Each connection is a descriptor: raise the soft limit to the hard one (as nginx's
+    // worker_rlimit_nofile and Go's runtime do), and say so when it is still too low.
+    if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+      if (nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        (void)getrlimit(RLIMIT_NOFILE, &nofile);
+      }
+      if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < so.max_connections + 64)
+        std::cerr << "treaty serve: warning: the limit of open files (" << nofile.rlim_cur
+                  << ") is below --max-connections (" << so.max_connections << ") plus the server's own files\n";
+    }
     so.request_timeout = std::chrono::milliseconds(std::max(1L, o->request_timeout_ms));
     so.idle_timeout = std::chrono::milliseconds(std::max(1L, o->idle_timeout_ms));
     so.watch_interval = std::chrono::milliseconds(std::max(0L, o->watch_ms));

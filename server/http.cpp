@@ -45,12 +45,25 @@ class Session : public std::enable_shared_from_this<Session> {
       if (self->idle_) self->shutdown();
     });
   }
+  /// Since when the connection has waited for a request (steady-clock ticks), or -1 while it
+  /// reads, handles or writes one (or is closed). Read by the acceptor, on another strand.
+  [[nodiscard]] std::int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
+  /// Closes the connection to make room for a new one, if it still waits for a request when its
+  /// strand gets to it; one that has begun a request meanwhile is left to finish it.
+  void evict_if_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->idle_) return;
+      self->srv_.metrics.connections_evicted.fetch_add(1, std::memory_order_relaxed);
+      self->shutdown();
+    });
+  }
 
  private:
   void wait_request() {
     if (srv_.draining.load()) return shutdown();
     idle_ = true;
     if (buffer_.size() > 0) return read_request();  // a pipelined request is already here
+    idle_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     stream_.expires_never();
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       // Closed while it waited (a drain or the idle timeout): its lingering read owns the
@@ -96,6 +109,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_request() {
     idle_ = false;
+    idle_since_.store(-1, std::memory_order_relaxed);
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opts.max_header));
     parser_->body_limit(srv_.opts.max_batch_body);
@@ -376,6 +390,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdown() {
     if (closed_) return;  // a write that fails after a timeout closed the connection
     idle_ = false;
+    idle_since_.store(-1, std::memory_order_relaxed);
     reading_ = false;
     closed_ = true;
     phase_ = Phase::none;
@@ -421,6 +436,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::none;
   std::chrono::steady_clock::time_point deadline_;
   bool idle_ = false, reading_ = false, timed_out_ = false, ticking_ = false, closed_ = false;
+  std::atomic<std::int64_t> idle_since_{-1};  ///< idle_'s time, for the acceptor (idle_since())
   std::array<char, 4096> drain_{};  ///< what a lingering close reads and drops
   std::size_t drained_ = 0;
 };
@@ -440,17 +456,43 @@ void Server::Impl::do_accept() {
     metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
     const auto open = metrics.connections_open.fetch_add(1, std::memory_order_relaxed) + 1;
     auto s = std::make_shared<Session>(std::move(socket), *this);
-    if (open > opts.max_connections) {
-      metrics.connections_rejected.fetch_add(1, std::memory_order_relaxed);
-      s->refuse();
-    } else {
-      {
-        std::lock_guard lk(sessions_m);
+    // Over the limit, the connection that has waited longest for a request makes room (as
+    // nginx reuses idle keep-alive connections): connections that send nothing cannot lock
+    // other clients out. Only when every connection is busy with a request is the new one
+    // refused, 503. (A victim that begins a request before its strand closes it keeps it: the
+    // count is then one over the limit until a connection closes.)
+    bool admit = open <= opts.max_connections;
+    {
+      std::lock_guard lk(sessions_m);
+      if (!admit) {
+        std::shared_ptr<Session> oldest;
+        std::int64_t since = 0;
+        for (auto it = sessions.begin(); it != sessions.end();) {
+          auto v = it->lock();
+          if (!v) {
+            it = sessions.erase(it);
+            continue;
+          }
+          const auto t = v->idle_since();
+          if (t >= 0 && (!oldest || t < since)) oldest = std::move(v), since = t;
+          ++it;
+        }
+        if (oldest) {
+          oldest->evict_if_idle();
+          admit = true;
+        }
+      }
+      if (admit) {
         if (sessions.size() > 2 * opts.max_connections + 64)  // forget closed ones now and then
           for (auto it = sessions.begin(); it != sessions.end();) it = it->expired() ? sessions.erase(it) : ++it;
         sessions.insert(s);
       }
+    }
+    if (admit) {
       s->start();
+    } else {
+      metrics.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      s->refuse();
     }
     if (!draining.load()) do_accept();
   });

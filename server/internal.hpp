@@ -95,7 +95,8 @@ struct Metrics {
   /// Responses by endpoint and status class (2xx, 4xx, 5xx).
   std::array<std::array<std::atomic<std::uint64_t>, 3>, static_cast<unsigned>(Endpoint::count)> responses{};
   std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
-  std::atomic<std::uint64_t> connections_open{0}, connections_total{0}, connections_rejected{0};
+  std::atomic<std::uint64_t> connections_open{0}, connections_total{0}, connections_rejected{0},
+      connections_evicted{0};  ///< idle connections closed to make room for a new one
   std::atomic<std::uint64_t> log_written{0}, log_dropped{0};
   std::atomic<std::uint64_t> writes_ok{0}, writes_rejected{0}, writes_unavailable{0}, upserts{0}, deletes{0};
   std::atomic<std::uint64_t> state_snapshots{0}, compactions{0}, revision_waits_timed_out{0};

@@ -239,6 +239,9 @@ std::string Server::Impl::render_metrics() {
   o += "# HELP treaty_connections_rejected_total Connections refused over --max-connections.\n"
        "# TYPE treaty_connections_rejected_total counter\n";
   line("treaty_connections_rejected_total", "", static_cast<double>(metrics.connections_rejected.load()));
+  o += "# HELP treaty_connections_evicted_total Idle connections closed to make room over --max-connections.\n"
+       "# TYPE treaty_connections_evicted_total counter\n";
+  line("treaty_connections_evicted_total", "", static_cast<double>(metrics.connections_evicted.load()));
   o += "# HELP treaty_facts_revision The revision of the live facts being served.\n# TYPE treaty_facts_revision gauge\n";
   {
     std::lock_guard lk(snap_m);
