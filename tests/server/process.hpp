@@ -4,7 +4,10 @@
 
 #include <utility>  // before Asio under GCC 12
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +16,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -172,6 +177,76 @@ class Client {
   boost::asio::io_context ioc_;
   tcp::socket socket_{ioc_};
   boost::beast::flat_buffer buffer_;
+};
+
+/// A raw socket for hostile clients.
+inline int raw_connect(unsigned short port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+inline std::string raw_read_all(int fd, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const auto n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+inline void raw_send(int fd, const std::string& s) { (void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+/// The peak resident memory of a process, in bytes.
+inline std::size_t peak_rss(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) * 1024;
+  return 0;
+}
+
+// Under AddressSanitizer a freed block waits in a quarantine (256 MB by default) before it is
+// reused, so the server's peak memory would measure the quarantine, not what the server holds:
+// the server of a memory test runs without one (ASAN_OPTIONS is read when it starts).
+#if defined(__SANITIZE_ADDRESS__)
+#define TREATY_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TREATY_TEST_ASAN 1
+#endif
+#endif
+class NoAsanQuarantine {
+ public:
+  NoAsanQuarantine() {
+#ifdef TREATY_TEST_ASAN
+    const char* old = std::getenv("ASAN_OPTIONS");
+    had_ = old != nullptr;
+    if (old) old_ = old;
+    setenv("ASAN_OPTIONS", ((had_ ? old_ + ":" : std::string()) + "quarantine_size_mb=0").c_str(), 1);
+#endif
+  }
+  ~NoAsanQuarantine() {
+#ifdef TREATY_TEST_ASAN
+    if (had_) setenv("ASAN_OPTIONS", old_.c_str(), 1);
+    else unsetenv("ASAN_OPTIONS");
+#endif
+  }
+  NoAsanQuarantine(const NoAsanQuarantine&) = delete;
+  NoAsanQuarantine& operator=(const NoAsanQuarantine&) = delete;
+
+ private:
+  std::string old_;
+  bool had_ = false;
 };
 
 }  // namespace treaty_test
