@@ -2,13 +2,16 @@
 //
 //   loadgen --port P --path /access/v1/evaluation --bodies FILE [--connections C]
 //           [--seconds S] [--max-requests N] [--content-type T] [--decisions-per-request K]
-//           [--whole-file] [--check-lines]
+//           [--whole-file] [--check-lines] [--expect FILE] [--rate R] [--header 'K: V']...
 //
 // Each connection (one thread each) sends one request, waits for the whole answer, and sends the
 // next (keep-alive), cycling through the bodies of FILE (one request body a line, or the whole
 // file as one body with --whole-file). It reads the answer while it sends: a streamed answer
 // (chunked, or with a Content-Length) begins before the request is all sent. --check-lines counts
-// each answer's lines and fails unless there are --decisions-per-request. It stops after S
+// each answer's lines and fails unless there are --decisions-per-request. --expect gives, a line
+// for each body, `true` or `false`: the AuthZEN decision its answer must begin with (counted as
+// "wrong" otherwise; the soak test's reference). --rate paces all connections together to R
+// requests a second (an open loop's schedule, closed per connection). It stops after S
 // seconds or N requests, whichever is first, and prints one JSON line: requests, seconds,
 // requests/s, decisions/s and latency percentiles.
 #include <arpa/inet.h>
@@ -40,6 +43,9 @@ struct Args {
   std::string path = "/", bodies, content_type = "application/json";
   bool whole_file = false;
   bool check_lines = false;  ///< each answer must hold --decisions-per-request lines
+  std::string expect;        ///< a file of `true`/`false`, one for each body
+  double rate = 0;           ///< requests a second over all connections; 0: as fast as answered
+  std::string headers;       ///< --header lines, each ending in CRLF
 };
 
 /// Reads a response as it arrives: its framing (Content-Length or chunked), status and how many
@@ -51,6 +57,7 @@ struct Answer {
   std::size_t left = 0;   ///< body bytes (Content-Length) or bytes of the current chunk
   bool in_chunk = false;  ///< chunked: inside a chunk's data
   long lines = 0;
+  std::string prefix;  ///< the body's first bytes (the decision)
   void reset() { *this = {}; }
   /// False on a response it cannot read.
   bool feed() {
@@ -72,6 +79,7 @@ struct Answer {
       if (!chunked || in_chunk) {
         const auto n = std::min(left, buf.size());
         lines += std::count(buf.begin(), buf.begin() + static_cast<long>(n), '\n');
+        if (prefix.size() < 32) prefix.append(buf, 0, std::min(n, 32 - prefix.size()));
         buf.erase(0, n);
         left -= n;
         if (left > 0) return true;
@@ -143,6 +151,9 @@ int main(int argc, char** argv) {
     else if (k == "--decisions-per-request") a.decisions_per_request = std::stol(next());
     else if (k == "--whole-file") a.whole_file = true;
     else if (k == "--check-lines") a.check_lines = true;
+    else if (k == "--expect") a.expect = next();
+    else if (k == "--rate") a.rate = std::stod(next());
+    else if (k == "--header") a.headers += next() + "\r\n";
     else {
       std::cerr << "loadgen: unknown option " << k << "\n";
       return 2;
@@ -164,11 +175,21 @@ int main(int argc, char** argv) {
     std::cerr << "usage: loadgen --port P --path PATH --bodies FILE [--connections C] [--seconds S]\n";
     return 2;
   }
+  std::vector<int> expected;  // 1 allow, 0 deny, one for each body
+  if (!a.expect.empty()) {
+    std::ifstream in(a.expect);
+    for (std::string l; std::getline(in, l);)
+      if (!l.empty()) expected.push_back(l == "true" ? 1 : 0);
+    if (expected.size() != bodies.size()) {
+      std::cerr << "loadgen: --expect has " << expected.size() << " lines for " << bodies.size() << " bodies\n";
+      return 2;
+    }
+  }
   std::vector<std::string> requests;
   for (const auto& b : bodies)
     requests.push_back("POST " + a.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + a.content_type +
-                       "\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b);
-  std::atomic<long> issued{0}, failed{0};
+                       "\r\n" + a.headers + "Content-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b);
+  std::atomic<long> issued{0}, failed{0}, wrong{0};
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(a.connections));
   const auto t0 = std::chrono::steady_clock::now();
   const auto deadline = t0 + std::chrono::duration<double>(a.seconds);
@@ -191,6 +212,11 @@ int main(int argc, char** argv) {
       for (std::size_t k = static_cast<std::size_t>(c);; k += static_cast<std::size_t>(a.connections)) {
         if (issued.fetch_add(1) >= a.max_requests || std::chrono::steady_clock::now() >= deadline) break;
         const auto& req = requests[k % requests.size()];
+        if (a.rate > 0) {  // request k is due at k / rate seconds
+          const auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(static_cast<double>(k) / a.rate));
+          std::this_thread::sleep_until(due);
+        }
         const auto s = std::chrono::steady_clock::now();
         if (!exchange(fd, req, answer) || (a.check_lines && answer.lines != a.decisions_per_request)) {
           if (answer.done) std::cerr << "loadgen: status " << answer.status << ", " << answer.lines << " lines\n";
@@ -198,6 +224,10 @@ int main(int argc, char** argv) {
           break;
         }
         mine.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count());
+        if (!expected.empty() &&
+            answer.prefix.rfind(expected[k % expected.size()] ? "{\"decision\":true" : "{\"decision\":false", 0) != 0) {
+          if (wrong.fetch_add(1) < 5) std::cerr << "loadgen: body " << k % bodies.size() << " answered " << answer.prefix << "\n";
+        }
       }
       close(fd);
     });
@@ -207,10 +237,10 @@ int main(int argc, char** argv) {
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double q) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(q * all.size()))]; };
-  std::printf("{\"path\":\"%s\",\"connections\":%d,\"requests\":%zu,\"failed\":%ld,\"seconds\":%.3f,\"requests_per_s\":%.0f,"
+  std::printf("{\"path\":\"%s\",\"connections\":%d,\"requests\":%zu,\"failed\":%ld,\"wrong\":%ld,\"seconds\":%.3f,\"requests_per_s\":%.0f,"
               "\"decisions_per_s\":%.0f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f}\n",
-              a.path.c_str(), a.connections, all.size(), failed.load(), secs, all.size() / secs,
+              a.path.c_str(), a.connections, all.size(), failed.load(), wrong.load(), secs, all.size() / secs,
               static_cast<double>(all.size()) * static_cast<double>(a.decisions_per_request) / secs, pct(0.5), pct(0.9),
               pct(0.99));
-  return failed.load() > 0 ? 1 : 0;
+  return failed.load() > 0 || wrong.load() > 0 ? 1 : 0;
 }

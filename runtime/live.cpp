@@ -162,8 +162,8 @@ std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohm
   return over.with_facts(frozen, revision);
 }
 
-WriteResult LiveFacts::write(const nlohmann::json& batch) {
-  return apply(batch, 0, journal_ != nullptr, Mode::write);
+WriteResult LiveFacts::write(const nlohmann::json& batch, std::string_view text) {
+  return apply(batch, 0, journal_ != nullptr, Mode::write, nullptr, text);
 }
 
 WriteResult LiveFacts::replay(const nlohmann::json& batch, std::uint64_t revision) {
@@ -181,7 +181,8 @@ std::shared_ptr<const Engine> LiveFacts::check(const nlohmann::json& batch, Writ
 }
 
 WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal, Mode mode,
-                             const std::function<void(const Engine&, const WriteResult&)>* before_publish) {
+                             const std::function<void(const Engine&, const WriteResult&)>* before_publish,
+                             std::string_view given) {
   WriteResult r;
   std::shared_ptr<const Engine> next;
   std::uint64_t ticket = 0;
@@ -212,7 +213,7 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
       ++counters_.rejected;
       return r;
     }
-    std::string text = batch.dump();
+    std::string text = given.empty() ? batch.dump() : std::string(given);  // the bytes as received
     if (journal) ticket = journal_->enqueue(rev, text);
     trim_history();
     history_.emplace_back(rev, std::move(text));

@@ -65,7 +65,7 @@ void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
     facts_write_through(batch, out);
     return;
   }
-  WriteResult r = live->write(batch);
+  WriteResult r = live->write(batch, req.body());
   if (!r.ok) {
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& e : r.errors) errors.push_back({{"code", e.code}, {"message", e.message}});

@@ -22,6 +22,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "treaty/runtime.hpp"
@@ -81,8 +82,10 @@ class LiveFacts {
   /// null when it did not come in time.
   [[nodiscard]] std::shared_ptr<const Engine> at_least(std::uint64_t r, std::chrono::milliseconds timeout) const;
 
-  /// Validates and commits one batch (see the file comment). Thread-safe.
-  WriteResult write(const nlohmann::json& batch);
+  /// Validates and commits one batch (see the file comment). Thread-safe. `text`, when given, is
+  /// the JSON text `batch` was parsed from (strictly: parse_json), journaled and kept as it came
+  /// instead of serialising the batch again.
+  WriteResult write(const nlohmann::json& batch, std::string_view text = {});
   /// Re-applies a batch read back from the journal at startup: it must get revision `revision`
   /// (the next one) and pass validation as it did when it was first written; no journal write.
   WriteResult replay(const nlohmann::json& batch, std::uint64_t revision);
@@ -128,7 +131,8 @@ class LiveFacts {
  private:
   enum class Mode { write, replay, follow };
   WriteResult apply(const nlohmann::json& batch, std::uint64_t want_revision, bool journal, Mode mode,
-                    const std::function<void(const Engine&, const WriteResult&)>* before_publish = nullptr);
+                    const std::function<void(const Engine&, const WriteResult&)>* before_publish = nullptr,
+                    std::string_view text = {});
   /// Builds the engine of `batch` over `over`; nullptr with the errors in `r`. With
   /// `allow_requirements`, requirement violations go to r.violations and do not refuse it.
   std::shared_ptr<const Engine> prepare(const Engine& over, const nlohmann::json& batch, std::uint64_t revision,
