@@ -12,40 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 rounds=${2:-3}
-dir=${TREATY_BUILD_DIR:-build-bench}
-if [ -z "${TREATY_BUILD_DIR:-}" ]; then
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREATY_BUILD_BENCH=ON -DTREATY_BUILD_TESTS=OFF >/dev/null
-else
-  cmake -S . -B "$dir" -DTREATY_BUILD_BENCH=ON >/dev/null
-fi
-cmake --build "$dir" -j2 --target treaty gen_world loadgen attack >/dev/null
+source scripts/bench_lib.sh
+bench_build treaty gen_world loadgen attack
 out=bench/results-hostile.jsonl
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
-
-data=$dir/worlds
-mkdir -p "$data"
-if [ ! -s "$data/M.json" ]; then
-  "$dir/bench/gen_world" --accounts 2000 --seed 42 --facts "$data/M.json" --requests "$data/M.jsonl" --count 20000
-fi
-[ -s "$data/M.bundle" ] || "$dir/treaty" compile policies/4me/lib --data "$data/M.json" -o "$data/M.bundle" 2>/dev/null
+bench_world M
 sed -e 's/"principal":/"subject":/' -e 's/"args":/"properties":/' "$data/M.jsonl" >"$work/authzen.jsonl"
 
-log=$work/server.log
-"$dir/treaty" serve --bundle "$data/M.bundle" --listen 127.0.0.1:0 --threads 2 --watch-interval-ms 0 \
-  --request-timeout-ms 2000 --max-connections 1024 2>"$log" &
-server=$!
-pids+=($server)
-port=
-for _ in $(seq 1 600); do
-  port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "bench_hostile: the server did not start: $(cat "$log")" >&2; exit 1; }
+start "$dir/treaty" serve --bundle "$data/M.bundle" --listen 127.0.0.1:0 --threads 2 --watch-interval-ms 0 \
+  --request-timeout-ms 2000 --max-connections 1024
+server=${pids[-1]}
 
 load() { "$dir/bench/loadgen" --port "$port" --path /access/v1/evaluation --bodies "$work/authzen.jsonl" --connections 8 --seconds "$secs"; }
 : >"$work/runs.jsonl"

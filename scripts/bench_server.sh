@@ -11,44 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${1:-M}
 secs=${2:-3}
-dir=${TREATY_BUILD_DIR:-build-bench}
-if [ -z "${TREATY_BUILD_DIR:-}" ]; then
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREATY_BUILD_BENCH=ON -DTREATY_BUILD_TESTS=OFF >/dev/null
-else
-  cmake -S . -B "$dir" -DTREATY_BUILD_BENCH=ON >/dev/null
-fi
-cmake --build "$dir" -j2 --target treaty gen_world loadgen echo_server >/dev/null
+source scripts/bench_lib.sh
+bench_build treaty gen_world loadgen echo_server
 out=bench/results-server.jsonl
 : >"$out"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-# Starts a server (its stderr names the port), sets $port and records its PID.
-start() {
-  local log=$work/server.$RANDOM.log
-  "$@" 2>"$log" &
-  pids+=($!)
-  for _ in $(seq 1 600); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  echo "bench_server: the server did not start: $(cat "$log")" >&2
-  exit 1
-}
 stop_last() { local p=${pids[-1]}; kill "$p"; wait "$p" || true; unset 'pids[-1]'; }
 record() { echo "{\"size\": \"$1\", \"what\": \"$2\", \"result\": $3}" | tee -a "$out"; }
 
-data=$dir/worlds
-mkdir -p "$data"
 for s in ${sizes//,/ }; do
-  case $s in M) n=2000 ;; L) n=25000 ;; S) n=100 ;; *) echo "bench_server: unknown size $s" >&2; exit 2 ;; esac
-  if [ ! -s "$data/$s.json" ]; then
-    "$dir/bench/gen_world" --accounts "$n" --seed 42 --facts "$data/$s.json" --requests "$data/$s.jsonl" --count 20000
-  fi
-  [ -s "$data/$s.bundle" ] || "$dir/treaty" compile policies/4me/lib --data "$data/$s.json" -o "$data/$s.bundle" 2>/dev/null
+  bench_world "$s"
   # The same queries as AuthZEN bodies: principal -> subject, args -> properties.
   sed -e 's/"principal":/"subject":/' -e 's/"args":/"properties":/' "$data/$s.jsonl" >"$work/authzen.jsonl"
   # Batches: 5,000 AuthZEN evaluations a request; the 20,000 native requests as one JSON Lines body.

@@ -67,23 +67,9 @@ struct Hostile : ::testing::Test {
     EXPECT_GE(fd, 0);
     if (fd < 0) return {};
     (void)send_all(fd, bytes);
-    std::string raw;
-    bool closed = false;
-    char buf[65536];
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (int wait = 20000; std::chrono::steady_clock::now() < until;) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, wait) <= 0) break;
-      const auto got = recv(fd, buf, sizeof buf, 0);
-      if (got <= 0) {
-        closed = true;
-        break;
-      }
-      raw.append(buf, static_cast<std::size_t>(got));
-      if (split_responses(raw, false).size() >= n) wait = 50;
-    }
+    auto r = read_responses(fd, n);
     close(fd);
-    return split_responses(raw, closed);
+    return r;
   }
   /// Whether the server still decides: alice reads record-1 (an allow) on a new connection.
   ::testing::AssertionResult still_allows() const {
