@@ -316,6 +316,7 @@ void Server::Impl::snapshot_state() {
   const std::uint64_t rev = e->revision();
   const bool fold = live->delta_size() >= opts.compact_after;
   if (rev == state_revision && !fold) return;
+  if (opts.state_dir.empty() && !fold) return;  // nothing to write: no need to export the facts
   std::string error;
   std::string text;
   try {
