@@ -64,7 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch ((sel & 3) % 3) {
     case 0: check_decision(eng, treaty::fuzz::body_json(body, x), body, body, x); break;
     case 1: {
-      // One answer line per non-blank request line, in order.
+      // One answer line per non-blank request line, in order; past --max-batch, the first
+      // kMaxBatch lines are answered and an error line ends the batch (a finding of the campaign:
+      // the invariant once ignored the limit).
       std::vector<std::string_view> asked, answered;
       auto lines = [](std::string_view s, std::vector<std::string_view>& out) {
         while (!s.empty()) {
@@ -78,6 +80,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       };
       lines(body, asked);
       lines(x.body, answered);
+      if (asked.size() > treaty::fuzz::kMaxBatch) {
+        require(answered.size() == treaty::fuzz::kMaxBatch + 1 &&
+                    answered.back() == "{\"error\":\"a batch may hold at most " +
+                                           std::to_string(treaty::fuzz::kMaxBatch) + " requests\"}",
+                "a batch over the limit answers the limit's lines, then an error line", body, x);
+        asked.resize(treaty::fuzz::kMaxBatch);
+        answered.pop_back();
+      }
       require(asked.size() == answered.size(), "a batch answers each line once", body, x);
       for (std::size_t i = 0; i < asked.size() && i < 16; ++i) {
         const auto d = nlohmann::json::parse(answered[i], nullptr, false);

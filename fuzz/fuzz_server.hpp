@@ -48,13 +48,16 @@ inline constexpr const char* kToken = "fuzz-token";
 /// A server over `policy` (the bearer token kToken may decide and write; no admin, so no
 /// reload), loaded and ready for exchange(). Revision waits do not wait: a request for a revision
 /// not there is answered 503 at once.
+/// The servers' --max-batch: a longer batch is answered up to it, then ends with an error line.
+inline constexpr std::size_t kMaxBatch = 64;
+
 inline std::unique_ptr<server::Server> make_server(std::shared_ptr<Compiled> policy,
                                                    std::map<std::string, std::string> types = {}) {
   server::Options o;
   o.tokens.push_back({kToken, true, false, true});
   o.max_revision_wait = std::chrono::milliseconds(0);
   o.max_search_results = 50;
-  o.max_batch = 64;
+  o.max_batch = kMaxBatch;
   o.max_body = 64 << 10;
   o.max_batch_body = 256 << 10;
   o.authzen_types = std::move(types);
