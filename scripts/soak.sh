@@ -9,56 +9,39 @@
 #     each an entity of the world replaced by its own facts, so every decision keeps its reference
 #     answer while indexes, revisions and old versions churn; every batch must be acknowledged;
 #   - reloads: POST /v1/admin/reload every 30 s; each must succeed (the written facts are kept);
-#   - memory: the server's resident memory sampled every 5 s; the mean of the last minute over
-#     the mean of the first minute after the warm-up must be under 1.05.
+#   - memory: the server's resident memory sampled every 5 s; the median of the last minute over
+#     the median of the first minute after the warm-up (the second minute) must be under 1.05
+#     (a median, because a reload holds two engines for its second or two; the largest sample of
+#     each of those minutes is reported beside it).
 # Writes bench/results-soak.json and fails when any check fails.
 # Usage: scripts/soak.sh [MINUTES]. Set TREATY_BUILD_DIR to reuse a build (default build-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
-dir=${TREATY_BUILD_DIR:-build-bench}
-if [ -z "${TREATY_BUILD_DIR:-}" ]; then
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTREATY_BUILD_BENCH=ON -DTREATY_BUILD_TESTS=OFF >/dev/null
-else
-  cmake -S . -B "$dir" -DTREATY_BUILD_BENCH=ON >/dev/null
-fi
-cmake --build "$dir" -j2 --target treaty gen_world loadgen >/dev/null
+source scripts/bench_lib.sh
+bench_build treaty gen_world loadgen
 out=bench/results-soak.json
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-data=$dir/worlds
-mkdir -p "$data"
-if [ ! -s "$data/M.json" ]; then
-  "$dir/bench/gen_world" --accounts 2000 --seed 42 --facts "$data/M.json" --requests "$data/M.jsonl" --count 20000
-fi
-[ -s "$data/M.bundle" ] || "$dir/treaty" compile policies/4me/lib --data "$data/M.json" -o "$data/M.bundle" 2>/dev/null
+bench_world M
 sed -e 's/"principal":/"subject":/' -e 's/"args":/"properties":/' "$data/M.jsonl" >"$work/authzen.jsonl"
-# The reference run: each request decided by `treaty eval` on the same bundle, in process.
-"$dir/treaty" eval --bundle "$data/M.bundle" --requests "$data/M.jsonl" --format json |
+# The server loads the library and the world's facts (not the bundle: a server started from a
+# bundle keeps every write since the start to apply again on its world at each reload, so its
+# memory and its reload time grow with the writes; docs/reliability.md). The reference run: each
+# request decided by `treaty eval` on the same package and facts, in process.
+pkg=(policies/4me/lib --data "$data/M.json")
+"$dir/treaty" eval "${pkg[@]}" --requests "$data/M.jsonl" --format json |
   sed -e 's/^{"decision":"allow".*/true/' -e 's/^{"decision":"deny".*/false/' >"$work/expect.txt"
 [ "$(wc -l <"$work/expect.txt")" = "$(wc -l <"$data/M.jsonl")" ] || { echo "soak: the reference run failed" >&2; exit 1; }
 ! grep -qv '^true$\|^false$' "$work/expect.txt" || { echo "soak: the reference run has errors" >&2; exit 1; }
 
 token=soak-token-0123456789abcdef
 echo "$token decide,write,admin" >"$work/tokens"
-log=$work/server.log
-"$dir/treaty" serve --bundle "$data/M.bundle" --auth-tokens "$work/tokens" --listen 127.0.0.1:0 --threads 2 \
-  --watch-interval-ms 0 2>"$log" &
-server=$!
-pids+=($server)
-port=
-for _ in $(seq 1 600); do
-  port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "soak: the server did not start: $(cat "$log")" >&2; exit 1; }
+start "$dir/treaty" serve "${pkg[@]}" --auth-tokens "$work/tokens" --listen 127.0.0.1:0 --threads 2 \
+  --watch-interval-ms 0
+server=${pids[-1]}
 
 load=("$dir/bench/loadgen" --port "$port" --path /access/v1/evaluation --bodies "$work/authzen.jsonl"
   --header "Authorization: Bearer $token" --expect "$work/expect.txt" --connections 8)
+load+=(--max-requests 1000000000)
 peak=$("${load[@]}" --seconds 10)
 rate=$(python3 -c "import json,sys; print(int(json.loads(sys.argv[1])['requests_per_s'] * 0.8))" "$peak")
 echo "soak: peak $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests_per_s'])" "$peak") requests/s; soaking at $rate for $minutes min" >&2
@@ -72,10 +55,21 @@ port, token, world, pid, seconds, out = int(sys.argv[1]), sys.argv[2], sys.argv[
 entities = json.load(open(world))["entities"]
 rng = random.Random(7)
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+slowest = {"/v1/facts": 0.0, "/v1/admin/reload": 0.0}
 def post(path, body):
-    conn.request("POST", path, body=body, headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = conn.getresponse()
-    return r.status, r.read()
+    """(status, body); status 0 when the request failed (a timeout, a closed connection)."""
+    global conn
+    t = time.monotonic()
+    try:
+        conn.request("POST", path, body=body, headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        out = r.status, r.read()
+    except (OSError, http.client.HTTPException) as e:
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        out = 0, repr(e).encode()
+    slowest[path] = max(slowest[path], time.monotonic() - t)
+    return out
 def rss_kb():
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -115,23 +109,26 @@ while time.monotonic() - t0 < seconds:
         next_sample += 5
     time.sleep(max(0.0, min(next_write, next_reload, next_sample) - time.monotonic()))
 json.dump({"writes": writes, "write_errors": write_errors, "upserts": upserts, "last_revision": last_revision,
-           "reloads": reloads, "reload_errors": reload_errors, "rss_kb": samples, "errors": errors[:20]}, open(out, "w"))
+           "reloads": reloads, "reload_errors": reload_errors, "slowest_write_s": round(slowest["/v1/facts"], 3),
+           "slowest_reload_s": round(slowest["/v1/admin/reload"], 3), "rss_kb": samples, "errors": errors[:20]},
+          open(out, "w"))
 PY
 wait "$loader" || true
 unset 'pids[-1]'
 python3 - "$work/load.json" "$work/side.json" "$peak" "$rate" "$minutes" "$out" <<'PY'
-import json, sys
+import json, statistics, sys
 load, side, peak = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), json.loads(sys.argv[3])
 rate, minutes, out = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 rss = side.pop("rss_kb")
 warm = [kb for t, kb in rss if 60 <= t < 120] or [kb for _, kb in rss[:2]]
 last = [kb for t, kb in rss if t >= rss[-1][0] - 60]
-growth = (sum(last) / len(last)) / (sum(warm) / len(warm))
+growth = statistics.median(last) / statistics.median(warm)
 result = {"minutes": minutes, "peak_requests_per_s": peak["requests_per_s"], "paced_requests_per_s": rate,
           "decisions": load["requests"], "achieved_requests_per_s": load["requests_per_s"],
           "failed": load["failed"], "wrong": load["wrong"], "p50_us": load["p50_us"], "p99_us": load["p99_us"],
-          **side, "rss_first_minute_mb": round(sum(warm) / len(warm) / 1024, 1),
-          "rss_last_minute_mb": round(sum(last) / len(last) / 1024, 1), "rss_growth": round(growth, 4),
+          **side, "rss_first_minute_mb": round(statistics.median(warm) / 1024, 1),
+          "rss_last_minute_mb": round(statistics.median(last) / 1024, 1), "rss_growth": round(growth, 4),
+          "rss_first_minute_max_mb": round(max(warm) / 1024, 1), "rss_last_minute_max_mb": round(max(last) / 1024, 1),
           "rss_samples_mb": [round(kb / 1024, 1) for _, kb in rss]}
 ok = (load["failed"] == 0 and load["wrong"] == 0 and side["write_errors"] == 0 and side["reload_errors"] == 0
       and growth < 1.05 and load["requests"] > 0)
