@@ -8,7 +8,7 @@
 # stops the turn: its input is kept in fuzz/findings/, the harness's findings_open goes up by one,
 # and the script fails. Once the bug is fixed and the input is in fuzz/regressions/HARNESS/,
 # `scripts/fuzz_campaign.sh --fixed HARNESS` moves one finding from open to fixed.
-# Usage: [FUZZ_NO_BUILD=1] scripts/fuzz_campaign.sh HARNESS SECONDS | --fixed HARNESS
+# Usage: [FUZZ_NO_BUILD=1] scripts/fuzz_campaign.sh HARNESS SECONDS | --fixed HARNESS | --table
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ledger=fuzz/ledger.tsv
@@ -37,6 +37,24 @@ with open(path, "w") as f:
 PY
 }
 
+# --table: the ledger as the Markdown table of fuzz/README.md and docs/reliability.md, with totals.
+if [ "${1:-}" = "--table" ]; then
+  python3 - "$ledger" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+head, body = rows[0], rows[1:]
+print("| " + " | ".join(head) + " |")
+print("|" + "---|" * len(head))
+for r in body:
+    print("| " + " | ".join(r) + " |")
+cpu = [int(r[1]) for r in body]
+print()
+print("%d CPU seconds in all (%.1f CPU-hours); %d to %d a harness (target: 3,600 each); "
+      "%d findings fixed, %d open." % (sum(cpu), sum(cpu) / 3600, min(cpu), max(cpu),
+                                      sum(int(r[4]) for r in body), sum(int(r[5]) for r in body)))
+PY
+  exit 0
+fi
 if [ "${1:-}" = "--fixed" ]; then
   ledger_add "$2" 0 0 "" 1 -1
   exit 0
