@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "attacks.hpp"
+
 namespace treaty_test {
 
 namespace http = boost::beast::http;
@@ -179,20 +181,8 @@ class Client {
   boost::beast::flat_buffer buffer_;
 };
 
-/// A raw socket for hostile clients.
-inline int raw_connect(unsigned short port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+/// A raw socket for hostile clients (attacks.hpp's connect_to: sends give up after 5 s).
+inline int raw_connect(unsigned short port) { return treaty_attack::connect_to(port); }
 inline std::string raw_read_all(int fd, int timeout_ms) {
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
