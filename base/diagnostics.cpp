@@ -296,6 +296,8 @@ void write_sarif(std::ostream& out, const SourceManager& sm, const std::vector<D
   out.write(skeleton.data() + at + marker.size(), static_cast<std::streamsize>(skeleton.size() - at - marker.size()));
 }
 
+std::string tick(std::string_view name) { return "`" + std::string(name) + "`"; }
+
 std::string quote_string(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {

@@ -15,7 +15,6 @@ namespace treaty::cli {
 
 namespace {
 
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 struct ExplainOptions {
   std::vector<std::string> args;  ///< PATH... NAME

@@ -1,11 +1,11 @@
 // The type relations the checker's passes share (compiler/internal/types.hpp).
 #include "internal/types.hpp"
+#include "treaty/diagnostics.hpp"
 
 #include <algorithm>
 
 namespace treaty::detail {
 
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 std::string type_text(const Schema& s, const Type& t) { return tick(s.type_name(t)); }
 

@@ -47,7 +47,6 @@ std::string json_kind(const nlohmann::json& j) {
   return "an object";
 }
 
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 /// The name of the type a value must have, for an error message only: formatting it costs more
 /// than converting the value.

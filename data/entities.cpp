@@ -6,8 +6,8 @@
 
 namespace treaty {
 
-namespace {
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
+// Not in an anonymous namespace: EntityLoader::Locators (declared in treaty/convert.hpp) holds it.
+namespace entities_internal {
 
 /// Byte offsets inside one JSON facts file, so a problem with an entity or a value is reported at
 /// its line and column. The text is valid JSON (json_error passed) and is scanned only when a
@@ -136,7 +136,8 @@ class JsonLocator {
   std::vector<Member> members_;
 };
 
-}  // namespace
+}  // namespace entities_internal
+using entities_internal::JsonLocator;
 
 /// An entity whose attributes wait for phase 2: a fact in source, or a JSON entity's "attrs".
 struct EntityLoader::Pending {

@@ -140,7 +140,6 @@ const char* read_action(simdjson::dom::element e, ActionRef& out) {
 }
 
 namespace {
-std::string tick(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 void finish(const Engine& eng, const Request& req, bool explain, Outcome& out) {
   out.d = eng.decide(req, explain);

@@ -12,9 +12,6 @@
 
 namespace treaty::detail {
 
-/// A name as messages quote it: `name`.
-[[nodiscard]] std::string tick(std::string_view s);
-
 /// A type as messages quote it: `Set<Role>`, `Person | Employee`.
 [[nodiscard]] std::string type_text(const Schema& s, const Type& t);
 

@@ -127,4 +127,7 @@ void write_sarif(std::ostream& out, const SourceManager& sm, const std::vector<D
 /// dumps and the formatter name an id.
 [[nodiscard]] std::string quote_string(std::string_view s);
 
+/// A name as messages quote it, in backticks: `Person`, `view_work`.
+[[nodiscard]] std::string tick(std::string_view name);
+
 }  // namespace treaty
