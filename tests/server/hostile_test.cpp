@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -317,15 +318,24 @@ TEST_F(Hostile, ThousandsOfIdleConnectionsDoNotLockOthersOut) {
   for (int i = 0; i < 40; ++i) {
     const auto r = exchange(post("/access/v1/evaluation", kAllowAuthzen, kAuth));
     if (r.size() == 1 && r[0].status == 200 && r[0].body.find("\"decision\":true") != std::string::npos) ++served;
-    else ADD_FAILURE() << "client " << i << ": " << (r.empty() ? "no answer" : r[0].head + r[0].body);
+    else ADD_FAILURE() << "client " << i << ": " << (r.empty() ? "no answer" : r[0].head + r[0].body) << s->log();
   }
   EXPECT_EQ(served, 40u);
-  const auto m = exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_EQ(m.size(), 1u);
-  const auto at = m[0].body.find("\ntreaty_connections_evicted_total ");
-  ASSERT_NE(at, std::string::npos);
-  // (An eviction is counted on the evicted connection's strand, a moment after the accept.)
-  EXPECT_GE(std::stod(m[0].body.substr(at + 34)), static_cast<double>(idle.size() - 500) * 0.9);
+  // An eviction is counted on the evicted connection's strand, a moment after its accept, and on
+  // a loaded machine the server may still be working through the accept backlog: the counter is
+  // read until it gets there, for ten seconds at most.
+  const double want = static_cast<double>(idle.size() - 500) * 0.9;
+  double evicted = -1;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);;) {
+    const auto m = exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(m.size(), 1u);
+    const auto at = m[0].body.find("\ntreaty_connections_evicted_total ");
+    ASSERT_NE(at, std::string::npos);
+    evicted = std::stod(m[0].body.substr(at + 34));
+    if (evicted >= want || std::chrono::steady_clock::now() > until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(evicted, want) << s->log();
   for (int fd : idle) close(fd);
   EXPECT_TRUE(still_allows());
   EXPECT_LT(peak_rss(s->pid()), std::size_t{400} << 20);
