@@ -7,7 +7,9 @@
 #   100,000-rule limits at full size). The two GoogleTest suites (treaty_tests, server_tests) are
 #   built and run once, under the sanitizers, which is where they find the most.
 # - The sanitizer suite and the fuzz harnesses share one clang build (build-san/, see
-#   scripts/sanitize-build.sh), optimized, so the scale tests run at full size there too.
+#   scripts/sanitize-build.sh), optimized, so the scale tests run at full size there too. Its
+#   libraries are unity-built and its test drivers mostly unoptimized, which takes a third less
+#   CPU to build; the g++ build compiles one file a unit, as users build.
 # - Debug information is reduced to what a backtrace needs (-g1, -gline-tables-only): full -g
 #   costs a sixth of the build time and nothing here reads it.
 # Usage: scripts/test.sh [FUZZ_SECONDS_PER_HARNESS]   (default 20; 0 skips fuzzing)
