@@ -5,7 +5,7 @@
 # bundle loader). Fails on any crash, leak, timeout, out-of-memory, broken invariant or sanitizer
 # report. Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
 # FUZZ_ROTATE=K (CI): run only K of the harnesses, the ones due this day (a rotation over the
-# whole list, K a day), instead of all of them.
+# whole list, K a day), instead of all of them. FUZZ_JOBS=N: harnesses run N at a time (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-45}
@@ -50,15 +50,36 @@ dict_of() {
     *) echo "" ;;
   esac
 }
-for h in "${harnesses[@]}"; do
-  corpus=$work/$h
+# run_one HARNESS: fuzzes it on a copy of its seeds; its output goes to $work/HARNESS.log.
+run_one() {
+  local h=$1 corpus=$work/$1 dict
   seed_corpus "$h" "$corpus"
   dict=$(dict_of "$h")
-  echo "fuzz: $h for ${secs}s" >&2
-  args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+  local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
   [ -n "$dict" ] && args+=(-dict="$dict")
-  "$dir/fuzz/$h" "${args[@]}" "$corpus" 2>"$work/$h.log" ||
-    { tail -50 "$work/$h.log" >&2; echo "fuzz: $h FAILED (the reproducer, crash-*, leak-*, timeout-* or oom-*, is in the current directory)" >&2; exit 1; }
-  grep -E "stat::number_of_executed_units|stat::new_units_added|decisions compared" "$work/$h.log" | sed "s/^/fuzz: $h: /" >&2
+  "$dir/fuzz/$h" "${args[@]}" "$corpus" 2>"$work/$h.log"
+}
+# Each harness is one process on one core: FUZZ_JOBS (default 2, the cores here) run at once.
+jobs=${FUZZ_JOBS:-2}
+failed=0
+for ((i = 0; i < ${#harnesses[@]}; i += jobs)); do
+  batch=("${harnesses[@]:i:jobs}")
+  pids=()
+  for h in "${batch[@]}"; do
+    echo "fuzz: $h for ${secs}s" >&2
+    run_one "$h" &
+    pids+=($!)
+  done
+  for k in "${!batch[@]}"; do
+    h=${batch[$k]}
+    if wait "${pids[$k]}"; then
+      grep -E "stat::number_of_executed_units|stat::new_units_added|decisions compared" "$work/$h.log" | sed "s/^/fuzz: $h: /" >&2
+    else
+      tail -50 "$work/$h.log" >&2
+      echo "fuzz: $h FAILED (the reproducer, crash-*, leak-*, timeout-* or oom-*, is in the current directory)" >&2
+      failed=1
+    fi
+  done
+  [ "$failed" = 0 ] || exit 1
 done
 echo "fuzz: all harnesses clean" >&2
