@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -56,6 +57,23 @@ struct RpcError {
   int code;
   std::string message;
 };
+
+/// An integer member of an LSP message (a position's line and character, a document's version):
+/// a JSON integer, or `fallback` when the member is absent. A float is refused (kInvalidParams), not
+/// converted: a huge one (`"version": 2.3e61`, or 62 digits, which the parser reads as a float) does
+/// not fit in 64 bits, and converting it would be undefined behaviour.
+std::int64_t integer_member(const json& obj, const char* key, std::optional<std::int64_t> fallback = std::nullopt) {
+  if (!obj.is_object()) throw RpcError{kInvalidParams, std::string("invalid params: `") + key + "` must be in an object"};
+  const auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (fallback) return *fallback;
+    throw RpcError{kInvalidParams, std::string("invalid params: `") + key + "` is missing"};
+  }
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    throw RpcError{kInvalidParams, std::string("invalid params: `") + key + "` is too large"};
+  if (!it->is_number_integer()) throw RpcError{kInvalidParams, std::string("invalid params: `") + key + "` must be an integer"};
+  return it->get<std::int64_t>();
+}
 
 // --- framing -------------------------------------------------------------------------------------
 
@@ -203,8 +221,8 @@ struct LineMap {
   json range(std::uint32_t b, std::uint32_t e) const { return {{"start", position(b)}, {"end", position(e)}}; }
   /// The byte offset of an LSP position, clamped to the text.
   std::uint32_t offset(const json& pos) const {
-    const auto line = pos.at("line").get<std::int64_t>();
-    auto ch = pos.at("character").get<std::int64_t>();
+    const auto line = integer_member(pos, "line");
+    auto ch = integer_member(pos, "character");
     if (line < 0) return 0;
     if (static_cast<std::size_t>(line) >= starts.size()) return static_cast<std::uint32_t>(text->size());
     std::uint32_t i = starts[static_cast<std::size_t>(line)];
@@ -346,7 +364,7 @@ class Server {
     } else if (method == "textDocument/didOpen") {
       const auto& td = params.at("textDocument");
       const std::string path = path_of(td.at("uri"));
-      docs_[path] = {td.at("text").get<std::string>(), td.value("version", std::int64_t{0})};
+      docs_[path] = {td.at("text").get<std::string>(), integer_member(td, "version", 0)};
       analyze();
     } else if (method == "textDocument/didChange") {
       const std::string path = path_of(params.at("textDocument").at("uri"));
@@ -360,7 +378,7 @@ class Server {
           d.text = ch.at("text").get<std::string>();
         }
       }
-      d.version = params["textDocument"].value("version", d.version);
+      d.version = integer_member(params.at("textDocument"), "version", d.version);
       analyze();
     } else if (method == "textDocument/didClose") {
       docs_.erase(path_of(params.at("textDocument").at("uri")));
