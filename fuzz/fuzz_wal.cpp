@@ -141,6 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     log.reset();
     treaty::WalRecovery again;
     log = treaty::WriteAheadLog::open(path, again, error, treaty::WalOptions{false});
+    if (!log) std::fprintf(stderr, "fuzz_wal: open after the append failed: %s\n", error.c_str());
     check(log != nullptr, "the log opens again", bytes);
     check(again.tail_problem.empty() && again.records.size() == want.size() + 1 &&
               again.records.back().revision == next && again.records.back().payload == "{\"upsert\":[]}",
