@@ -15,7 +15,6 @@ namespace treaty::cli {
 
 namespace {
 
-
 struct ExplainOptions {
   std::vector<std::string> args;  ///< PATH... NAME
   std::vector<std::string> data;

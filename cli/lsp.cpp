@@ -15,10 +15,10 @@
 // InvalidParams. Nothing the client sends ends the server but `exit` or the end of stdin.
 #include <algorithm>
 #include <cstdio>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>

@@ -18,7 +18,6 @@ namespace {
 using syntax::Expr;
 using EK = syntax::Expr::Kind;
 
-
 std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return {};

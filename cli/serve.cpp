@@ -205,11 +205,11 @@ std::function<int()> setup_serve(CLI::App& app) {
     // glibc's default threshold rises to 32 MB as such blocks are freed, after which a replaced
     // engine's tables come from the arenas and stay there: in the soak test (scripts/soak.sh) the
     // resident size after each reload wandered between 52 and 86 MB (1.11x from the second
-    // minute to the last), and with this it stays within 52-57 MB (1.00x). An operator's own
+    // minute to the last), and with this it stays within 52-57 MB (1.02x). An operator's own
     // setting (MALLOC_MMAP_THRESHOLD_, GLIBC_TUNABLES) is left alone.
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
     if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr &&
-        std::string_view(std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : "").find("mmap_threshold") ==
-            std::string_view::npos)
+        (tunables == nullptr || std::string_view(tunables).find("mmap_threshold") == std::string_view::npos))
       (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     // Each connection is a descriptor: raise the soft limit to the hard one (as nginx's
