@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/diff.hpp"
 #include "treaty/log.hpp"
 
@@ -99,10 +100,9 @@ bool read_expect(const std::string& path, nlohmann::json& out, std::string& erro
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  try {
-    out = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    error = path + ": not JSON (" + e.what() + "); write it with `treaty diff OLD NEW --format json > " + path + "`";
+  if (const auto bad = parse_json(ss.str(), out)) {
+    error = path + ": not JSON (at byte " + std::to_string(bad->offset) + ": " + bad->message +
+            "); write it with `treaty diff OLD NEW --format json > " + path + "`";
     return false;
   }
   if (!out.is_object() || !out.contains("changed") || !out["changed"].is_number_unsigned() || !out.contains("groups") ||

@@ -30,6 +30,7 @@
 #include "lsp.hpp"
 #include "name_index.hpp"
 #include "treaty/compile.hpp"
+#include "treaty/convert.hpp"
 #include "treaty/format.hpp"
 #include "treaty/parse.hpp"
 #include "treaty/program.hpp"
@@ -281,8 +282,8 @@ class Server {
         error_response(nullptr, kInvalidRequest, "the message nests deeper than " + std::to_string(kMaxDepth) + " levels");
         continue;
       }
-      json msg = json::parse(body, nullptr, false);
-      if (msg.is_discarded()) {
+      json msg;
+      if (parse_json(body, msg)) {  // strictly, as every JSON Treaty reads (a NUL byte is not the end)
         error_response(nullptr, kParseError, "the message is not valid JSON");
         continue;
       }

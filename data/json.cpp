@@ -171,6 +171,14 @@ std::optional<JsonError> strict_parse(std::string_view text, A&&... dom_args) {
   } catch (const nlohmann::json::exception& e) {  // not expected with a SAX handler; still an error
     return JsonError{static_cast<std::size_t>(pos - text.data()), e.what()};
   }
+  // nlohmann's lexer reads a NUL byte outside a string as the end of the input (for C strings),
+  // so `{...}<NUL>anything` would parse as its first object and ignore the rest. JSON text
+  // cannot hold a NUL byte anywhere (RFC 8259: not in its grammar, and a string must escape it):
+  // the document is refused at the first one, unless the parser refused it earlier (where it
+  // saw "the end of the input", that was the NUL).
+  if (const auto nul = text.find('\0');
+      nul != std::string_view::npos && (!sax.error || sax.error->message.find("unexpected end of input") != std::string::npos))
+    return JsonError{nul, "a NUL byte; JSON text cannot hold one (a string writes it \\u0000)"};
   return std::move(sax.error);
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "fuzz_server.hpp"
+#include "treaty/convert.hpp"
 
 namespace {
 
@@ -20,8 +21,8 @@ using Exchange = treaty::server::Server::Exchange;
 
 /// The engine's own decision of a native request, or nullopt when it does not read it.
 std::optional<bool> engine_decides(const treaty::Engine& e, std::string_view text) {
-  const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  nlohmann::json j;  // read as the engine's callers read JSON: strictly (parse_json)
+  if (treaty::parse_json(text, j) || !j.is_object()) return std::nullopt;
   treaty::Overlay overlay(e);
   treaty::Request r;
   std::string error;

@@ -217,7 +217,11 @@ bool parse_body(Ctx& c, simdjson::dom::object& root, Response& out) {
   }
   simdjson::dom::element doc;
   if (auto e = c.w.parser.parse(body.data(), body.size()).get(doc)) {
-    out = error(400, std::string("the body is not valid JSON: ") + simdjson::error_message(e));
+    // simdjson says what, not where: the strict reader finds where (on the error path only).
+    if (const auto bad = json_error(body))
+      out = error(400, "the body is not valid JSON: at byte " + std::to_string(bad->offset) + ": " + bad->message);
+    else
+      out = error(400, std::string("the body is not valid JSON: ") + simdjson::error_message(e));
     return false;
   }
   if (doc.get_object().get(root)) {

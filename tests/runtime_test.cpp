@@ -656,12 +656,25 @@ TEST(Data, JsonErrorGivesTheOffsetAndTheReason) {
       {"[1e999]", 1, "number overflow parsing '1e999'"},
       {"[\"-1e999\", -1e999]", 11, "number overflow parsing '-1e999'"},
       {"1E400", 0, "number overflow parsing '1E400'"},
+      // nlohmann reads a NUL byte as the end of a C string: a document followed by one and more
+      // bytes once parsed as the document alone (fuzz_native found a batch line allowed so).
+      {std::string("{\"a\": 1}\0{\"b", 11), 8, "a NUL byte; JSON text cannot hold one"},
+      {std::string("{\"a\": 1}\0", 9), 8, "a NUL byte; JSON text cannot hold one"},
+      {std::string("[1,\0]", 5), 3, "a NUL byte; JSON text cannot hold one"},
+      {std::string("\0", 1), 0, "a NUL byte; JSON text cannot hold one"},
+      {std::string("{\"a\": x\0}", 10), 6, "syntax error while parsing value - invalid literal"},
+      {std::string("{\"a\": \"x\0\"}", 11), 8, "syntax error while parsing value - invalid string: control character U+0000"},
   };
   for (const auto& c : cases) {
     const auto e = json_error(c.text);
     ASSERT_TRUE(e) << c.text;
     EXPECT_EQ(e->offset, c.offset) << c.text << ": " << e->message;
     EXPECT_EQ(e->message.rfind(c.reason, 0), 0u) << c.text << ": " << e->message;
+    nlohmann::json j = 7;
+    const auto built = parse_json(c.text, j);
+    ASSERT_TRUE(built) << c.text;
+    EXPECT_EQ(built->offset, e->offset) << c.text;
+    EXPECT_TRUE(j.is_null()) << c.text;
   }
 }
 

@@ -585,18 +585,29 @@ TEST(Native, DecideBatchMaskStatusHealth) {
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(r.j()["allowed"], json::array({"summary", "status", "internal_notes"}));
   // Batch: JSON Lines in, JSON Lines out, in order; a bad line is an error line.
-  std::string lines = req.dump() + "\n" + bad.dump() + "\n\n" + "not json\n" + req.dump();
+  // A request followed on its line by a NUL byte and more is not a request (fuzz_native: the
+  // engine's JSON reader once stopped at the NUL and allowed it).
+  const std::string nul = req.dump() + std::string(1, '\0') + req.dump();
+  std::string lines = req.dump() + "\n" + bad.dump() + "\n\n" + "not json\n" + nul + "\n" + req.dump();
   r = c.request(http::verb::post, "/v1/decide/batch", lines, {{"Content-Type", "application/x-ndjson"}});
   ASSERT_EQ(r.status, 200u);
   std::istringstream in(r.body);
   std::vector<json> out;
   for (std::string l; std::getline(in, l);) out.push_back(json::parse(l));
-  ASSERT_EQ(out.size(), 4u) << r.body;
+  ASSERT_EQ(out.size(), 5u) << r.body;
   EXPECT_EQ(out[0]["decision"], "allow");
   EXPECT_EQ(out[1]["decision"], "deny");
   EXPECT_NE(out[1]["errors"][0].get<std::string>().find("line 2"), std::string::npos);
   EXPECT_EQ(out[2]["decision"], "deny");
-  EXPECT_EQ(out[3]["decision"], "allow");
+  EXPECT_EQ(out[3]["decision"], "deny");
+  EXPECT_EQ(out[3]["errors"][0], "line 4: not a JSON object: a NUL byte; JSON text cannot hold one (a string writes it \\u0000)")
+      << r.body;
+  EXPECT_EQ(out[4]["decision"], "allow");
+  for (const char* path : {"/v1/decide", "/access/v1/evaluation"}) {
+    const auto n = c.request(http::verb::post, path, nul, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(n.status, 400u) << path << ": " << n.body;
+    EXPECT_NE(n.body.find("NUL byte"), std::string::npos) << path << ": " << n.body;
+  }
   // Status and health.
   const auto st = c.get("/v1/status").j();
   EXPECT_EQ(st["policy"]["checksum"].get<std::string>().size(), 16u);
