@@ -120,6 +120,9 @@ struct Line {
   std::string text;
   std::string trailing;  ///< a comment that stood at the end of this line
   bool blank_before = false;
+  /// The line is or ends with a `///` comment that documents nothing (it stood inside or after
+  /// a declaration): the next item that takes a doc must not begin on the next line.
+  bool stray_doc = false;
 };
 
 /// Collects output lines and weaves the source's comments between them: a comment that began
@@ -135,6 +138,11 @@ class Printer {
   /// Marks the `///` comments directly before `offset` as printed (they come back as the doc).
   /// The next line starts a top-level declaration (it may get a blank line before it).
   void mark_top() { top_pending_ = true; }
+
+  /// The next line starts an item that takes a doc (a declaration, a fact): a `///` comment on
+  /// the line before it would become its doc when the output is parsed again, so a stray one
+  /// gets a blank line after it (a blank line ends a doc).
+  void mark_documented() { doc_pending_ = true; }
 
   /// Returns where the doc begins (or `offset` when there is none in the source).
   std::uint32_t consume_doc(std::uint32_t offset) {
@@ -156,9 +164,11 @@ class Printer {
       consumed_[i] = true;
       if (!c.own_line && !lines_.empty() && lines_.back().trailing.empty()) {
         lines_.back().trailing = c.text;
+        lines_.back().stray_doc = c.is_doc;
       } else {
         Line l{indent, c.text, {}, false};
         if (indent == 0) l.blank_before = source_blank_before(c.span.begin);
+        l.stray_doc = c.is_doc;
         push(std::move(l), c.span.end);
       }
     }
@@ -169,7 +179,8 @@ class Printer {
     if (anchor != kNone) flush_comments(anchor, indent);
     Line l{indent, std::move(text), {}, false};
     if (top_pending_) l.blank_before = anchor == kNone ? !lines_.empty() : source_blank_before(anchor);
-    top_pending_ = false;
+    if (doc_pending_ && !lines_.empty() && lines_.back().stray_doc) l.blank_before = true;
+    top_pending_ = doc_pending_ = false;
     push(std::move(l), anchor);
   }
 
@@ -280,6 +291,7 @@ class Printer {
   std::string_view text_;
   std::vector<Line> lines_;
   bool top_pending_ = false;
+  bool doc_pending_ = false;
 };
 
 class FilePrinter {
@@ -288,6 +300,7 @@ class FilePrinter {
 
   void doc(const Doc& d, std::size_t indent, Span decl) {
     std::uint32_t anchor = decl.valid() ? p_.consume_doc(decl.begin) : Printer::kNone;
+    p_.mark_documented();
     if (!d) return;
     std::size_t s = 0;
     while (true) {

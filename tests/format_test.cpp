@@ -47,6 +47,33 @@ TEST(Format, KeepsCommentsAndDocs) {
             "/* block */\n");
 }
 
+// A `///` comment that documents nothing (inside a rule, before its `;`) trails the line it ends
+// up on; the next declaration or fact, which would take it as its doc when the output is parsed
+// again, begins after a blank line. fuzz_parse found `permit b /// x\n;\npermit z;` printed as
+// `permit b;  /// x\npermit z;`, which documents z, so `treaty fmt` refused the file.
+TEST(Format, AStrayDocCommentDoesNotBecomeTheNextDeclarationsDoc) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"permit b /// x\n;\npermit z;", "permit b;  /// x\n\npermit z;\n"},
+      {"permit b /// x\n;\n/// doc\npermit z;", "permit b;  /// x\n\n/// doc\npermit z;\n"},
+      {"permit b when\n/// x\ny;\npermit z;", "permit b\n  /// x\n  when y;\npermit z;\n"},
+      {"permit b/// when y\n;", "permit b;  /// when y\n"},
+      {"entity E { x: Int }\ntest \"t\" {\n  given {\n    E::\"a\" { x: 1 /// x\n }\n    E::\"b\" { x: 2 }\n  }\n}\n", ""},
+  };
+  for (const auto& [src, want] : cases) {
+    SCOPED_TRACE(src);
+    auto p = parse_text(src);
+    ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
+    const std::string out = format_file(p.sm, p.file);
+    if (!want.empty()) {
+      EXPECT_EQ(out, want);
+    }
+    auto q = parse_text(out);
+    ASSERT_TRUE(q.diags.empty()) << treaty::testing::render(q) << out;
+    EXPECT_TRUE(q.file == p.file) << out;
+    EXPECT_EQ(format_file(q.sm, q.file), out);
+  }
+}
+
 // Parentheses where meaning needs them, and around a chain inside a chain and a comparison under
 // `not`, where readers need them; redundant ones go.
 TEST(Format, ParenthesizesWhereMeaningOrReadingNeedsIt) {
