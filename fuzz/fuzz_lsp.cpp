@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "lsp.hpp"
+#include "treaty/convert.hpp"
 
 namespace {
 
@@ -79,8 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     in += "Content-Length: " + std::to_string(m.size()) + "\r\n\r\n" + m;
     if (exited || m.size() > (64u << 20) || depth(m) > 200) continue;
-    const auto j = nlohmann::json::parse(m, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("method") || !j["method"].is_string()) continue;
+    nlohmann::json j;  // read as `treaty lsp` reads it: strictly (a key twice, a NUL byte: not JSON)
+    if (treaty::parse_json(m, j) || !j.is_object() || !j.contains("method") || !j["method"].is_string()) continue;
     if (j["method"] == "exit") {
       exited = true;
       continue;

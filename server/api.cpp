@@ -539,7 +539,7 @@ bool native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
   simdjson::dom::object root;
   if (c.w.parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(root)) {
     if (auto e = json_error(line)) {
-      o.error = "not a JSON object: " + e->message;
+      o.error = "not a JSON object: at byte " + std::to_string(e->offset) + ": " + e->message;
       return false;
     }
     o.error = "a request is a JSON object with \"principal\", \"action\" and \"resource\"";
@@ -571,7 +571,8 @@ bool native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
       for (auto [k, v] : argobj) {
         std::size_t i = 0;
         while (i < act.params.size() && act.params[i].name != k) ++i;
-        if (i == act.params.size() || !simple_value(p.schema, act.params[i].type, v, vals[i])) {
+        // A parameter given twice is left to the strict reader below, which refuses it.
+        if (i == act.params.size() || given[i] || !simple_value(p.schema, act.params[i].type, v, vals[i])) {
           fast = false;
           break;
         }
@@ -591,12 +592,11 @@ bool native_one(Decider& c, std::string_view line, Outcome& o, std::uint32_t& ac
       return true;
     }
   }
-  // Everything else through the engine's own reader.
+  // Everything else through the engine's own reader, read strictly as every JSON Treaty reads: a
+  // key given twice is an error (nlohmann alone would keep the last, simdjson's lookups the first).
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const std::exception& e) {
-    o.error = e.what();
+  if (const auto bad = parse_json(line, j)) {
+    o.error = "not a JSON object: at byte " + std::to_string(bad->offset) + ": " + bad->message;
     return false;
   }
   Overlay overlay(eng);

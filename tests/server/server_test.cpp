@@ -600,9 +600,26 @@ TEST(Native, DecideBatchMaskStatusHealth) {
   EXPECT_NE(out[1]["errors"][0].get<std::string>().find("line 2"), std::string::npos);
   EXPECT_EQ(out[2]["decision"], "deny");
   EXPECT_EQ(out[3]["decision"], "deny");
-  EXPECT_EQ(out[3]["errors"][0], "line 4: not a JSON object: a NUL byte; JSON text cannot hold one (a string writes it \\u0000)")
+  EXPECT_EQ(out[3]["errors"][0], "line 4: not a JSON object: at byte " + std::to_string(req.dump().size()) +
+                                ": a NUL byte; JSON text cannot hold one (a string writes it \\u0000)")
       << r.body;
   EXPECT_EQ(out[4]["decision"], "allow");
+  // A key given twice anywhere in a request is an error, as everywhere Treaty reads JSON (the
+  // fuzz_native corpus had "args" and "action" twice, which nlohmann alone read as the last).
+  const std::string twice[] = {
+      R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"view_ticket_field","args":{"field":"status"},"args":{"field":"summary"}},"resource":{"type":"Ticket","id":"b_acme_1"}})",
+      R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"nope"},"action":{"name":"view_ticket_field","args":{"field":"summary"}},"resource":{"type":"Ticket","id":"b_acme_1"}})",
+      R"({"principal":{"type":"Employee","id":"b_tech"},"action":{"name":"view_ticket_field","args":{"field":"status","field":"summary"}},"resource":{"type":"Ticket","id":"b_acme_1"}})",
+  };
+  for (const auto& t : twice) {
+    const auto n = c.request(http::verb::post, "/v1/decide", t, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(n.status, 400u) << t << ": " << n.body;
+    EXPECT_NE(n.body.find("is given twice in one object"), std::string::npos) << t << ": " << n.body;
+    const auto b = c.request(http::verb::post, "/v1/decide/batch", t + "\n" + req.dump(), {{"Content-Type", "application/x-ndjson"}});
+    ASSERT_EQ(b.status, 200u) << b.body;
+    EXPECT_TRUE(b.body.starts_with(R"({"decision":"deny","determining":[],"errors":["line 1: not a JSON object: at byte )")) << b.body;
+    EXPECT_NE(b.body.find("\n{\"decision\":\"allow\""), std::string::npos) << b.body;
+  }
   for (const char* path : {"/v1/decide", "/access/v1/evaluation"}) {
     const auto n = c.request(http::verb::post, path, nul, {{"Content-Type", "application/json"}});
     EXPECT_EQ(n.status, 400u) << path << ": " << n.body;
