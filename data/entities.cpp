@@ -267,7 +267,8 @@ void EntityLoader::add_json_impl(const nlohmann::json& en, nlohmann::json* own, 
       }
   }
   const auto& id = en["id"].get_ref<const std::string&>();
-  if (!room(entity_span())) return;
+  // The entity's span only when the limit is reached: locating it rescans the file's text.
+  if (store_.size() >= o_.max_entities && !room(entity_span())) return;
   auto e = store_.create(*t, id, {});
   if (!e) {
     duplicate(*t, id, member_span("id"), at);

@@ -404,6 +404,17 @@ TEST(Limits, TooManyFactsIsAnError) {
   ASSERT_TRUE(d.has_errors());
   EXPECT_EQ(d.all()[0].code(), "E0800");
   EXPECT_NE(d.all()[0].message.find("more than 5 facts"), std::string::npos) << d.all()[0].message;
+  // In JSON data, at the entity past the limit (located only then: locating rescans the text).
+  SourceManager sm2;
+  Diagnostics d2;
+  opts.check.max_facts = 7;
+  opts.check.data_texts.emplace_back("more.json", "{\"entities\": [\n"
+                                                  "  {\"type\": \"Account\", \"id\": \"x1\", \"attrs\": {\"name\": \"X1\"}},\n"
+                                                  "  {\"type\": \"Account\", \"id\": \"x2\", \"attrs\": {\"name\": \"X2\"}}\n]}");
+  (void)compile(sm2, Sources::from_texts({{"f.treaty", kSchema}}), d2, opts);
+  ASSERT_TRUE(d2.has_errors());
+  EXPECT_EQ(d2.all()[0].code(), "E0800") << render_human(sm2, d2.all());
+  EXPECT_EQ(sm2.line_col(d2.all()[0].span.file, d2.all()[0].span.begin).line, 3u) << render_human(sm2, d2.all());
 }
 
 TEST(Limits, SetLargerThanTheLimitIsAnError) {
