@@ -649,6 +649,74 @@ TEST(Data, StreamedJsonResolvesForwardReferencesAndIgnoresOtherKeys) {
   }
 }
 
+// Facts files are read by simdjson when it reads them exactly as the strict reader does
+// (read_entities_fast), else by the strict reader. The fast reader refuses, before handing on any
+// entity, whatever it would read otherwise: a key given twice anywhere, a number simdjson does not
+// hold (it goes to the strict reader, which reads 2^64 as a double), a byte-order mark, another
+// shape. A world read either way is the same.
+TEST(Data, TheFastFactsReaderReadsExactlyWhatTheStrictReaderReads) {
+  const std::string ok = R"({"x": [1, -2, 3.5, 1e2, "\u00e9\ud83d\ude00", null, true], "entities": [
+      {"type": "Account", "id": "a\"1", "attrs": {"name": "A\n", "n": 18446744073709551615, "m": -9223372036854775808}},
+      {"type": "Person", "id": "p", "attrs": {"account": "a\"1", "roles": ["admin", "staff"], "age": 0, "f": -0.5, "z": -0.0, "y": -0}}]})";
+  std::vector<nlohmann::json> got;
+  ASSERT_TRUE(read_entities_fast(ok, [&](nlohmann::json& en, std::size_t i) {
+    EXPECT_EQ(i, got.size());
+    got.push_back(en);
+  }));
+  nlohmann::json strict;
+  ASSERT_FALSE(parse_json(ok, strict));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(nlohmann::json(got).dump(), strict["entities"].dump());
+  EXPECT_TRUE(got[0]["attrs"]["n"].is_number_unsigned());
+  EXPECT_TRUE(got[0]["attrs"]["m"].is_number_integer() && !got[0]["attrs"]["m"].is_number_unsigned());
+  EXPECT_TRUE(got[1]["attrs"]["age"].is_number_unsigned());  // as nlohmann: a non-negative integer
+  EXPECT_TRUE(got[1]["attrs"]["f"].is_number_float());
+  EXPECT_TRUE(got[1]["attrs"]["z"].is_number_float() && std::signbit(got[1]["attrs"]["z"].get<double>()));
+  EXPECT_TRUE(got[1]["attrs"]["y"].is_number_integer() && got[1]["attrs"]["y"] == 0);
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"entities": [{"type": "Account", "id": "a", "attrs": {"name": "A", "name": "B"}}]})",
+           R"({"entities": [{"type": "Account", "id": "a", "attrs": {"name": "A"}}], "entities": []})",
+           R"({"entities": [{"type": "Account", "id": "a", "attrs": {"n": 18446744073709551616}}]})",
+           "\xEF\xBB\xBF{\"entities\": []}",
+           R"({"entities": {}})", R"([{"entities": []}])", R"({"entities": [1,]})", std::string("{\"entities\": []}\0", 17),
+       }) {
+    bool called = false;
+    EXPECT_FALSE(read_entities_fast(bad, [&](nlohmann::json&, std::size_t) { called = true; })) << bad;
+    EXPECT_FALSE(called) << bad;
+  }
+  // The same facts read by the fast reader and, with a number only the strict reader reads
+  // beside them, by the strict reader: the same world.
+  auto world = [](const std::string& text) {
+    SourceManager sm;
+    Diagnostics d;
+    CompileOptions opts;
+    opts.check.data_texts = {{"d.json", text}};
+    opts.last = Step::lints;
+    auto p = compile(sm, Sources::from_texts({{"f.treaty", "enum Role { admin, staff }\n"
+                                                           "entity Account { name: String, n: Int? }\n"
+                                                           "entity Person { account: Account, roles: Set<Role>, age: Int }\n"}}),
+                     d, opts)
+                 .program;
+    EXPECT_FALSE(d.has_errors()) << render_human(sm, d.all());
+    std::string out;
+    const auto& w = p->world();
+    for (EntityId e = 0; e < w.size(); ++e) {
+      const auto& et = p->schema.entities[w.entity(e).type];
+      out += et.name + "::" + std::string(w.id(e)) + " {";
+      for (std::uint32_t c = 0; c < et.attrs.size(); ++c) out += " " + format_value(p->schema, w, w.attr(e, c));
+      out += " }\n";
+    }
+    return out;
+  };
+  const std::string facts = R"("entities": [
+      {"type": "Person", "id": "p", "attrs": {"account": "a", "roles": ["staff", "admin"], "age": 41}},
+      {"type": "Account", "id": "a", "attrs": {"name": "A\u00e9", "n": -7}},
+      {"type": "Account", "id": "b", "attrs": {"name": "B"}}])";
+  const std::string fast = world("{" + facts + "}");
+  EXPECT_EQ(fast, world(R"({"big": 18446744073709551616, )" + facts + "}"));
+  EXPECT_NE(fast.find("Account::a { \"A\u00e9\" -7 }"), std::string::npos) << fast;
+}
+
 // json_error, which the facts loader and `treaty eval` use to say where a JSON text is wrong:
 // the offset of the first bad character, or of the first character of an overflowing number.
 TEST(Data, JsonErrorGivesTheOffsetAndTheReason) {

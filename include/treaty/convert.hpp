@@ -80,6 +80,17 @@ inline constexpr std::size_t kMaxJsonDepth = 1024;
 /// and `out` is left null. For requests, whose every key must mean one thing.
 [[nodiscard]] std::optional<JsonError> parse_json(std::string_view text, nlohmann::json& out);
 
+/// Reads a facts document `{"entities": [...]}` fast (simdjson), handing each element of
+/// "entities" to `each` in order with its index, as the nlohmann value parse_json() would have
+/// built (equal, integers and floats alike; only `-0` is unsigned here). False, before handing
+/// anything on, when the text is not exactly what the strict reader accepts as such a document (a
+/// syntax error, a key given twice, an integer past 64 bits, a byte-order mark, another shape;
+/// a text over 1 GB, where memory matters more than time): the caller then reads it with
+/// json_error() and nlohmann, which say what is wrong and where. In place (no copy) when `text`
+/// has simdjson's 64 bytes of padding allocated past its end, as read_file() leaves.
+[[nodiscard]] bool read_entities_fast(const std::string& text,
+                                      const std::function<void(nlohmann::json&, std::size_t)>& each);
+
 /// Edit distance, for "did you mean" suggestions.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The closest of `candidates` to `name`, when close enough to be a likely typo.

@@ -22,7 +22,12 @@ struct Package {
 /// a path or a `*.treaty` entry that is a FIFO, socket or device, or a broken symbolic link (E0001).
 [[nodiscard]] std::vector<std::string> collect_treaty_files(const std::vector<std::string>& paths, Diagnostics& diags);
 
-/// Reads a whole file into `out`. Returns false with a reason in `error` on failure.
+/// Spare bytes read_file() leaves allocated past the end of the text (simdjson's padding), so a
+/// SIMD reader may parse it in place.
+inline constexpr std::size_t kReadPadding = 64;
+
+/// Reads a whole file into `out` (with kReadPadding spare bytes of capacity). Returns false with a
+/// reason in `error` on failure.
 bool read_file(const std::string& path, std::string& out, std::string& error);
 
 enum class ReadResult { ok, too_large, failed };
