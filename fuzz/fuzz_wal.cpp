@@ -10,7 +10,9 @@
 // untouched), tail_problem set exactly when something was cut; a record appended after recovery
 // (the next revision) is read back by the next open, after the recovered ones, with nothing cut,
 // and a revision not above the last is refused.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -63,6 +65,35 @@ void write_file(const std::string& path, const std::string& bytes) {
     std::abort();
   }
   ::close(fd);
+}
+
+/// What holds `path` open and locked, for a failed reopen ("in use by another write-ahead log"
+/// once, after millions of inputs, where this process had closed its log): this process's
+/// descriptors on the file, and the lines of /proc/locks for its inode.
+void print_holders(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;
+  std::fprintf(stderr, "fuzz_wal: %s is inode %lu (device %lu)\n", path.c_str(), static_cast<unsigned long>(st.st_ino),
+               static_cast<unsigned long>(st.st_dev));
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d)) {
+      char link[512] = {};
+      const std::string fd = std::string("/proc/self/fd/") + e->d_name;
+      const ssize_t n = ::readlink(fd.c_str(), link, sizeof link - 1);
+      struct stat fs {};
+      if (n > 0 && ::stat(fd.c_str(), &fs) == 0 && fs.st_ino == st.st_ino && fs.st_dev == st.st_dev)
+        std::fprintf(stderr, "fuzz_wal: this process holds it as fd %s (%s)\n", e->d_name, link);
+    }
+    ::closedir(d);
+  }
+  const std::string locks = read_file("/proc/locks"), ino = ":" + std::to_string(st.st_ino) + " ";
+  for (std::size_t at = 0, nl; at < locks.size(); at = nl + 1) {
+    nl = locks.find('\n', at);
+    if (nl == std::string::npos) nl = locks.size();
+    if (locks.substr(at, nl - at).find(ino) != std::string::npos)
+      std::fprintf(stderr, "fuzz_wal: /proc/locks: %s\n", locks.substr(at, nl - at).c_str());
+  }
+  std::fprintf(stderr, "fuzz_wal: this process is %d\n", static_cast<int>(::getpid()));
 }
 
 }  // namespace
@@ -141,7 +172,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     log.reset();
     treaty::WalRecovery again;
     log = treaty::WriteAheadLog::open(path, again, error, treaty::WalOptions{false});
-    if (!log) std::fprintf(stderr, "fuzz_wal: open after the append failed: %s\n", error.c_str());
+    if (!log) {
+      std::fprintf(stderr, "fuzz_wal: open after the append failed: %s\n", error.c_str());
+      print_holders(path);
+    }
     check(log != nullptr, "the log opens again", bytes);
     check(again.tail_problem.empty() && again.records.size() == want.size() + 1 &&
               again.records.back().revision == next && again.records.back().payload == "{\"upsert\":[]}",
