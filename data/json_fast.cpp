@@ -3,73 +3,90 @@
 // only where it reads exactly what json_error() and parse_json() read; anything else is left to
 // them (they say what is wrong and where).
 #include <algorithm>
-#include <nlohmann/json.hpp>
-#include <simdjson.h>
 #include <vector>
 
-#include "treaty/convert.hpp"
+#include "treaty/data/simdjson_values.hpp"
 
 namespace treaty {
-
-namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-/// Whether nlohmann's strict reading of the text behind `e` is the value to_json() makes of it:
-/// no key is given twice in an object (the strict reader refuses it; simdjson keeps both).
-/// Iterative: documents may be deep.
-bool reads_as_nlohmann(element root, std::vector<std::string_view>& keys) {
-  std::vector<element> todo{root};
-  while (!todo.empty()) {
-    const element e = todo.back();
-    todo.pop_back();
-    switch (e.type()) {
-      case element_type::ARRAY: {
-        simdjson::dom::array a;
-        if (e.get_array().get(a)) return false;
-        for (element x : a)
-          if (x.type() == element_type::ARRAY || x.type() == element_type::OBJECT) todo.push_back(x);
-        break;
-      }
-      case element_type::OBJECT: {
-        simdjson::dom::object o;
-        if (e.get_object().get(o)) return false;
-        keys.clear();
-        for (auto [k, v] : o) {
-          keys.push_back(k);
-          if (v.type() == element_type::ARRAY || v.type() == element_type::OBJECT) todo.push_back(v);
-        }
-        if (keys.size() > 1) {
-          std::sort(keys.begin(), keys.end());
-          if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return false;
-        }
-        break;
-      }
-      default: break;
-    }
+namespace {
+
+bool is_container(element e) { return e.type() == element_type::ARRAY || e.type() == element_type::OBJECT; }
+
+/// The place of the first repeated key in `e` (depth first, an object's own keys before its
+/// members'), named from `path`; recursive, but only run once a repeated key is known to exist,
+/// and simdjson's depth limit (1024) bounds it.
+bool duplicate_key_at(element e, const std::string& path, std::string& where) {
+  simdjson::dom::array arr;
+  if (!e.get_array().get(arr)) {
+    std::size_t i = 0;
+    for (element item : arr)
+      if (duplicate_key_at(item, path + "[" + std::to_string(i++) + "]", where)) return true;
+    return false;
   }
-  return true;
+  simdjson::dom::object obj;
+  if (e.get_object().get(obj)) return false;
+  std::vector<std::string_view> keys;
+  keys.reserve(obj.size());
+  for (auto [k, v] : obj) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  if (auto d = std::adjacent_find(keys.begin(), keys.end()); d != keys.end()) {
+    where = "the key \"" + std::string(*d) + "\" is given twice in " + (path.empty() ? "the body" : path);
+    return true;
+  }
+  for (auto [k, v] : obj)
+    if (is_container(v) && duplicate_key_at(v, path.empty() ? std::string(k) : path + "." + std::string(k), where))
+      return true;
+  return false;
 }
 
-/// The nlohmann value of `e`, as nlohmann's parser builds it: a non-negative integer is
-/// number_unsigned, a negative one number_integer, anything with a fraction or exponent a float
-/// (simdjson's reading of numbers is exact, as nlohmann's; `-0` is the integer 0 to both, which
-/// nlohmann alone calls signed).
-nlohmann::json to_json(element e) {
+}  // namespace
+
+bool duplicate_key(element root, std::string* where) {
+  std::vector<element> todo{root};
+  std::vector<std::string_view> keys;
+  bool found = false;
+  while (!todo.empty() && !found) {
+    const element e = todo.back();
+    todo.pop_back();
+    simdjson::dom::array a;
+    simdjson::dom::object o;
+    if (!e.get_array().get(a)) {
+      for (element x : a)
+        if (is_container(x)) todo.push_back(x);
+    } else if (!e.get_object().get(o)) {
+      keys.clear();
+      for (auto [k, v] : o) {
+        keys.push_back(k);
+        if (is_container(v)) todo.push_back(v);
+      }
+      if (keys.size() > 1) {
+        std::sort(keys.begin(), keys.end());
+        found = std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+      }
+    }
+  }
+  if (found && where) (void)duplicate_key_at(root, "", *where);
+  return found;
+}
+
+nlohmann::json to_nlohmann(element e) {
   switch (e.type()) {
     case element_type::OBJECT: {
       simdjson::dom::object obj;
       nlohmann::json o = nlohmann::json::object();
       if (!e.get_object().get(obj))
-        for (auto [k, v] : obj) o.emplace(std::string(k), to_json(v));
+        for (auto [k, v] : obj) o.emplace(std::string(k), to_nlohmann(v));
       return o;
     }
     case element_type::ARRAY: {
       simdjson::dom::array arr;
       nlohmann::json a = nlohmann::json::array();
       if (!e.get_array().get(arr))
-        for (element x : arr) a.push_back(to_json(x));
+        for (element x : arr) a.push_back(to_nlohmann(x));
       return a;
     }
     case element_type::INT64: {
@@ -103,7 +120,32 @@ nlohmann::json to_json(element e) {
   return nlohmann::json();
 }
 
-}  // namespace
+bool simple_value(const Schema& schema, const Type& t, element v, Value& out) {
+  if (t.set) return false;
+  if (t.base == Base::bool_) {
+    bool b = false;
+    if (v.get_bool().get(b)) return false;
+    out = Value::boolean(b);
+    return true;
+  }
+  if (t.base == Base::int_) {
+    std::int64_t n = 0;
+    if (v.get_int64().get(n)) return false;
+    out = Value::integer(n);
+    return true;
+  }
+  if (t.base == Base::enum_) {
+    std::string_view s;
+    if (v.get_string().get(s)) return false;
+    const auto& vals = schema.enums[t.enum_id].values;
+    for (std::uint32_t i = 0; i < vals.size(); ++i)
+      if (vals[i] == s) {
+        out = Value::enumv(t.enum_id, i);
+        return true;
+      }
+  }
+  return false;
+}
 
 bool read_entities_fast(const std::string& text, const std::function<void(nlohmann::json&, std::size_t)>& each) {
   // simdjson's DOM takes about 2.7 times the text beside it while the file is read (for the L
@@ -119,11 +161,11 @@ bool read_entities_fast(const std::string& text, const std::function<void(nlohma
   simdjson::dom::object root;
   simdjson::dom::array entities;
   if (doc.get_object().get(root) || root["entities"].get_array().get(entities)) return false;
-  std::vector<std::string_view> keys;
-  if (!reads_as_nlohmann(doc, keys)) return false;
+  // The strict reader refuses a repeated key; simdjson keeps both.
+  if (duplicate_key(doc)) return false;
   std::size_t i = 0;
   for (element x : entities) {
-    nlohmann::json en = to_json(x);
+    nlohmann::json en = to_nlohmann(x);
     each(en, i++);
   }
   return true;

@@ -1,10 +1,10 @@
 // The request hot path: simdjson requests into Engine Requests, decisions into JSON text.
+#include "treaty/data/simdjson_values.hpp"
 #include "treaty/data/world.hpp"
 #include "treaty/request_reader.hpp"
 
 #include <algorithm>
 #include <charconv>
-#include <simdjson.h>
 #include <unordered_map>
 
 namespace treaty {
@@ -43,35 +43,6 @@ struct RequestReader::Impl {
     if (it == types.end()) return false;
     t = it->second;
     return true;
-  }
-
-  /// A JSON scalar as a value of a Bool, Int or enum type, exactly as convert_json_value reads
-  /// it; false for anything else.
-  static bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v, Value& out) {
-    if (t.set) return false;
-    if (t.base == Base::bool_) {
-      bool b = false;
-      if (v.get_bool().get(b)) return false;
-      out = Value::boolean(b);
-      return true;
-    }
-    if (t.base == Base::int_) {
-      std::int64_t n = 0;
-      if (v.get_int64().get(n)) return false;
-      out = Value::integer(n);
-      return true;
-    }
-    if (t.base == Base::enum_) {
-      std::string_view s;
-      if (v.get_string().get(s)) return false;
-      const auto& vals = schema.enums[t.enum_id].values;
-      for (std::uint32_t i = 0; i < vals.size(); ++i)
-        if (vals[i] == s) {
-          out = Value::enumv(t.enum_id, i);
-          return true;
-        }
-    }
-    return false;
   }
 
   bool read(std::string_view json, Request& out) {

@@ -228,7 +228,7 @@ bool parse_body(Ctx& c, simdjson::dom::object& root, Response& out) {
     out = error(400, "the body must be a JSON object");
     return false;
   }
-  if (std::string dup; duplicate_key(doc, dup)) {
+  if (std::string dup; duplicate_key(doc, &dup)) {
     out = error(400, dup);
     return false;
   }
@@ -492,35 +492,6 @@ void authzen_metadata(Ctx& c, Response& out) {
 }
 
 // ---- native API ------------------------------------------------------------------------------
-
-/// A JSON scalar as a value of an enum, Bool or Int type without allocating; false for anything
-/// else (the caller then uses the engine's own converter).
-bool simple_value(const Schema& schema, const Type& t, simdjson::dom::element v, Value& out) {
-  if (t.set || t.base == Base::entity) return false;
-  if (t.base == Base::bool_) {
-    bool b = false;
-    if (v.get_bool().get(b)) return false;
-    out = Value::boolean(b);
-    return true;
-  }
-  if (t.base == Base::int_) {
-    std::int64_t n = 0;
-    if (v.get_int64().get(n)) return false;
-    out = Value::integer(n);
-    return true;
-  }
-  if (t.base == Base::enum_) {
-    std::string_view s;
-    if (v.get_string().get(s)) return false;
-    const auto& vals = schema.enums[t.enum_id].values;
-    for (std::uint32_t i = 0; i < vals.size(); ++i)
-      if (vals[i] == s) {
-        out = Value::enumv(t.enum_id, i);
-        return true;
-      }
-  }
-  return false;
-}
 
 /// A native request (LANGUAGE.md section 10) to an outcome; `line` is the JSON text. False when
 /// the text is not JSON at all (the decision log must not copy it in as JSON).

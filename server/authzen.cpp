@@ -48,63 +48,6 @@ void json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-nlohmann::json to_nlohmann(simdjson::dom::element e) {
-  using simdjson::dom::element_type;
-  switch (e.type()) {
-    case element_type::ARRAY: {
-      auto a = nlohmann::json::array();
-      simdjson::dom::array arr;
-      if (e.get_array().get(arr)) return a;
-      for (auto x : arr) a.push_back(to_nlohmann(x));
-      return a;
-    }
-    case element_type::OBJECT: {
-      auto o = nlohmann::json::object();
-      simdjson::dom::object obj;
-      if (e.get_object().get(obj)) return o;
-      for (auto [k, v] : obj) o[std::string(k)] = to_nlohmann(v);
-      return o;
-    }
-    case element_type::INT64: return e.get_int64().value_unsafe();
-    case element_type::UINT64: return e.get_uint64().value_unsafe();
-    case element_type::DOUBLE: return e.get_double().value_unsafe();
-    case element_type::STRING: return std::string(e.get_string().value_unsafe());
-    case element_type::BOOL: return e.get_bool().value_unsafe();
-    case element_type::NULL_VALUE: return nullptr;
-  }
-  return nullptr;
-}
-
-namespace {
-bool duplicate_key_at(simdjson::dom::element e, const std::string& path, std::string& where) {
-  using simdjson::dom::element_type;
-  simdjson::dom::array arr;
-  if (!e.get_array().get(arr)) {
-    std::size_t i = 0;
-    for (auto item : arr)
-      if (duplicate_key_at(item, path + "[" + std::to_string(i++) + "]", where)) return true;
-    return false;
-  }
-  simdjson::dom::object obj;
-  if (e.get_object().get(obj)) return false;
-  std::vector<std::string_view> keys;
-  keys.reserve(obj.size());
-  for (auto [k, v] : obj) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());
-  if (auto d = std::adjacent_find(keys.begin(), keys.end()); d != keys.end()) {
-    where = "the key \"" + std::string(*d) + "\" is given twice in " + (path.empty() ? "the body" : path);
-    return true;
-  }
-  for (auto [k, v] : obj)
-    if ((v.type() == element_type::OBJECT || v.type() == element_type::ARRAY) &&
-        duplicate_key_at(v, path.empty() ? std::string(k) : path + "." + std::string(k), where))
-      return true;
-  return false;
-}
-}  // namespace
-
-bool duplicate_key(simdjson::dom::element e, std::string& where) { return duplicate_key_at(e, "", where); }
-
 const char* read_entity(simdjson::dom::element e, EntityRef& out) {
   simdjson::dom::object o;
   if (e.get_object().get(o)) return "must be an object with \"type\" and \"id\"";

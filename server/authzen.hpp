@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
+#include "treaty/data/simdjson_values.hpp"
 
 #include "internal.hpp"
 
@@ -125,12 +126,4 @@ void write_decision(const Snapshot& snap, const Outcome& o, bool explain, std::s
 
 /// Appends `s` as a JSON string.
 void json_string(std::string& out, std::string_view s);
-/// A simdjson value as nlohmann JSON (for the converters of the checked program).
-nlohmann::json to_nlohmann(simdjson::dom::element e);
-
-/// The first key given twice in one object anywhere in `e`, with its path (`subject.properties`);
-/// simdjson keeps every member and finds the first, nlohmann the last, so a body with a repeated
-/// key would mean different things to different readers: it is refused instead.
-bool duplicate_key(simdjson::dom::element e, std::string& where);
-
 }  // namespace treaty::server::internal
