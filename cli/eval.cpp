@@ -159,7 +159,9 @@ class Output {
   }
 
  private:
-  static constexpr std::size_t kFlush = 1 << 20;
+  // Written out every 64 KiB: a larger buffer (it was 1 MiB) takes half of a core's 2 MiB L2
+  // from the world a decision reads (--requests on the M world: 0.93-0.95x the time).
+  static constexpr std::size_t kFlush = 1 << 16;
   std::string buf_;
 };
 
