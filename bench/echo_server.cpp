@@ -1,14 +1,17 @@
 // The transport baseline of the server benchmarks: a Boost.Beast HTTP/1.1 server built like
 // `treaty serve` (one io_context on N threads, a strand per connection, keep-alive, one request
-// handled per turn) that answers every POST with its own body. What `treaty serve` costs beyond
-// it is the decision and its JSON.
+// handled per turn, the same reads and writes) that answers every POST with its own body. What
+// `treaty serve` costs beyond it is the decision and its JSON.
 //   echo_server --listen-port P [--threads N]      prints `listening on 127.0.0.1:PORT`
 #include <utility>  // before Asio under GCC 12
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <csignal>
+#include <optional>
+#include <string>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -22,24 +25,57 @@ using tcp = asio::ip::tcp;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   explicit Session(tcp::socket s) : stream_(std::move(s)) {}
-  void start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+  void start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait(); }); }
 
  private:
-  void read() {
-    req_ = {};
-    http::async_read(stream_, buf_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  // The transport of `treaty serve` (server/http.cpp), step for step: wait until the socket is
+  // readable, read what is there and parse it in place, read asynchronously only what is still
+  // missing, write the head and the body in one write. So the ratio of the two measures what
+  // the decision and its JSON cost, not a difference of transport.
+  void wait() {
+    if (buf_.size() > 0) return on_readable();  // a pipelined request is already here
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->close();
-      self->res_ = {};
-      self->res_.version(self->req_.version());
-      self->res_.result(http::status::ok);
-      self->res_.set(http::field::content_type, "application/json");
-      self->res_.keep_alive(self->req_.keep_alive());
-      self->res_.body() = std::move(self->req_.body());
-      self->res_.prepare_payload();
-      http::async_write(self->stream_, self->res_, [self](beast::error_code e, std::size_t) {
-        if (e || !self->res_.keep_alive()) return self->close();
-        self->read();
-      });
+      self->on_readable();
+    });
+  }
+  void on_readable() {
+    parser_.emplace();
+    parser_->body_limit(64 * 1024 * 1024);
+    if (buf_.size() == 0) {
+      beast::error_code ec;
+      stream_.socket().non_blocking(true, ec);
+      const std::size_t n = ec ? 0 : stream_.socket().read_some(buf_.prepare(16384), ec);
+      if (!ec) buf_.commit(n);
+    }
+    beast::error_code ec;
+    while (!parser_->is_done() && buf_.size() > 0) {
+      const std::size_t n = parser_->put(buf_.data(), ec);
+      buf_.consume(n);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) return close();
+      if (n == 0) break;
+    }
+    if (parser_->is_done()) return respond();
+    http::async_read(stream_, buf_, *parser_, [self = shared_from_this()](beast::error_code e, std::size_t) {
+      if (e) return self->close();
+      self->respond();
+    });
+  }
+  void respond() {
+    auto& req = parser_->get();
+    keep_ = req.keep_alive();
+    body_ = std::move(req.body());
+    head_ = "HTTP/1.1 200 OK\r\nServer: echo\r\nContent-Type: application/json\r\n";
+    if (!keep_) head_ += "Connection: close\r\n";
+    head_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n\r\n";
+    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(stream_, bufs, [self = shared_from_this()](beast::error_code e, std::size_t) {
+      if (e || !self->keep_) return self->close();
+      self->wait();
     });
   }
   void close() {
@@ -48,8 +84,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   beast::tcp_stream stream_;
   beast::flat_buffer buf_;
-  http::request<http::string_body> req_;
-  http::response<http::string_body> res_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string head_, body_;
+  bool keep_ = false;
 };
 
 int main(int argc, char** argv) {

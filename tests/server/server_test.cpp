@@ -686,6 +686,34 @@ TEST(Native, DecideWithAGraph) {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 // ---------------------------------------------------------------------------------------------
+// The server writes a response's status line and headers itself (not through Beast's
+// serializer): the fields in their order, Connection as HTTP/1.0 and 1.1 each need it, the
+// Content-Length, X-Request-ID echoed and a handler's own header, for three pipelined requests
+// read and answered in place.
+TEST(Native, ResponseHeadsAreExact) {
+  ServerProcess s({kCert});
+  ASSERT_NE(s.port(), 0) << s.log();
+  const int fd = raw_connect(s.port());
+  raw_send(fd,
+           "GET /health/live HTTP/1.0\r\nConnection: keep-alive\r\nX-Request-ID: r-1\r\n\r\n"
+           "POST /health/live HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+           "GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string got = raw_read_all(fd, 3000);
+  close(fd);
+  const std::string live = R"({"status":"live"})", use = R"({"error":"use GET"})";
+  EXPECT_EQ(got,
+            "HTTP/1.0 200 OK\r\nServer: treaty\r\nContent-Type: application/json\r\nX-Request-ID: r-1\r\n"
+            "Connection: keep-alive\r\nContent-Length: 17\r\n\r\n" +
+                live +
+                "HTTP/1.1 405 Method Not Allowed\r\nServer: treaty\r\nContent-Type: application/json\r\n"
+                "Allow: GET\r\nContent-Length: " +
+                std::to_string(use.size()) + "\r\n\r\n" + use +
+                "HTTP/1.1 200 OK\r\nServer: treaty\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                "Content-Length: 17\r\n\r\n" +
+                live);
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
 TEST(Security, BearerTokensAndScopes) {
   const auto dir = fs::temp_directory_path() / ("treaty_tokens_" + std::to_string(getpid()));
   fs::create_directories(dir);
