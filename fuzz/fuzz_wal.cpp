@@ -175,6 +175,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!log) {
       std::fprintf(stderr, "fuzz_wal: open after the append failed: %s\n", error.c_str());
       print_holders(path);
+      // Whether the holder goes away by itself (another process, or a child forked while the
+      // first log was open) or stays (a descriptor of this process never closed).
+      for (int ms : {10, 100, 1000}) {
+        ::usleep(static_cast<useconds_t>(ms) * 1000);
+        treaty::WalRecovery later;
+        std::string why;
+        const bool opened = treaty::WriteAheadLog::open(path, later, why, treaty::WalOptions{false}) != nullptr;
+        std::fprintf(stderr, "fuzz_wal: opened again after %d ms more: %s\n", ms, opened ? "yes" : why.c_str());
+        if (opened) break;
+      }
     }
     check(log != nullptr, "the log opens again", bytes);
     check(again.tail_problem.empty() && again.records.size() == want.size() + 1 &&
