@@ -42,10 +42,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_readable() {
     parser_.emplace();
     parser_->body_limit(64 * 1024 * 1024);
-    if (buf_.size() == 0) {
+    if (buf_.size() == 0 && stream_.socket().non_blocking()) {  // set once, at the accept
       beast::error_code ec;
-      stream_.socket().non_blocking(true, ec);
-      const std::size_t n = ec ? 0 : stream_.socket().read_some(buf_.prepare(16384), ec);
+      const std::size_t n = stream_.socket().read_some(buf_.prepare(16384), ec);
       if (!ec) buf_.commit(n);
     }
     beast::error_code ec;
@@ -103,6 +102,7 @@ int main(int argc, char** argv) {
     acc.async_accept(asio::make_strand(ioc), [&](beast::error_code ec, tcp::socket s) {
       if (ec) return;
       s.set_option(tcp::no_delay(true), ec);
+      s.non_blocking(true, ec);
       std::make_shared<Session>(std::move(s))->start();
       accept();
     });

@@ -126,10 +126,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // scheduler, a handler more per request; this way a request costs what the echo server's
     // does. Anything short of a whole header (or an error, which the read then meets and
     // reports as always) goes the asynchronous way.
-    if (buffer_.size() == 0) {
+    if (buffer_.size() == 0 && stream_.socket().non_blocking()) {  // set once, at the accept
       beast::error_code ec;
-      stream_.socket().non_blocking(true, ec);
-      const std::size_t n = ec ? 0 : stream_.socket().read_some(buffer_.prepare(kReadChunk), ec);
+      const std::size_t n = stream_.socket().read_some(buffer_.prepare(kReadChunk), ec);
       if (!ec) buffer_.commit(n);
     }
     if (buffer_.size() > 0) {
@@ -521,6 +520,7 @@ void Server::Impl::do_accept() {
       return do_accept();  // e.g. too many open files: keep accepting
     }
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // for the in-place read of Session::read_request (one ioctl)
     metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
     const auto open = metrics.connections_open.fetch_add(1, std::memory_order_relaxed) + 1;
     auto s = std::make_shared<Session>(std::move(socket), *this);
