@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <optional>
@@ -71,7 +72,23 @@ class Session : public std::enable_shared_from_this<Session> {
     head_ = "HTTP/1.1 200 OK\r\nServer: echo\r\nContent-Type: application/json\r\n";
     if (!keep_) head_ += "Connection: close\r\n";
     head_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n\r\n";
-    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(body_)};
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(body_)};
+    std::size_t sent = 0;
+    if (stream_.socket().non_blocking()) {
+      beast::error_code ec;
+      sent = stream_.socket().write_some(bufs, ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return close();
+    }
+    if (sent == bufs[0].size() + bufs[1].size()) {
+      if (!keep_) return close();
+      if (buf_.size() > 0) return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->wait(); });
+      return wait();
+    }
+    for (auto& b : bufs) {
+      const std::size_t k = std::min(sent, b.size());
+      b += k;
+      sent -= k;
+    }
     asio::async_write(stream_, bufs, [self = shared_from_this()](beast::error_code e, std::size_t) {
       if (e || !self->keep_) return self->close();
       self->wait();
