@@ -22,10 +22,12 @@
 
 namespace treaty_attack {
 
-/// A connected loopback socket, or -1.
-inline int connect_to(unsigned short port) {
+/// A connected loopback socket, or -1; `rcvbuf` > 0 sets its receive buffer first (before the
+/// connect: shrinking it afterwards makes TCP wait on zero-window probes).
+inline int connect_to(unsigned short port, int rcvbuf = 0) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

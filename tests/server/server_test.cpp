@@ -714,6 +714,34 @@ TEST(Native, ResponseHeadsAreExact) {
   EXPECT_EQ(s.terminate(), 0) << s.log();
 }
 
+// An answer larger than the socket takes at once is written in part in place and the rest
+// asynchronously: a client that reads it late, through a small receive buffer, gets it whole.
+TEST(Native, ALargeAnswerReadLateArrivesWhole) {
+  ServerProcess s({kCert});
+  ASSERT_NE(s.port(), 0) << s.log();
+  json items = json::array();
+  for (int i = 0; i < 40000; ++i) items.push_back(kAliceRead);
+  const std::string body = json{{"evaluations", items}}.dump();
+  const int fd = treaty_attack::connect_to(s.port(), 4096);
+  ASSERT_GE(fd, 0);
+  raw_send(fd, "POST /access/v1/evaluations?explain=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+               "Content-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string got = raw_read_all(fd, 5000);
+  close(fd);
+  const auto head_end = got.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << got.substr(0, 200);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got.substr(0, 200);
+  const std::string answer = got.substr(head_end + 4);
+  EXPECT_NE(got.find("\r\nContent-Length: " + std::to_string(answer.size()) + "\r\n"), std::string::npos);
+  EXPECT_GT(answer.size(), 3000000u);  // far more than the socket buffers take at once
+  const json j = json::parse(answer);
+  ASSERT_EQ(j.at("evaluations").size(), 40000u);
+  for (const auto& e : j["evaluations"]) EXPECT_TRUE(e.at("decision").get<bool>());
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+}
+
 TEST(Security, BearerTokensAndScopes) {
   const auto dir = fs::temp_directory_path() / ("treaty_tokens_" + std::to_string(getpid()));
   fs::create_directories(dir);
