@@ -175,6 +175,24 @@ class FileReader {
   std::uint64_t buf_off_ = 0;
 };
 
+/// Takes the file's exclusive lock; false with errno set. A lock held at the first try is
+/// tried again for up to a quarter of a second: a log closed elsewhere a moment ago may still
+/// hold it. The lock belongs to the open file, which goes (and the lock with it) when its last
+/// reference does, and a reference may outlive the close that dropped the descriptor: any
+/// process that looks at the closed descriptor meanwhile (a monitor reading /proc/PID/fd, say)
+/// holds one for that instant, and then the lock goes when that process lets go. A log still
+/// open elsewhere keeps its lock, and is refused after the wait.
+bool lock_file(int fd) {
+  constexpr int kTries = 50;
+  constexpr useconds_t kPause = 5000;  // 50 pauses of 5 ms
+  for (int tried = 0;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK || ++tried == kTries) return false;
+    ::usleep(kPause);
+  }
+}
+
 /// Opens `path` for writing through a log: without O_CREAT (a missing log is created whole, with
 /// its header, by the caller), locked, and checked to still be the file at `path` (a
 /// truncate_through elsewhere may have renamed a new file over it between the open and the lock).
@@ -201,7 +219,7 @@ int open_locked(const std::string& path, std::string& error) {
       ::close(fd);
       return -1;
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (!lock_file(fd)) {
       const int e = errno;
       error = path + (e == EWOULDBLOCK ? std::string(": in use by another write-ahead log (it holds the file's lock)")
                                        : ": cannot lock: " + errno_text(e));

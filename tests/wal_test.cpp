@@ -3,8 +3,10 @@
 // atomic-file helpers. Each test works in a directory of its own under /tmp.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -502,6 +504,30 @@ TEST_F(WalTest, SecondOpenOfTheSameFileIsRefused) {
   EXPECT_FALSE(WriteAheadLog::open(path_, rec2, error));
   log.reset();
   EXPECT_TRUE(WriteAheadLog::open(path_, rec2, error)) << error;
+}
+
+// A lock let go a moment after the open first tries it is waited for. That is how a log closed
+// elsewhere just before looks when something else (a monitor reading /proc/PID/fd, say) held a
+// reference to its file at the close: the lock goes when that reference does. fuzz_wal met it
+// twice in 80 million inputs ("the log opens again" failed once the log had been closed); with
+// a process reading /proc/PID/fd beside it, 12,636 of 2,000,000 immediate reopens of a closed
+// file found its lock held. Here a descriptor of the test holds the lock for 50 ms.
+TEST_F(WalTest, ALockLetGoAMomentLaterIsWaitedFor) {
+  {
+    WalRecovery rec;
+    ASSERT_TRUE(open_log(rec));  // the file, with its header
+  }
+  const int other = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  ASSERT_EQ(::flock(other, LOCK_EX | LOCK_NB), 0);
+  std::thread let_go([other] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::close(other);
+  });
+  WalRecovery rec;
+  std::string error;
+  EXPECT_TRUE(WriteAheadLog::open(path_, rec, error)) << error;
+  let_go.join();
 }
 
 TEST_F(WalTest, AFileThatIsNotALogIsRefusedAndLeftAlone) {

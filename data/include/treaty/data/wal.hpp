@@ -57,7 +57,8 @@ struct WalOptions {
 /// An append-only log of (revision, payload) records. Thread-safe: any number of threads may
 /// enqueue, wait and append at once, and truncate_through may run alongside them. One
 /// WriteAheadLog per file: open takes an exclusive flock, so a second opener (another process or
-/// this one) is refused rather than interleaving its writes.
+/// this one) is refused rather than interleaving its writes (after a quarter of a second: a lock
+/// released by a close elsewhere can linger for a moment, see lock_file in wal.cpp).
 class WriteAheadLog {
  public:
   using Options = WalOptions;
