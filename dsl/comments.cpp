@@ -12,7 +12,7 @@ std::vector<syntax::Comment> scan_comments(const SourceManager& sm, FileId id) {
   std::size_t line_start = 0;
   auto own_line = [&](std::size_t at) {
     for (std::size_t j = line_start; j < at; ++j)
-      if (t[j] != ' ' && t[j] != '\t') return false;
+      if (t[j] != ' ' && t[j] != '\t' && t[j] != '\r') return false;  // a lone CR is blank space to the grammar
     return true;
   };
   for (std::size_t i = 0; i < n;) {

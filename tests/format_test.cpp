@@ -47,6 +47,28 @@ TEST(Format, KeepsCommentsAndDocs) {
             "/* block */\n");
 }
 
+// A comment whose line begins with a lone carriage return (blank space to the grammar, not a line
+// break) stands on its own line. fuzz_parse found `///\n\r//\npredicate i() = a;`: the scanner
+// took `//` for a comment trailing the doc line, printed it there (`/// //`), and the doc read
+// back was another one, so `treaty fmt` refused the file.
+TEST(Format, ACommentAfterALoneCarriageReturnStandsOnItsOwnLine) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"///\n\r//\npredicate i()=a;", "///\n//\npredicate i() = a;\n"},
+      {"/// x\n\r// y\npredicate i()=a;", "/// x\n// y\npredicate i() = a;\n"},
+      {"enum R { a }\n \r\t// c\nenum S { b }", "enum R { a }\n// c\nenum S { b }\n"},
+  };
+  for (const auto& [src, want] : cases) {
+    SCOPED_TRACE(src);
+    auto p = parse_text(src);
+    ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
+    const std::string out = format_file(p.sm, p.file);
+    EXPECT_EQ(out, want);
+    auto q = parse_text(out);
+    ASSERT_TRUE(q.diags.empty()) << treaty::testing::render(q) << out;
+    EXPECT_TRUE(q.file == p.file) << out;
+  }
+}
+
 // A `///` comment that documents nothing (inside a rule, before its `;`) trails the line it ends
 // up on; the next declaration or fact, which would take it as its doc when the output is parsed
 // again, begins after a blank line. fuzz_parse found `permit b /// x\n;\npermit z;` printed as
