@@ -46,22 +46,22 @@ bool duplicate_key_at(element e, const std::string& path, std::string& where) {
 }  // namespace
 
 bool duplicate_key(element root, std::string* where) {
-  std::vector<element> todo{root};
+  std::vector<element> stack{root};
   std::vector<std::string_view> keys;
   bool found = false;
-  while (!todo.empty() && !found) {
-    const element e = todo.back();
-    todo.pop_back();
+  while (!stack.empty() && !found) {
+    const element e = stack.back();
+    stack.pop_back();
     simdjson::dom::array a;
     simdjson::dom::object o;
     if (!e.get_array().get(a)) {
       for (element x : a)
-        if (is_container(x)) todo.push_back(x);
+        if (is_container(x)) stack.push_back(x);
     } else if (!e.get_object().get(o)) {
       keys.clear();
       for (auto [k, v] : o) {
         keys.push_back(k);
-        if (is_container(v)) todo.push_back(v);
+        if (is_container(v)) stack.push_back(v);
       }
       if (keys.size() > 1) {
         std::sort(keys.begin(), keys.end());

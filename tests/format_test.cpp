@@ -14,6 +14,21 @@ std::string fmt(const std::string& text) {
   return format_file(p.sm, p.file);
 }
 
+/// `src` formats to `want` (any text when `want` is empty), which parses to the same file and
+/// formats to itself.
+void expect_round_trip(const std::string& src, const std::string& want) {
+  auto p = parse_text(src);
+  ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
+  const std::string out = format_file(p.sm, p.file);
+  if (!want.empty()) {
+    EXPECT_EQ(out, want);
+  }
+  auto q = parse_text(out);
+  ASSERT_TRUE(q.diags.empty()) << treaty::testing::render(q) << out;
+  EXPECT_TRUE(q.file == p.file) << out;
+  EXPECT_EQ(format_file(q.sm, q.file), out);
+}
+
 TEST(Format, CanonicalRuleLayout) {
   EXPECT_EQ(fmt("permit   r principal p:Person action   view resource r2 : A|B when x unless y ;"),
             "permit r\n  principal p: Person\n  action view\n  resource r2: A | B\n  when x\n  unless y;\n");
@@ -59,13 +74,7 @@ TEST(Format, ACommentAfterALoneCarriageReturnStandsOnItsOwnLine) {
   };
   for (const auto& [src, want] : cases) {
     SCOPED_TRACE(src);
-    auto p = parse_text(src);
-    ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-    const std::string out = format_file(p.sm, p.file);
-    EXPECT_EQ(out, want);
-    auto q = parse_text(out);
-    ASSERT_TRUE(q.diags.empty()) << treaty::testing::render(q) << out;
-    EXPECT_TRUE(q.file == p.file) << out;
+    expect_round_trip(src, want);
   }
 }
 
@@ -83,16 +92,7 @@ TEST(Format, AStrayDocCommentDoesNotBecomeTheNextDeclarationsDoc) {
   };
   for (const auto& [src, want] : cases) {
     SCOPED_TRACE(src);
-    auto p = parse_text(src);
-    ASSERT_TRUE(p.diags.empty()) << treaty::testing::render(p);
-    const std::string out = format_file(p.sm, p.file);
-    if (!want.empty()) {
-      EXPECT_EQ(out, want);
-    }
-    auto q = parse_text(out);
-    ASSERT_TRUE(q.diags.empty()) << treaty::testing::render(q) << out;
-    EXPECT_TRUE(q.file == p.file) << out;
-    EXPECT_EQ(format_file(q.sm, q.file), out);
+    expect_round_trip(src, want);
   }
 }
 
