@@ -131,13 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::size_t n = stream_.socket().read_some(buffer_.prepare(kReadChunk), ec);
       if (!ec) buffer_.commit(n);
     }
-    if (buffer_.size() > 0) {
-      beast::error_code ec;
-      const std::size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (!ec && parser_->is_header_done()) return on_header(ec);
-      if (ec && ec != http::error::need_more) return on_error(ec);
-    }
+    if (beast::error_code ec; parse_buffered(ec, true)) return ec ? on_error(ec) : on_header(ec);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
@@ -162,11 +156,12 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  /// Feeds the parser what the buffer holds. True when that settled the request: the message is
-  /// whole (`ec` clear) or is refused (`ec` set: a body over the limit, a bad chunk); false when
-  /// more must be read.
-  bool parse_buffered(beast::error_code& ec) {
-    while (!parser_->is_done() && buffer_.size() > 0) {
+  /// Feeds the parser what the buffer holds. True when that settled the request, or its header
+  /// with `header_only`: it is whole (`ec` clear) or refused (`ec` set: a header or body over
+  /// its limit, bad syntax, a bad chunk); false when more must be read.
+  bool parse_buffered(beast::error_code& ec, bool header_only = false) {
+    const auto done = [&] { return header_only ? parser_->is_header_done() : parser_->is_done(); };
+    while (!done() && buffer_.size() > 0) {
       const std::size_t n = parser_->put(buffer_.data(), ec);
       buffer_.consume(n);
       if (ec == http::error::need_more) {
@@ -176,7 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return true;
       if (n == 0) return false;
     }
-    return parser_->is_done();
+    return done();
   }
 
   /// Runs `next` once the client has been told to send its body, if it waits to be told
