@@ -47,12 +47,26 @@ class Session : public std::enable_shared_from_this<Session> {
       if (self->idle_) self->shutdown();
     });
   }
-  /// Since when the connection has waited for a request (steady-clock ticks), or -1 while it
-  /// reads, handles or writes one (or is closed). Read by the acceptor, on another strand.
+  /// Since when the connection has waited for a request (steady-clock ticks), or kBusy while it
+  /// reads, handles or writes one, or kClosing once it is closing. Read by the acceptor, on
+  /// another strand.
+  static constexpr std::int64_t kBusy = -1, kClosing = -2;
   [[nodiscard]] std::int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
+  /// Gives the connection's place under --max-connections to a new one, once: true if it is
+  /// closing (answered and shut down, or its client gone, while a lingering close or the last
+  /// handlers still hold it) and its place was not given yet. A closing connection is still
+  /// counted open until its last handler lets it go, which takes a few scheduler rounds and, for
+  /// a client that keeps its end open, up to the linger's half second: without this, the moment
+  /// after many clients close together (or after answers with `Connection: close` to clients that
+  /// linger) would refuse new clients 503, every counted connection being neither idle nor alive.
+  bool give_place() {
+    return idle_since() == kClosing && !place_given_.exchange(true, std::memory_order_relaxed);
+  }
   /// Closes the connection to make room for a new one, if it still waits for a request when its
-  /// strand gets to it; one that has begun a request meanwhile is left to finish it.
+  /// strand gets to it; one that has begun a request meanwhile is left to finish it. Its place is
+  /// the new connection's either way (give_place() says no from now on).
   void evict_if_idle() {
+    place_given_.store(true, std::memory_order_relaxed);
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (!self->idle_) return;
       self->srv_.metrics.connections_evicted.fetch_add(1, std::memory_order_relaxed);
@@ -111,7 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_request() {
     idle_ = false;
-    idle_since_.store(-1, std::memory_order_relaxed);
+    idle_since_.store(kBusy, std::memory_order_relaxed);
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.opts.max_header));
     parser_->body_limit(srv_.opts.max_batch_body);
@@ -475,7 +489,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdown() {
     if (closed_) return;  // a write that fails after a timeout closed the connection
     idle_ = false;
-    idle_since_.store(-1, std::memory_order_relaxed);
+    idle_since_.store(kClosing, std::memory_order_relaxed);
     reading_ = false;
     closed_ = true;
     phase_ = Phase::none;
@@ -522,7 +536,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::none;
   std::chrono::steady_clock::time_point deadline_;
   bool idle_ = false, reading_ = false, timed_out_ = false, ticking_ = false, closed_ = false;
-  std::atomic<std::int64_t> idle_since_{-1};  ///< idle_'s time, for the acceptor (idle_since())
+  std::atomic<std::int64_t> idle_since_{kBusy};  ///< idle_'s time, for the acceptor (idle_since())
+  std::atomic<bool> place_given_{false};          ///< see give_place()
   std::array<char, 4096> drain_{};  ///< what a lingering close reads and drops
   std::size_t drained_ = 0;
 };
@@ -543,11 +558,12 @@ void Server::Impl::do_accept() {
     metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
     const auto open = metrics.connections_open.fetch_add(1, std::memory_order_relaxed) + 1;
     auto s = std::make_shared<Session>(std::move(socket), *this);
-    // Over the limit, the connection that has waited longest for a request makes room (as
-    // nginx reuses idle keep-alive connections): connections that send nothing cannot lock
-    // other clients out. Only when every connection is busy with a request is the new one
-    // refused, 503. (A victim that begins a request before its strand closes it keeps it: the
-    // count is then one over the limit until a connection closes.)
+    // Over the limit, a connection that is closing gives its place (Session::give_place), or
+    // else the connection that has waited longest for a request makes room (as nginx reuses
+    // idle keep-alive connections): connections that send nothing cannot lock other clients
+    // out. Only when every connection is busy with a request is the new one refused, 503. (A
+    // victim that begins a request before its strand closes it keeps it: the count is then one
+    // over the limit until a connection closes.)
     bool admit = open <= opts.max_connections;
     {
       std::lock_guard lk(sessions_m);
@@ -559,6 +575,11 @@ void Server::Impl::do_accept() {
           if (!v) {
             it = sessions.erase(it);
             continue;
+          }
+          if (v->give_place()) {
+            admit = true;
+            oldest.reset();
+            break;
           }
           const auto t = v->idle_since();
           if (t >= 0 && (!oldest || t < since)) oldest = std::move(v), since = t;
