@@ -250,20 +250,29 @@ class Planner {
           }
           break;
         }
-        // The variable's values whose body can differ, then the target from the body holding.
+        // Directly: the target's values for which the body can differ for some value of the
+        // variable, planned without it (`exists g: RoleAssignment where g.account == a and
+        // role_shared(a, ...)` takes `a` from the seed's grantor, where the variable would first
+        // be every assignment of the role). Or through the variable: its values whose body can
+        // differ, then the target from the body holding. Whichever is likely narrower.
+        auto direct = differs(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
         const std::vector<TypeId> vtypes(nd.types.begin(), nd.types.end());
         auto var = differs(nd.kids[0], nd.slot, vtypes, false, bound, depth + 1);
-        if (!var) break;
-        bound.push_back(nd.slot);
-        auto then = gen(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
-        bound.pop_back();
-        if (!then) break;
-        g.emplace();
-        g->kind = Gen::Kind::via;
-        g->slot = nd.slot;
-        g->types = vtypes;
-        g->kids.push_back(std::move(*var));
-        g->kids.push_back(std::move(*then));
+        std::optional<Gen> then;
+        if (var) {
+          bound.push_back(nd.slot);
+          then = gen(nd.kids[0], target, ttypes, is_target, bound, depth + 1);
+          bound.pop_back();
+        }
+        if (var && then) {
+          g.emplace();
+          g->kind = Gen::Kind::via;
+          g->slot = nd.slot;
+          g->types = vtypes;
+          g->kids.push_back(std::move(*var));
+          g->kids.push_back(std::move(*then));
+        }
+        if (direct && (!g || seeded_rank(*direct) <= seeded_rank(*g))) g = std::move(direct);
         break;
       }
       case Op::and_:
@@ -292,8 +301,8 @@ class Planner {
     }
     // A plan through the seed is preferred: the seed pins it to the entities the changed fact
     // reaches, where a plan of `n` holding finds every entity it holds for.
-    if (g) return g;
-    return holds;
+    if (g && (pinned(*g) || !holds || rank(*g) <= rank(*holds))) return g;
+    return holds ? holds : g;
   }
 
   /// How costly a generator is likely to be, to choose between conjuncts.
@@ -315,6 +324,22 @@ class Planner {
     }
     return 100;
   }
+
+  /// Whether a generator's values all come from the seed (treaty diff): a few entities, where
+  /// one that plans some condition holding gives every entity it holds for.
+  static bool pinned(const Gen& g) {
+    switch (g.kind) {
+      case Gen::Kind::seeded: return true;
+      case Gen::Kind::any_of:
+        return !g.kids.empty() && std::all_of(g.kids.begin(), g.kids.end(), [](const Gen& k) { return pinned(k); });
+      case Gen::Kind::via:
+      case Gen::Kind::call:
+      case Gen::Kind::probe_each: return !g.kids.empty() && pinned(g.kids[0]);
+      default: return false;
+    }
+  }
+  /// rank() for seeded plans: a plan pinned to the seed first.
+  static int seeded_rank(const Gen& g) { return (pinned(g) ? 0 : 1000) + rank(g); }
 
   void reset() { visits_ = 0; }
 
