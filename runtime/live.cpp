@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "treaty/convert.hpp"
@@ -261,7 +262,6 @@ WriteResult LiveFacts::apply(const nlohmann::json& batch, std::uint64_t want_rev
 }
 
 void LiveFacts::trim_history() {
-  if (keep_all_) return;
   const std::uint64_t keep_after = hold_ ? std::min(*hold_, revision()) : revision();
   std::size_t n = 0;
   while (n < history_.size() && history_[n].first <= keep_after) ++n;
@@ -285,6 +285,7 @@ void LiveFacts::cancel_rebase() {
 bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, std::string& error) {
   std::lock_guard lock(write_m_);
   const std::uint64_t kept_after = history_.empty() ? staged_->revision() : history_.front().first - 1;
+  if (net_ && at == 0) return rebase_net(std::move(fresh), error);
   if (at < kept_after) {
     hold_.reset();
     error = "the batches after revision " + std::to_string(at) + " are no longer kept";
@@ -321,6 +322,86 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
   hold_.reset();
   trim_history();
   return true;
+}
+
+bool LiveFacts::rebase_net(std::shared_ptr<const Engine> fresh, std::string& error) {
+  // Under write_m_ (rebase()): staged_ holds every batch validated so far, acknowledged or not.
+  const std::uint64_t rev = staged_->revision();
+  const auto& w = fresh->program().world();
+  auto empty = std::make_shared<const FactDelta>(w, fresh->program().schema.entities.size());
+  std::shared_ptr<const Engine> base = fresh->with_facts(empty, 0), top;
+  nlohmann::json batch = staged_->facts() ? net_batch(*staged_) : nlohmann::json::object();
+  // The deletes an earlier rebase found done already are still the writes' (a later world may
+  // have the entity again), unless a write since touched the entity: its state is in the batch.
+  if (!absent_deletes_.empty()) {
+    std::set<std::pair<std::string, std::string>> written;
+    for (const char* k : {"upsert", "delete"})
+      if (auto it = batch.find(k); it != batch.end())
+        for (const auto& x : *it) written.emplace(x["type"].get<std::string>(), x["id"].get<std::string>());
+    for (const auto& [type, id] : absent_deletes_)
+      if (!written.count({type, id})) batch["delete"].push_back({{"type", type}, {"id", id}});
+  }
+  std::vector<std::pair<std::string, std::string>> absent;
+  for (const auto& x : drop_absent_deletes(*base, batch)) absent.emplace_back(x["type"], x["id"]);
+  if (batch.empty()) {
+    top = fresh->with_facts(empty, rev);
+  } else {
+    WriteResult r;
+    top = prepare(*base, batch, rev, r, following_);
+    if (!top) {
+      error = "the writes no longer apply: " + (r.errors.empty() ? std::string("?") : r.errors.front().message);
+      hold_.reset();
+      return false;
+    }
+  }
+  {
+    std::lock_guard pub(pub_m_);
+    current_ = top;
+    published_.store(current_->revision(), std::memory_order_release);
+    durable_.clear();
+  }
+  base_ = base;
+  base_revision_ = 0;
+  staged_ = top;
+  ref_indexes_.reset();  // of the old world
+  history_.clear();
+  hold_.reset();
+  absent_deletes_ = std::move(absent);
+  return true;
+}
+
+nlohmann::json LiveFacts::net_batch(const Engine& top) {
+  const FactDelta& d = *top.facts();
+  const Schema& s = top.program().schema;
+  nlohmann::json up = nlohmann::json::array(), del = nlohmann::json::array();
+  for (EntityId e = 0; e < d.end(); ++e) {
+    if (!d.touched(e)) continue;
+    const DeltaEntity* x = d.get(e);
+    if (!x) continue;
+    // A deleted entity is deleted again, also one the writes added: the next world may have it.
+    if (x->deleted) del.push_back({{"type", s.entities[x->type].name}, {"id", x->id}});
+    else up.push_back(entity_json(top, e));
+  }
+  nlohmann::json out = nlohmann::json::object();
+  if (!up.empty()) out["upsert"] = std::move(up);
+  if (!del.empty()) out["delete"] = std::move(del);
+  return out;
+}
+
+nlohmann::json LiveFacts::drop_absent_deletes(const Engine& over, nlohmann::json& batch) {
+  nlohmann::json dropped = nlohmann::json::array();
+  auto it = batch.find("delete");
+  if (it == batch.end()) return dropped;
+  const Schema& s = over.program().schema;
+  nlohmann::json kept = nlohmann::json::array();
+  for (auto& x : *it) {
+    const auto t = s.find_entity(x.value("type", std::string()));
+    if (t && over.find(*t, x.value("id", std::string()))) kept.push_back(std::move(x));
+    else dropped.push_back(std::move(x));
+  }
+  if (kept.empty()) batch.erase(it);
+  else *it = std::move(kept);
+  return dropped;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ void Server::Impl::facts_write(const HttpRequest& req, Response& out) {
   }
   out.body = nlohmann::json{{"revision", r.revision}, {"upserts", r.upserts}, {"deletes", r.deletes}}.dump();
   out.headers.emplace_back("X-Treaty-Revision", std::to_string(r.revision));
-  if (live->delta_size() >= opts.compact_after) {
+  if (live->delta_size() >= opts.compact_after && can_fold()) {
     std::lock_guard lk(state_m);
     state_wanted = true;
     state_cv.notify_one();
@@ -297,6 +297,13 @@ void Server::Impl::stop_state_thread() {
   if (state_thread.joinable()) state_thread.join();
 }
 
+bool Server::Impl::can_fold() {
+  // A bundle's world cannot take the live facts: a fold would rebuild the same world and apply
+  // the writes again on top (the reload after every write, once they are past --compact-after).
+  std::lock_guard lk(snap_m);
+  return current && current->can_take_facts;
+}
+
 void Server::Impl::state_loop() {
   std::unique_lock lk(state_m);
   while (!state_stopping) {
@@ -314,7 +321,7 @@ void Server::Impl::snapshot_state() {
   if (!live) return;
   const auto e = live->current();
   const std::uint64_t rev = e->revision();
-  const bool fold = live->delta_size() >= opts.compact_after;
+  const bool fold = live->delta_size() >= opts.compact_after && can_fold();
   if (rev == state_revision && !fold) return;
   if (opts.state_dir.empty() && !fold) return;  // nothing to write: no need to export the facts
   std::string error;

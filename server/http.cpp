@@ -679,8 +679,8 @@ bool Server::Impl::reload_now(std::string& error) {
       std::shared_ptr<const Engine> base(s->owner, s->engine);
       if (first) {
         live = std::make_shared<LiveFacts>(base, at);
-        // A bundle's world cannot take the live facts: a reload applies every write again.
-        if (!s->can_take_facts) live->keep_all_history();
+        // A bundle's world cannot take the live facts: a reload applies their net state again.
+        if (!s->can_take_facts) live->rebase_with_net_writes();
         if (wal) {
           journal = std::make_unique<internal::WalJournalAdapter>(*wal);
           if (!replay_log(records, error)) throw std::runtime_error(error);

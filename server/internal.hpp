@@ -268,6 +268,8 @@ struct Server::Impl {
   void state_loop();
   /// Writes a state snapshot and folds the writes into a new world when they grew large.
   void snapshot_state();
+  /// Whether folding the writes into a new world can shrink them (not over a bundle's world).
+  bool can_fold();
   /// Publishes the latest revision of the live facts as the current snapshot (after a write).
   void publish_revision();
   void facts_write(const internal::HttpRequest& req, internal::Response& out);

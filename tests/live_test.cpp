@@ -244,6 +244,92 @@ TEST(Live, ExportHoldsTheLiveFactsAndReloadsToTheSameDecisions) {
   EXPECT_FALSE(allowed(*l->live->current(), "ann", "cust"));
 }
 
+/// A world of kPolicy from `data` (a facts JSON text), as a reloaded bundle's would be.
+std::shared_ptr<const Engine> fresh_world(const std::string& data) {
+  static SourceManager sm;  // the engines refer to their sources
+  Diagnostics d;
+  CompileOptions opts;
+  opts.check.data_texts = {{"fresh.json", data}};
+  auto c = compile(sm, Sources::from_texts({{"p.treaty", kPolicy}}), d, opts);
+  EXPECT_TRUE(c.engine) << (d.all().empty() ? "" : d.all().front().message);
+  return std::shared_ptr<const Engine>(std::move(c.engine));
+}
+
+bool has(const Engine& e, const char* type, const char* id) {
+  return e.find(*e.program().schema.find_entity(type), id).has_value();
+}
+
+// Over a world that cannot take the live facts (a bundle's), a rebase applies the net state of
+// every entity written since the start on top of the new world, as one batch: no batch is kept
+// (memory does not grow with the writes) and the facts are the same as if each batch were applied
+// again. A delete of an entity the next world does not have is done already; one of an entity
+// the writes added and deleted is done again when the next world has it.
+TEST(Live, ABundlesWritesAreAppliedAgainAsTheirNetStateAtARebase) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  l->live->rebase_with_net_writes();
+  for (const char* b : {R"({"upsert": [{"type": "Person", "id": "bob", "attrs": {"account": "msp", "name": "B"}}]})",
+                        R"({"upsert": [{"type": "Person", "id": "bob", "attrs": {"account": "cust", "name": "Bob"}}]})",
+                        R"({"upsert": [{"type": "Person", "id": "zed", "attrs": {"account": "msp", "name": "Z"}}]})",
+                        R"({"delete": [{"type": "Person", "id": "zed"}]})",
+                        R"({"delete": [{"type": "Trust", "id": "t1"}]})"}) {
+    const auto r = write(*l->live, b);
+    ASSERT_TRUE(r.ok) << b << ": " << errors(r);
+  }
+  EXPECT_LE(l->live->history_since(0).size(), 1u) << "a batch is not kept once acknowledged";
+  // The next world has zed (the writes deleted it) and no t1 (they deleted that too).
+  const std::string next = R"({"entities": [
+    {"type": "Account", "id": "cust", "attrs": {"plan": "premium"}},
+    {"type": "Account", "id": "msp", "attrs": {"plan": "basic"}},
+    {"type": "Person", "id": "ann", "attrs": {"account": "msp", "name": "Ann"}},
+    {"type": "Person", "id": "zed", "attrs": {"account": "cust", "name": "Zed"}}]})";
+  std::string error;
+  (void)l->live->begin_rebase();
+  ASSERT_TRUE(l->live->rebase(fresh_world(next), 0, error)) << error;
+  EXPECT_EQ(l->live->revision(), 5u);
+  EXPECT_EQ(l->live->delta_size(), 2u) << "bob, and zed deleted (t1 is not in this world)";
+  auto check = [&](const char* when) {
+    const auto e = l->live->current();
+    EXPECT_TRUE(has(*e, "Person", "bob")) << when;
+    EXPECT_TRUE(allowed(*e, "bob", "cust")) << when << ": bob's last upsert";
+    EXPECT_FALSE(has(*e, "Person", "zed")) << when << ": deleted by the writes";
+    EXPECT_FALSE(has(*e, "Trust", "t1")) << when;
+    EXPECT_FALSE(allowed(*e, "ann", "cust")) << when;
+  };
+  check("after the first rebase");
+  // One more batch, then back to the first world: the folded batch and the new one, folded again.
+  ASSERT_TRUE(write(*l->live, R"({"upsert": [{"type": "Person", "id": "cy", "attrs": {"account": "msp", "name": "Cy"}}]})").ok);
+  (void)l->live->begin_rebase();
+  ASSERT_TRUE(l->live->rebase(fresh_world(kData), 0, error)) << error;
+  EXPECT_EQ(l->live->revision(), 6u);
+  check("after the second rebase");
+  EXPECT_TRUE(has(*l->live->current(), "Account", "kid")) << "the world's own entities stay";
+  EXPECT_TRUE(allowed(*l->live->current(), "cy", "msp"));
+}
+
+// A delete a rebase found done already (the world had no such entity) is the writes' until a
+// later write gives the entity a state again: that state is what the next world gets.
+TEST(Live, AnEntityWrittenAgainAfterItsDeleteWasFoundDoneKeepsItsNewState) {
+  auto l = load();
+  ASSERT_TRUE(l->live);
+  l->live->rebase_with_net_writes();
+  ASSERT_TRUE(write(*l->live, R"({"delete": [{"type": "Trust", "id": "t1"}]})").ok);
+  std::string error;
+  (void)l->live->begin_rebase();
+  ASSERT_TRUE(l->live->rebase(fresh_world(R"({"entities": [
+    {"type": "Account", "id": "cust", "attrs": {"plan": "premium"}},
+    {"type": "Account", "id": "msp", "attrs": {"plan": "basic"}},
+    {"type": "Person", "id": "ann", "attrs": {"account": "msp", "name": "Ann"}}]})"), 0, error)) << error;
+  EXPECT_FALSE(has(*l->live->current(), "Trust", "t1"));
+  const auto r = write(*l->live, R"({"upsert": [{"type": "Trust", "id": "t1",
+      "attrs": {"grantor": "cust", "grantee": "msp", "accepted": true}}]})");
+  ASSERT_TRUE(r.ok) << errors(r);
+  (void)l->live->begin_rebase();
+  ASSERT_TRUE(l->live->rebase(fresh_world(kData), 0, error)) << error;
+  EXPECT_TRUE(has(*l->live->current(), "Trust", "t1")) << "upserted after its delete";
+  EXPECT_TRUE(allowed(*l->live->current(), "ann", "cust"));
+}
+
 TEST(Live, ReadersDuringWritesSeeWholeBatches) {
   // Each batch flips the trust and the person's name together: a reader must never see one
   // without the other.

@@ -110,9 +110,12 @@ class LiveFacts {
   /// acknowledged: memory does not grow with the writes.)
   [[nodiscard]] std::shared_ptr<const Engine> begin_rebase();
   void cancel_rebase();
-  /// Keep every batch since the start (the base can only be rebuilt without the live facts, from
-  /// a bundle: a rebase then applies them all again). Memory grows with the writes.
-  void keep_all_history() { std::lock_guard lock(write_m_); keep_all_ = true; }
+  /// The base can only be rebuilt without the live facts (a bundle brings its own world): a
+  /// rebase with `at` 0 then applies, on top of the new world, one batch of the net state of
+  /// every entity the writes since the start touched (upserts of the live ones, deletes of the
+  /// deleted, a delete of an entity the new world does not have being done already), instead of
+  /// every batch again. What a rebase costs grows with the entities written, not with the writes.
+  void rebase_with_net_writes() { std::lock_guard lock(write_m_); net_ = true; }
   /// Replaces the base engine: `fresh` holds the facts of revision `at` in its world (a compacted
   /// world, or the policies reloaded over the live facts; `at` is 0 for a world without them).
   /// Batches committed after `at` are applied again on top of it; false with `error` (nothing
@@ -144,11 +147,19 @@ class LiveFacts {
   std::shared_ptr<const Engine> staged_;  ///< the latest validated (maybe not yet durable): under write_m_
   std::shared_ptr<const Engine> base_;    ///< the engine without writes: under write_m_
   std::uint64_t base_revision_ = 0;
-  /// Batches not yet acknowledged, and during a rebase (or with keep_all_) those after its
-  /// revision: under write_m_.
+  /// Batches not yet acknowledged, and during a rebase those after its revision: under write_m_.
   std::vector<std::pair<std::uint64_t, std::string>> history_;
   std::optional<std::uint64_t> hold_;  ///< a rebase from this revision is being prepared
-  bool keep_all_ = false;
+  bool net_ = false;  ///< rebase_with_net_writes()
+  /// rebase() with rebase_with_net_writes() and `at` 0, under write_m_.
+  bool rebase_net(std::shared_ptr<const Engine> fresh, std::string& error);
+  /// The net state of every entity `top`'s writes touched, as one batch.
+  static nlohmann::json net_batch(const Engine& top);
+  /// Drops a batch's deletes of entities `over` does not have, and gives them.
+  static nlohmann::json drop_absent_deletes(const Engine& over, nlohmann::json& batch);
+  /// With net_: the writes' deletes the last rebase found done already (the entity was not in
+  /// its world), applied again at the next one: (type, id). Under write_m_.
+  std::vector<std::pair<std::string, std::string>> absent_deletes_;
   bool following_ = false;  ///< follow() was used: a rebase applies requirement violations again too
   void trim_history();
   bool failed_ = false;  ///< the journal failed: no more writes (under write_m_)
