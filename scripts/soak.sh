@@ -13,21 +13,30 @@
 #     the median of the first minute after the warm-up (the second minute) must be under 1.05
 #     (a median, because a reload holds two engines for its second or two; the largest sample of
 #     each of those minutes is reported beside it).
-# Writes bench/results-soak.json and fails when any check fails.
-# Usage: scripts/soak.sh [MINUTES]. Set TREATY_BUILD_DIR to reuse a build (default build-bench).
+# Writes bench/results-soak.json and fails when any check fails. With SOAK_FROM=bundle the server
+# loads the world's bundle instead (its writes stay a layer over the bundle's world, applied again
+# as their net state at each reload; docs/server.md) and the results go to
+# bench/results-soak-bundle.json.
+# Usage: [SOAK_FROM=sources|bundle] scripts/soak.sh [MINUTES]. Set TREATY_BUILD_DIR to reuse a
+# build (default build-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
 source scripts/bench_lib.sh
 bench_build treaty gen_world loadgen
-out=bench/results-soak.json
+from=${SOAK_FROM:-sources}
+case $from in
+  sources) out=bench/results-soak.json ;;
+  bundle) out=bench/results-soak-bundle.json ;;
+  *) echo "soak: SOAK_FROM is sources or bundle, not $from" >&2; exit 2 ;;
+esac
 bench_world M
 sed -e 's/"principal":/"subject":/' -e 's/"args":/"properties":/' "$data/M.jsonl" >"$work/authzen.jsonl"
-# The server loads the library and the world's facts (not the bundle: a server started from a
-# bundle keeps every write since the start to apply again on its world at each reload, so its
-# memory and its reload time grow with the writes; docs/reliability.md). The reference run: each
-# request decided by `treaty eval` on the same package and facts, in process.
+# The server loads the library and the world's facts, or the bundle of both (SOAK_FROM). The
+# reference run: each request decided by `treaty eval` on the same package and facts, in process.
 pkg=(policies/4me/lib --data "$data/M.json")
+served=("${pkg[@]}")
+[ "$from" = bundle ] && served=(--bundle "$data/M.bundle")
 "$dir/treaty" eval "${pkg[@]}" --requests "$data/M.jsonl" --format json |
   sed -e 's/^{"decision":"allow".*/true/' -e 's/^{"decision":"deny".*/false/' >"$work/expect.txt"
 [ "$(wc -l <"$work/expect.txt")" = "$(wc -l <"$data/M.jsonl")" ] || { echo "soak: the reference run failed" >&2; exit 1; }
@@ -35,7 +44,7 @@ pkg=(policies/4me/lib --data "$data/M.json")
 
 token=soak-token-0123456789abcdef
 echo "$token decide,write,admin" >"$work/tokens"
-start "$dir/treaty" serve "${pkg[@]}" --auth-tokens "$work/tokens" --listen 127.0.0.1:0 --threads 2 \
+start "$dir/treaty" serve "${served[@]}" --auth-tokens "$work/tokens" --listen 127.0.0.1:0 --threads 2 \
   --watch-interval-ms 0
 server=${pids[-1]}
 
@@ -115,7 +124,7 @@ json.dump({"writes": writes, "write_errors": write_errors, "upserts": upserts, "
 PY
 wait "$loader" || true
 unset 'pids[-1]'
-python3 - "$work/load.json" "$work/side.json" "$peak" "$rate" "$minutes" "$out" <<'PY'
+python3 - "$work/load.json" "$work/side.json" "$peak" "$rate" "$minutes" "$out" "$from" <<'PY'
 import json, statistics, sys
 load, side, peak = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), json.loads(sys.argv[3])
 rate, minutes, out = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
@@ -123,7 +132,7 @@ rss = side.pop("rss_kb")
 warm = [kb for t, kb in rss if 60 <= t < 120] or [kb for _, kb in rss[:2]]
 last = [kb for t, kb in rss if t >= rss[-1][0] - 60]
 growth = statistics.median(last) / statistics.median(warm)
-result = {"minutes": minutes, "peak_requests_per_s": peak["requests_per_s"], "paced_requests_per_s": rate,
+result = {"served_from": sys.argv[7], "minutes": minutes, "peak_requests_per_s": peak["requests_per_s"], "paced_requests_per_s": rate,
           "decisions": load["requests"], "achieved_requests_per_s": load["requests_per_s"],
           "failed": load["failed"], "wrong": load["wrong"], "p50_us": load["p50_us"], "p99_us": load["p99_us"],
           **side, "rss_first_minute_mb": round(statistics.median(warm) / 1024, 1),
