@@ -72,7 +72,7 @@ std::string batch_path(std::string m) {
 
 std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohmann::json& batch,
                                                  std::uint64_t revision, WriteResult& r,
-                                                 bool allow_requirements) const {
+                                                 bool allow_requirements, bool any_size) const {
   const Program& p = over.program();
   const Schema& s = p.schema;
   auto fail = [&](std::string code, std::string message) {
@@ -90,7 +90,7 @@ std::shared_ptr<const Engine> LiveFacts::prepare(const Engine& over, const nlohm
   const nlohmann::json& dels = del == batch.end() ? kNone : *del;
   if (!ups.is_array()) return fail("batch", "\"upsert\" must be an array of entities");
   if (!dels.is_array()) return fail("batch", "\"delete\" must be an array of {\"type\", \"id\"}");
-  if (ups.size() + dels.size() > o_.max_batch)
+  if (!any_size && ups.size() + dels.size() > o_.max_batch)
     return fail("batch", "a batch may write at most " + std::to_string(o_.max_batch) + " entities; this one has " +
                              std::to_string(ups.size() + dels.size()));
   if (ups.empty() && dels.empty()) {
@@ -347,7 +347,9 @@ bool LiveFacts::rebase_net(std::shared_ptr<const Engine> fresh, std::string& err
     top = fresh->with_facts(empty, rev);
   } else {
     WriteResult r;
-    top = prepare(*base, batch, rev, r, following_);
+    // The writes' net state is as large as the entities they touched: no client's batch, so
+    // --max-batch does not bound it.
+    top = prepare(*base, batch, rev, r, following_, true);
     if (!top) {
       error = "the writes no longer apply: " + (r.errors.empty() ? std::string("?") : r.errors.front().message);
       hold_.reset();

@@ -137,9 +137,10 @@ class LiveFacts {
                     const std::function<void(const Engine&, const WriteResult&)>* before_publish = nullptr,
                     std::string_view text = {});
   /// Builds the engine of `batch` over `over`; nullptr with the errors in `r`. With
-  /// `allow_requirements`, requirement violations go to r.violations and do not refuse it.
+  /// `allow_requirements`, requirement violations go to r.violations and do not refuse it; with
+  /// `any_size`, LiveOptions::max_batch does not apply (the net state of the writes).
   std::shared_ptr<const Engine> prepare(const Engine& over, const nlohmann::json& batch, std::uint64_t revision,
-                                        WriteResult& r, bool allow_requirements = false) const;
+                                        WriteResult& r, bool allow_requirements = false, bool any_size = false) const;
 
   LiveOptions o_;
   Journal* journal_ = nullptr;
