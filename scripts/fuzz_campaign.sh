@@ -67,6 +67,8 @@ if [ -z "${FUZZ_NO_BUILD:-}" ]; then
   if [ ! -d build-san ]; then bash scripts/sanitize-build.sh --target "$h" >/dev/null; fi
   nice -n 5 cmake --build build-san -j2 --target "$h" >/dev/null
 fi
+# A harness that is not built is a usage error, not a finding: the ledger is left alone.
+[ -x "$bin" ] || { echo "campaign: $bin is not built (scripts/sanitize-build.sh --target $h)" >&2; exit 2; }
 case $h in
   fuzz_parse | fuzz_check) dict=fuzz/treaty.dict ;;
   fuzz_facts | fuzz_request | fuzz_native) dict=fuzz/json.dict ;;
