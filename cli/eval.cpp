@@ -1,7 +1,10 @@
 // `treaty eval`: decide requests from flags, a JSON file or JSON Lines, with explanations and
 // field masks.
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -165,6 +168,66 @@ class Output {
   std::string buf_;
 };
 
+// The lines of a JSON Lines file, read through one reused buffer (1 MiB, grown for a longer
+// line) rather than whole: reading a 120 MB file of a million requests whole cost a quarter of
+// `eval --requests`'s time in the kernel's zeroing of fresh pages, and memory grew with the file.
+class Lines {
+ public:
+  ~Lines() {
+    if (f_) std::fclose(f_);
+  }
+  bool open(const std::string& path, std::string& error) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      error = "is a directory";
+      return false;
+    }
+    f_ = std::fopen(path.c_str(), "rb");
+    if (!f_) error = std::strerror(errno);
+    return f_ != nullptr;
+  }
+  // The next line without its '\n' (valid until the next call); false at the end, with `error`
+  // set when reading failed.
+  bool next(std::string_view& line, std::string& error) {
+    for (;;) {
+      const char* b = buf_.data() + begin_;
+      if (const void* nl = std::memchr(b, '\n', end_ - begin_)) {
+        const auto len = static_cast<std::size_t>(static_cast<const char*>(nl) - b);
+        line = std::string_view(b, len);
+        begin_ += len + 1;
+        return true;
+      }
+      if (eof_) {
+        if (begin_ == end_) return false;
+        line = std::string_view(b, end_ - begin_);  // the last line, without a '\n'
+        begin_ = end_;
+        return true;
+      }
+      // Keep the partial line, grow for a line longer than the buffer, and read more.
+      std::memmove(buf_.data(), b, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+      if (buf_.size() - end_ < kChunk / 2) buf_.resize(buf_.size() * 2);
+      const std::size_t got = std::fread(buf_.data() + end_, 1, buf_.size() - end_, f_);
+      end_ += got;
+      if (got == 0) {
+        if (std::ferror(f_)) {
+          error = "read error";
+          return false;
+        }
+        eof_ = true;
+      }
+    }
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 1 << 20;
+  std::FILE* f_ = nullptr;
+  std::string buf_ = std::string(kChunk, '\0');
+  std::size_t begin_ = 0, end_ = 0;
+  bool eof_ = false;
+};
+
 void print_decision(Loaded& l, const DecisionWriter& w, const Decision& d, const Request& r,
                     const std::string& format, bool explain, std::string& out) {
   append_decision(out, *l.engine, l.sm, w, d, r, format, explain);
@@ -263,7 +326,8 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
   }
   const std::string& path = request.empty() ? requests : request;
   std::string text, err;
-  if (!read_file(path, text, err)) {
+  Lines lines;
+  if (!(request.empty() ? lines.open(path, err) : read_file(path, text, err))) {
     std::cerr << "treaty: error: cannot read " << path << ": " << err << "\n";
     return kUsage;
   }
@@ -323,15 +387,16 @@ int run_eval(const std::vector<std::string>& paths, const std::vector<std::strin
   if (!request.empty()) {
     answer(1, text);
   } else {
-    std::size_t line = 0, pos = 0;
-    const std::string_view all(text);
-    while (pos <= all.size()) {
-      const auto nl = all.find('\n', pos);
-      const std::string_view ln = all.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::size_t line = 0;
+    std::string_view ln;
+    while (lines.next(ln, err)) {
       ++line;
       if (ln.find_first_not_of(" \t\r") != std::string_view::npos) answer(line, ln);
-      if (nl == std::string_view::npos) break;
-      pos = nl + 1;
+    }
+    if (!err.empty()) {
+      out.flush();
+      std::cerr << "treaty: error: cannot read " << path << " after line " << line << ": " << err << "\n";
+      return kUsage;
     }
   }
   out.flush();

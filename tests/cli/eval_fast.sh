@@ -103,5 +103,40 @@ grep -q '"determining":\[{"file":"[^"]*p.treaty","line":16,"rule":"same_account"
 grep -q 'r.jsonl:[0-9]*: bad request: unknown principal `Person::"nobody"`' "$work/err" && ok || bad "unknown principal message"
 grep -q 'r.jsonl:[0-9]*:18: bad request: invalid JSON' "$work/err" && ok || bad "bad JSON at its line and column"
 
+# --requests reads its file through a buffer of 1 MiB, not whole: lines cut by the buffer's
+# refills, a line longer than the buffer (a 3 MB note) and a last line without a newline are each
+# answered as when given alone.
+printf '%s\n' '{"principal":{"type":"Person","id":"ann"},"action":{"name":"view"},"resource":{"type":"Doc","id":"d1"}}' \
+  '{"principal":{"type":"Person","id":"bob"},"action":{"name":"view"},"resource":{"type":"Doc","id":"d1"}}' \
+  '{"principal":{"type":"Person","id":"ann"},"action":{"name":"act","args":{"kind":"project","urgent":true}},"resource":{"type":"Doc","id":"d2"}}' \
+  >"$work/block.jsonl"
+"$T" eval "$work/p.treaty" --requests "$work/block.jsonl" --format json >"$work/block.out" 2>/dev/null
+note=$(head -c 3000000 /dev/zero | tr '\0' 'n')
+long='{"principal":{"type":"Person","id":"ann"},"action":{"name":"act","args":{"kind":"approval","urgent":true,"level":3,"note":"'$note'"}},"resource":{"type":"Doc","id":"d1"}}'
+printf '%s\n' "$long" >"$work/long.jsonl"
+"$T" eval "$work/p.treaty" --requests "$work/long.jsonl" --format json >"$work/long.out" 2>/dev/null
+grep -q '"decision":"allow"' "$work/long.out" && ok || bad "a 3 MB request is answered"
+times() { awk -v n="$1" '{ a[NR] = $0 } END { for (i = 0; i < n; i++) for (j = 1; j <= NR; j++) print a[j] }' "$2"; }
+{
+  times 12000 "$work/block.jsonl"
+  printf '%s\n' "$long"
+  times 3000 "$work/block.jsonl"
+  printf '%s' "$(head -n1 "$work/block.jsonl")"
+} >"$work/big.jsonl"
+{
+  times 12000 "$work/block.out"
+  cat "$work/long.out"
+  times 3000 "$work/block.out"
+  head -n1 "$work/block.out"
+} >"$work/big.want"
+"$T" eval "$work/p.treaty" --requests "$work/big.jsonl" --format json >"$work/big.out" 2>"$work/big.err"
+rc=$?
+[ $rc -eq 0 ] && ok || bad "a 7 MB batch exits $rc: $(head -3 "$work/big.err")"
+cmp -s "$work/big.out" "$work/big.want" && ok || bad "a batch read in pieces: the answers differ from each line's alone"
+"$T" eval "$work/p.treaty" --requests "$work" >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -q "cannot read $work: is a directory" "$work/err" && ok || bad "--requests DIRECTORY: $(cat "$work/err")"
+"$T" eval "$work/p.treaty" --requests "$work/none.jsonl" >/dev/null 2>"$work/err"
+[ $? -eq 2 ] && grep -q "cannot read $work/none.jsonl: No such file or directory" "$work/err" && ok || bad "--requests MISSING: $(cat "$work/err")"
+
 echo "eval_fast: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
