@@ -308,20 +308,25 @@ bool LiveFacts::rebase(std::shared_ptr<const Engine> fresh, std::uint64_t at, st
     top = next;
     keep.emplace_back(rev, text);
   }
+  install_rebase(std::move(base), std::move(top), at, std::move(keep));
+  trim_history();
+  return true;
+}
+
+void LiveFacts::install_rebase(std::shared_ptr<const Engine> base, std::shared_ptr<const Engine> top,
+                               std::uint64_t base_revision, std::vector<std::pair<std::uint64_t, std::string>> history) {
   {
     std::lock_guard pub(pub_m_);
     current_ = top;
     published_.store(current_->revision(), std::memory_order_release);
     durable_.clear();
   }
-  base_ = base;
-  base_revision_ = at;
-  staged_ = top;
+  base_ = std::move(base);
+  base_revision_ = base_revision;
+  staged_ = std::move(top);
   ref_indexes_.reset();  // of the old world
-  history_ = std::move(keep);
+  history_ = std::move(history);
   hold_.reset();
-  trim_history();
-  return true;
 }
 
 bool LiveFacts::rebase_net(std::shared_ptr<const Engine> fresh, std::string& error) {
@@ -356,18 +361,7 @@ bool LiveFacts::rebase_net(std::shared_ptr<const Engine> fresh, std::string& err
       return false;
     }
   }
-  {
-    std::lock_guard pub(pub_m_);
-    current_ = top;
-    published_.store(current_->revision(), std::memory_order_release);
-    durable_.clear();
-  }
-  base_ = base;
-  base_revision_ = 0;
-  staged_ = top;
-  ref_indexes_.reset();  // of the old world
-  history_.clear();
-  hold_.reset();
+  install_rebase(std::move(base), std::move(top), 0, {});
   absent_deletes_ = std::move(absent);
   return true;
 }

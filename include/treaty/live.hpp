@@ -154,6 +154,10 @@ class LiveFacts {
   bool net_ = false;  ///< rebase_with_net_writes()
   /// rebase() with rebase_with_net_writes() and `at` 0, under write_m_.
   bool rebase_net(std::shared_ptr<const Engine> fresh, std::string& error);
+  /// The end of a rebase (under write_m_): publishes `top` over the new world `base` (of revision
+  /// `base_revision`) with `history` the batches still kept.
+  void install_rebase(std::shared_ptr<const Engine> base, std::shared_ptr<const Engine> top, std::uint64_t base_revision,
+                      std::vector<std::pair<std::uint64_t, std::string>> history);
   /// The net state of every entity `top`'s writes touched, as one batch.
   static nlohmann::json net_batch(const Engine& top);
   /// Drops a batch's deletes of entities `over` does not have, and gives them.
