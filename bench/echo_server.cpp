@@ -1,6 +1,7 @@
 // The transport baseline of the server benchmarks: a Boost.Beast HTTP/1.1 server built like
-// `treaty serve` (one io_context on N threads, a strand per connection, keep-alive, one request
-// handled per turn, the same reads and writes) that answers every POST with its own body. What
+// `treaty serve` (the acceptor on the main thread, N loops of one io_context and one thread each,
+// a connection on the loop with the fewest, keep-alive, one request handled per turn, the same
+// reads and writes) that answers every POST with its own body. What
 // `treaty serve` costs beyond it is the decision and its JSON.
 //   echo_server --listen-port P [--threads N]      prints `listening on 127.0.0.1:PORT`
 #include <utility>  // before Asio under GCC 12
@@ -10,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <functional>
 #include <csignal>
 #include <optional>
 #include <string>
@@ -25,7 +28,8 @@ using tcp = asio::ip::tcp;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  explicit Session(tcp::socket s) : stream_(std::move(s)) {}
+  Session(tcp::socket s, std::atomic<long>& open) : stream_(std::move(s)), open_(open) {}
+  ~Session() { open_.fetch_sub(1); }
   void start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait(); }); }
 
  private:
@@ -103,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string head_, body_;
   bool keep_ = false;
+  std::atomic<long>& open_;  // its loop's count of connections
 };
 
 int main(int argc, char** argv) {
@@ -113,23 +118,43 @@ int main(int argc, char** argv) {
     if (k == "--listen-port") port = static_cast<unsigned short>(std::stoi(argv[i + 1]));
     else if (k == "--threads") threads = static_cast<unsigned>(std::stoi(argv[i + 1]));
   }
+  // As `treaty serve` (server/http.cpp): the acceptor on the main thread, each connection on the
+  // loop (an io_context run by one thread) with the fewest connections.
   asio::io_context ioc;
+  struct Loop {
+    std::atomic<long> open{0};
+    asio::io_context ctx{1};
+  };
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (unsigned i = 0; i < std::max(1u, threads); ++i) loops.push_back(std::make_unique<Loop>());
   tcp::acceptor acc(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  Loop* accepting = nullptr;
   std::function<void()> accept = [&] {
-    acc.async_accept(asio::make_strand(ioc), [&](beast::error_code ec, tcp::socket s) {
+    accepting = loops.front().get();
+    for (const auto& l : loops)
+      if (l->open.load() < accepting->open.load()) accepting = l.get();
+    acc.async_accept(accepting->ctx.get_executor(), [&](beast::error_code ec, tcp::socket s) {
       if (ec) return;
       s.set_option(tcp::no_delay(true), ec);
       s.non_blocking(true, ec);
-      std::make_shared<Session>(std::move(s))->start();
+      accepting->open.fetch_add(1);
+      std::make_shared<Session>(std::move(s), accepting->open)->start();
       accept();
     });
   };
   accept();
   asio::signal_set sig(ioc, SIGTERM, SIGINT);
-  sig.async_wait([&](beast::error_code, int) { ioc.stop(); });
+  sig.async_wait([&](beast::error_code, int) {
+    ioc.stop();
+    for (auto& l : loops) l->ctx.stop();
+  });
   std::cerr << "listening on 127.0.0.1:" << acc.local_endpoint().port() << std::endl;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep;
   std::vector<std::thread> ts;
-  for (unsigned i = 1; i < threads; ++i) ts.emplace_back([&] { ioc.run(); });
+  for (auto& l : loops) {
+    keep.push_back(asio::make_work_guard(l->ctx));
+    ts.emplace_back([&c = l->ctx] { c.run(); });
+  }
   ioc.run();
   for (auto& t : ts) t.join();
 }

@@ -24,8 +24,16 @@ using tcp = asio::ip::tcp;
 /// keep-alive holds and the server is not draining.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl& srv) : stream_(std::move(socket)), srv_(srv) {}
-  ~Session() { srv_.metrics.connections_open.fetch_sub(1, std::memory_order_relaxed); }
+  Session(tcp::socket socket, Server::Impl& srv, std::atomic<std::int64_t>& loop_open)
+      : stream_(std::move(socket)), srv_(srv), loop_open_(loop_open) {
+    // Waiting for its first request from the accept on: the acceptor's thread runs ahead of the
+    // loops, and a connection whose loop has not started it yet may still make room for another.
+    idle_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  ~Session() {
+    srv_.metrics.connections_open.fetch_sub(1, std::memory_order_relaxed);
+    loop_open_.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_request(); });
@@ -59,6 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
   /// a client that keeps its end open, up to the linger's half second: without this, the moment
   /// after many clients close together (or after answers with `Connection: close` to clients that
   /// linger) would refuse new clients 503, every counted connection being neither idle nor alive.
+  [[nodiscard]] bool place_was_given() const { return place_given_.load(std::memory_order_relaxed); }
   bool give_place() {
     return idle_since() == kClosing && !place_given_.exchange(true, std::memory_order_relaxed);
   }
@@ -539,6 +548,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<std::int64_t> idle_since_{kBusy};  ///< idle_'s time, for the acceptor (idle_since())
   std::atomic<bool> place_given_{false};          ///< see give_place()
   std::array<char, 4096> drain_{};  ///< what a lingering close reads and drops
+  std::atomic<std::int64_t>& loop_open_;  ///< its loop's count of connections
   std::size_t drained_ = 0;
 };
 
@@ -548,7 +558,12 @@ using internal::Session;
 using tcp = asio::ip::tcp;
 
 void Server::Impl::do_accept() {
-  acceptor->async_accept(asio::make_strand(ioc), [this](boost::beast::error_code ec, tcp::socket socket) {
+  // The next connection goes to the loop with the fewest. Each loop has one thread, so its
+  // executor serializes a connection's handlers as a strand would.
+  accepting = loops.front().get();
+  for (const auto& l : loops)
+    if (l->open.load(std::memory_order_relaxed) < accepting->open.load(std::memory_order_relaxed)) accepting = l.get();
+  acceptor->async_accept(accepting->ctx.get_executor(), [this](boost::beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || draining.load()) return;
       return do_accept();  // e.g. too many open files: keep accepting
@@ -557,7 +572,8 @@ void Server::Impl::do_accept() {
     socket.non_blocking(true, ec);  // for the in-place read of Session::read_request (one ioctl)
     metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
     const auto open = metrics.connections_open.fetch_add(1, std::memory_order_relaxed) + 1;
-    auto s = std::make_shared<Session>(std::move(socket), *this);
+    accepting->open.fetch_add(1, std::memory_order_relaxed);
+    auto s = std::make_shared<Session>(std::move(socket), *this, accepting->open);
     // Over the limit, a connection that is closing gives its place (Session::give_place), or
     // else the connection that has waited longest for a request makes room (as nginx reuses
     // idle keep-alive connections): connections that send nothing cannot lock other clients
@@ -581,8 +597,9 @@ void Server::Impl::do_accept() {
             oldest.reset();
             break;
           }
+          // Not one already chosen to make room: its loop may not have closed it yet.
           const auto t = v->idle_since();
-          if (t >= 0 && (!oldest || t < since)) oldest = std::move(v), since = t;
+          if (t >= 0 && !v->place_was_given() && (!oldest || t < since)) oldest = std::move(v), since = t;
           ++it;
         }
         if (oldest) {
@@ -950,6 +967,7 @@ int Server::run() {
     return 2;
   }
   s.acceptor.emplace(s.ioc);
+  for (unsigned i = 0; i < std::max(1u, s.opts.threads); ++i) s.loops.push_back(std::make_unique<Server::Impl::Loop>());
   const tcp::endpoint ep(addr, s.opts.port);
   s.acceptor->open(ep.protocol(), ec);
   if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
@@ -997,9 +1015,16 @@ int Server::run() {
   s.do_accept();
   std::cerr << "listening on " << s.opts.host << ":" << s.bound_port << std::endl;
 
+  // Each loop keeps running until the acceptor is closed and the main io_context has run out of
+  // work (draining); then it ends once its last connection has.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep;
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < std::max(1u, s.opts.threads); ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& l : s.loops) {
+    keep.push_back(asio::make_work_guard(l->ctx));
+    threads.emplace_back([&c = l->ctx] { c.run(); });
+  }
   s.ioc.run();
+  for (auto& k : keep) k.reset();
   for (auto& t : threads) t.join();
   // From here the server only finishes (joins its threads, flushes the decision log). Asio gives
   // SIGTERM back its default action when the signal set goes, so a second SIGTERM (a supervisor
