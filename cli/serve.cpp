@@ -105,7 +105,7 @@ std::function<int()> setup_serve(CLI::App& app) {
   app.add_option("--data", o->data, "JSON facts files (repeatable)");
   app.add_option("--bundle", o->bundle, "A compiled bundle instead of source paths");
   app.add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")->required();
-  app.add_option("--threads", o->threads, "Worker threads (default 2)");
+  app.add_option("--threads", o->threads, "Worker threads, each with its own event loop (default 2)");
   app.add_option("--auth-tokens", o->tokens, "Bearer tokens, one a line: TOKEN SCOPE[,SCOPE] (decide, admin)");
   app.add_option("--decision-log", o->decision_log, "Write decisions as JSON Lines to FILE, or - for stdout");
   app.add_option("--decision-log-buffer", o->log_buffer, "Log lines held before dropping (default 65536)");

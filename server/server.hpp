@@ -5,9 +5,10 @@
 // as an immutable Snapshot; a reload builds the next one off the request path and publishes it
 // atomically, so requests in flight finish on the engine they started with.
 //
-// Threads: `threads` workers run one io_context; each request is decided synchronously on the
-// worker that read it. One more thread rebuilds snapshots (reload) and one writes the decision
-// log. Nothing on the decision path blocks on I/O.
+// Threads: `threads` workers each run an io_context of their own, a connection staying on the
+// one it was given (the fewest connections); each request is decided synchronously on the
+// worker that read it. The main thread accepts and handles signals; one more thread rebuilds
+// snapshots (reload) and one writes the decision log. Nothing on the decision path blocks on I/O.
 #pragma once
 
 #include <atomic>
